@@ -1,0 +1,61 @@
+/**
+ * The whole application as one plugin (no listen): plugins in dependency order, then the public routes and
+ * the authenticated API. server.ts and the test helper register it with fastify-plugin so its error handler
+ * applies at the root.
+ */
+import type { FastifyPluginAsync, FastifyServerOptions } from 'fastify'
+import configPlugin from './plugins/config/index.js'
+import errorsPlugin from './plugins/errors/index.js'
+import httpPlugin from './plugins/http/index.js'
+import docsPlugin from './plugins/docs/index.js'
+import kafkaPlugin, { type KafkaPluginOptions } from './plugins/kafka/index.js'
+import authPlugin, { type AuthPluginOptions } from './plugins/auth/index.js'
+import namespacesPlugin from './plugins/namespaces/index.js'
+import consumersPlugin from './plugins/consumers/index.js'
+import healthRoutes from './routes/health.js'
+import apiRoutes from './routes/api.js'
+import type { Config } from './plugins/config/config.js'
+
+export interface AppOptions {
+  /** Environment to configure from (process.env when absent). */
+  env?: Record<string, string | undefined>
+  kafka?: KafkaPluginOptions
+  auth?: AuthPluginOptions
+}
+
+/** Fastify server options that depend on configuration. */
+export function serverOptions (config: Config): FastifyServerOptions {
+  return {
+    bodyLimit: config.BODY_LIMIT,
+    // Long polls may legitimately last CONSUMER_REQUEST_TIMEOUT_MAX_MS; leave headroom on top of it.
+    requestTimeout: config.CONSUMER_REQUEST_TIMEOUT_MAX_MS + 30_000,
+    connectionTimeout: 0,
+    keepAliveTimeout: 72_000,
+    return503OnClosing: true,
+    ajv: {
+      customOptions: {
+        // Reject unknown fields (Confluent answers 422 "Unrecognized field") instead of silently dropping them.
+        removeAdditional: false,
+        coerceTypes: 'array',
+        useDefaults: true,
+        allErrors: false
+      }
+    }
+  }
+}
+
+const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
+  await fastify.register(configPlugin, opts.env ? { env: opts.env } : {})
+  await fastify.register(errorsPlugin)
+  await fastify.register(httpPlugin)
+  await fastify.register(docsPlugin)
+  await fastify.register(kafkaPlugin, opts.kafka ?? {})
+  await fastify.register(authPlugin, opts.auth ?? {})
+  await fastify.register(namespacesPlugin)
+  await fastify.register(consumersPlugin)
+
+  await fastify.register(healthRoutes)
+  await fastify.register(apiRoutes, { prefix: '/api/v3' })
+}
+
+export default app

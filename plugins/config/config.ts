@@ -1,0 +1,160 @@
+/**
+ * The service configuration: one TypeBox schema, read from the environment and validated at boot.
+ * A bad or missing value stops the start with a message naming every offending variable.
+ * Plain module (no Fastify) so scripts, tests and benchmarks can load it directly.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+
+const Int = (def: number, min: number, max = Number.MAX_SAFE_INTEGER, description?: string) =>
+  Type.Integer({ default: def, minimum: min, maximum: max, description })
+
+export const ConfigSchema = Type.Object({
+  PORT: Int(8000, 0, 65535, 'HTTP port'),
+  HOST: Type.String({ default: '0.0.0.0', minLength: 1 }),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' }),
+  PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s/]+(/[^\\s]*)?$', description: 'absolute base URL of this node, used for base_uri' })),
+  BODY_LIMIT: Int(1048576, 1024, 64 * 1048576, 'largest accepted request body in bytes'),
+  CLOSE_GRACE_MS: Int(10000, 100, 600000),
+
+  // Kafka connectivity
+  DEFAULT_SERVERS: Type.String({ default: '127.0.0.1:9092', pattern: '^[^\\s,]+(,[^\\s,]+)*$', description: 'bootstrap servers, comma separated' }),
+  KAFKA_SECURITY_PROTOCOL: Type.Union([Type.Literal('PLAINTEXT'), Type.Literal('SSL'), Type.Literal('SASL_PLAINTEXT'), Type.Literal('SASL_SSL')], { default: 'PLAINTEXT' }),
+  KAFKA_SASL_MECHANISM: Type.Optional(Type.Union([Type.Literal('PLAIN'), Type.Literal('SCRAM-SHA-256'), Type.Literal('SCRAM-SHA-512'), Type.Literal('OAUTHBEARER'), Type.Literal('AWS_MSK_IAM')])),
+  KAFKA_SASL_USERNAME: Type.Optional(Type.String()),
+  KAFKA_SASL_PASSWORD: Type.Optional(Type.String()),
+  KAFKA_SASL_OAUTHBEARER_TOKEN: Type.Optional(Type.String({ description: 'static OAUTHBEARER token (plumbing/testing); AWS_MSK_IAM mints its own' })),
+  KAFKA_SSL_CA_FILE: Type.Optional(Type.String()),
+  KAFKA_SSL_CERT_FILE: Type.Optional(Type.String()),
+  KAFKA_SSL_KEY_FILE: Type.Optional(Type.String()),
+  KAFKA_CLIENT_ID: Type.String({ default: 'diaspora-service' }),
+  KAFKA_CONNECTION_TIMEOUT_MS: Int(3000, 100, 120000),
+  KAFKA_REQUEST_TIMEOUT_MS: Int(30000, 100, 600000),
+  AWS_ACCOUNT_REGION: Type.Optional(Type.String({ minLength: 1 })),
+
+  // Globus auth
+  AUTH_MODE: Type.Union([Type.Literal('globus'), Type.Literal('dev')], { default: 'globus' }),
+  SERVER_CLIENT_ID: Type.Optional(Type.String({ minLength: 1 })),
+  SERVER_SECRET: Type.Optional(Type.String({ minLength: 1 })),
+  GLOBUS_AUTH_URL: Type.String({ default: 'https://auth.globus.org', pattern: '^https?://[^\\s]+$' }),
+  AUTH_REQUIRED_SCOPE: Type.Optional(Type.String({ minLength: 1, description: 'default https://auth.globus.org/scopes/{SERVER_CLIENT_ID}/action_all' })),
+  AUTH_CACHE_TTL_MS: Int(60000, 0, 3600000),
+  AUTH_CACHE_MAX_ENTRIES: Int(10000, 1, 10000000),
+  AUTH_INTROSPECTION_TIMEOUT_MS: Int(5000, 50, 60000),
+  DEV_SUBJECT: Type.String({ default: '00000000-0000-4000-8000-00000000de70', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' }),
+  DEV_TOKEN: Type.Optional(Type.String({ minLength: 16, pattern: '^[A-Za-z0-9._~+/-]+=*$', description: 'fixed dev token (default: random at start)' })),
+
+  // Namespaces and topics
+  METADATA_STORE: Type.String({ default: './data/metadata.json', minLength: 1 }),
+  TOPIC_DEFAULT_PARTITIONS: Int(1, 1, 10000),
+  TOPIC_MAX_PARTITIONS: Int(64, 1, 10000),
+  TOPIC_DEFAULT_REPLICATION_FACTOR: Int(3, 1, 32, 'capped by the number of brokers in the cluster'),
+  TOPIC_MAX_RETENTION_MS: Int(7 * 24 * 3600 * 1000, 1000),
+  TOPIC_RECREATE_TIMEOUT_MS: Int(30000, 1000, 600000),
+
+  // Consumers
+  CONSUMER_INSTANCE_TIMEOUT_MS: Int(300000, 1000, 86400000),
+  CONSUMER_MAX_INSTANCES_PER_SUBJECT: Int(100, 1, 100000),
+  CONSUMER_REQUEST_TIMEOUT_MS: Int(1000, 0, 600000, 'default wait of GET records'),
+  CONSUMER_REQUEST_TIMEOUT_MAX_MS: Int(30000, 0, 600000, 'largest ?timeout honoured'),
+  CONSUMER_REQUEST_MAX_BYTES: Int(64 * 1048576, 1, 1024 * 1048576, 'cap on max_bytes of one read'),
+  CONSUMER_DEFAULT_MAX_BYTES: Int(8 * 1048576, 1, 1024 * 1048576),
+  CONSUMER_BUFFER_BYTES: Int(8 * 1048576, 1024, 1024 * 1048576, 'per-instance prefetch high-water mark'),
+  CONSUMER_BUFFER_RECORDS: Int(10000, 1, 10000000),
+  CONSUMER_TOTAL_BUFFER_BYTES: Int(512 * 1048576, 1048576, 64 * 1024 * 1048576, 'process-wide prefetch budget'),
+  CONSUMER_FETCH_MAX_BYTES: Int(2 * 1048576, 1024, 256 * 1048576),
+  CONSUMER_FETCH_MAX_WAIT_MS: Int(500, 10, 30000),
+  CONSUMER_SESSION_TIMEOUT_MS: Int(30000, 1000, 3600000),
+  CONSUMER_HEARTBEAT_INTERVAL_MS: Int(3000, 100, 600000),
+  CONSUMER_AUTO_COMMIT_INTERVAL_MS: Int(5000, 100, 3600000),
+  CONSUMER_PATTERN_REFRESH_MS: Int(10000, 100, 3600000),
+  CONSUMER_JOIN_WAIT_MS: Int(15000, 100, 600000, 'how long a commit waits for a group join')
+}, { additionalProperties: false })
+
+export type Config = Static<typeof ConfigSchema>
+
+/** Variables read under another name too (the first name wins). */
+const ALIASES: Record<string, string[]> = {
+  DEFAULT_SERVERS: ['KAFKA_BOOTSTRAP_SERVERS'],
+  AWS_ACCOUNT_REGION: ['AWS_REGION']
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[]
+  constructor (problems: string[]) {
+    super(`Invalid configuration:\n${problems.map(p => `  - ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}
+
+/** Build and validate the configuration from an environment record (process.env by default). */
+export function loadConfig (env: Record<string, string | undefined> = process.env): Config {
+  const raw: Record<string, unknown> = {}
+  const props = ConfigSchema.properties as Record<string, TSchema>
+  for (const key of Object.keys(props)) {
+    const names = [key, ...(ALIASES[key] ?? [])]
+    for (const name of names) {
+      const v = env[name]
+      if (v !== undefined && v !== '') { raw[key] = v; break }
+    }
+  }
+  const withDefaults = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw)) as Record<string, unknown>
+  const problems: string[] = []
+  const seen = new Set<string>()
+  for (const err of Value.Errors(ConfigSchema, withDefaults)) {
+    const key = err.path.replace(/^\//, '').split('/')[0] || '(root)'
+    if (seen.has(key)) continue
+    seen.add(key)
+    const shown = raw[key] === undefined ? 'missing' : `got ${JSON.stringify(raw[key])}`
+    const choices = (props[key]?.anyOf as TSchema[] | undefined)?.map(s => s.const as string)
+    const message = choices ? `must be one of ${choices.join(', ')}` : err.message
+    problems.push(`${key}: ${message} (${shown})`)
+  }
+  if (problems.length === 0) problems.push(...crossChecks(withDefaults as Config))
+  if (problems.length > 0) throw new ConfigError(problems)
+  return withDefaults as Config
+}
+
+/** Rules that involve several variables. */
+function crossChecks (c: Config): string[] {
+  const p: string[] = []
+  const sasl = c.KAFKA_SECURITY_PROTOCOL.startsWith('SASL_')
+  if (sasl && !c.KAFKA_SASL_MECHANISM) p.push('KAFKA_SASL_MECHANISM: required when KAFKA_SECURITY_PROTOCOL is SASL_*')
+  if (!sasl && c.KAFKA_SASL_MECHANISM) p.push(`KAFKA_SASL_MECHANISM: set, but KAFKA_SECURITY_PROTOCOL is ${c.KAFKA_SECURITY_PROTOCOL} (use SASL_PLAINTEXT or SASL_SSL)`)
+  const m = c.KAFKA_SASL_MECHANISM
+  if (sasl && (m === 'PLAIN' || m === 'SCRAM-SHA-256' || m === 'SCRAM-SHA-512')) {
+    if (!c.KAFKA_SASL_USERNAME) p.push(`KAFKA_SASL_USERNAME: required for SASL ${m}`)
+    if (!c.KAFKA_SASL_PASSWORD) p.push(`KAFKA_SASL_PASSWORD: required for SASL ${m}`)
+  }
+  if (m === 'AWS_MSK_IAM') {
+    if (c.KAFKA_SECURITY_PROTOCOL !== 'SASL_SSL') p.push('KAFKA_SECURITY_PROTOCOL: AWS_MSK_IAM needs SASL_SSL')
+    if (!c.AWS_ACCOUNT_REGION) p.push('AWS_ACCOUNT_REGION: required for AWS_MSK_IAM (alias AWS_REGION)')
+  }
+  if (m === 'OAUTHBEARER' && !c.KAFKA_SASL_OAUTHBEARER_TOKEN) p.push('KAFKA_SASL_OAUTHBEARER_TOKEN: required for SASL OAUTHBEARER')
+  if ((c.KAFKA_SSL_CERT_FILE === undefined) !== (c.KAFKA_SSL_KEY_FILE === undefined)) {
+    p.push('KAFKA_SSL_CERT_FILE / KAFKA_SSL_KEY_FILE: set both or neither')
+  }
+  if (c.AUTH_MODE === 'globus') {
+    if (!c.SERVER_CLIENT_ID) p.push('SERVER_CLIENT_ID: required when AUTH_MODE=globus')
+    if (!c.SERVER_SECRET) p.push('SERVER_SECRET: required when AUTH_MODE=globus')
+  }
+  if (c.CONSUMER_REQUEST_TIMEOUT_MS > c.CONSUMER_REQUEST_TIMEOUT_MAX_MS) {
+    p.push('CONSUMER_REQUEST_TIMEOUT_MS: must not exceed CONSUMER_REQUEST_TIMEOUT_MAX_MS')
+  }
+  if (c.CONSUMER_DEFAULT_MAX_BYTES > c.CONSUMER_REQUEST_MAX_BYTES) {
+    p.push('CONSUMER_DEFAULT_MAX_BYTES: must not exceed CONSUMER_REQUEST_MAX_BYTES')
+  }
+  if (c.TOPIC_DEFAULT_PARTITIONS > c.TOPIC_MAX_PARTITIONS) p.push('TOPIC_DEFAULT_PARTITIONS: must not exceed TOPIC_MAX_PARTITIONS')
+  if (c.CONSUMER_HEARTBEAT_INTERVAL_MS >= c.CONSUMER_SESSION_TIMEOUT_MS) p.push('CONSUMER_HEARTBEAT_INTERVAL_MS: must be below CONSUMER_SESSION_TIMEOUT_MS')
+  return p
+}
+
+/** The scope a token must carry unless configured otherwise. */
+export function requiredScope (c: Config): string {
+  return c.AUTH_REQUIRED_SCOPE ?? `https://auth.globus.org/scopes/${c.SERVER_CLIENT_ID ?? ''}/action_all`
+}
+
+export function bootstrapServers (c: Config): string[] {
+  return c.DEFAULT_SERVERS.split(',').map(s => s.trim()).filter(Boolean)
+}

@@ -1,0 +1,45 @@
+import fp from 'fastify-plugin'
+import type { FastifyPluginAsync } from 'fastify'
+import { ConsumerRegistry } from './registry.js'
+import { BufferBudget } from './record-buffer.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    consumers: ConsumerRegistry
+  }
+}
+
+/** The consumer registry for this process; every instance is closed (leaving its group) on app close. */
+const consumersPlugin: FastifyPluginAsync = async (fastify) => {
+  const { config: c, kafka, namespaces } = fastify
+  const registry = new ConsumerRegistry({
+    createKafka: (clientId) => kafka.createClient(clientId),
+    admin: () => kafka.admin(),
+    names: {
+      kafkaTopic: (ns, t) => namespaces.kafkaTopic(ns, t),
+      kafkaGroup: (ns, g) => namespaces.kafkaGroup(ns, g),
+      userTopic: (ns, t) => namespaces.userTopic(ns, t),
+      scopePattern: (ns, p) => namespaces.scopePattern(ns, p)
+    },
+    budget: new BufferBudget(c.CONSUMER_TOTAL_BUFFER_BYTES),
+    settings: {
+      sessionTimeout: c.CONSUMER_SESSION_TIMEOUT_MS,
+      heartbeatInterval: c.CONSUMER_HEARTBEAT_INTERVAL_MS,
+      fetchMaxWaitMs: c.CONSUMER_FETCH_MAX_WAIT_MS,
+      fetchMaxBytes: c.CONSUMER_FETCH_MAX_BYTES,
+      bufferBytes: c.CONSUMER_BUFFER_BYTES,
+      bufferRecords: c.CONSUMER_BUFFER_RECORDS,
+      autoCommitIntervalMs: c.CONSUMER_AUTO_COMMIT_INTERVAL_MS,
+      refreshIntervalMs: c.CONSUMER_PATTERN_REFRESH_MS,
+      joinWaitMs: c.CONSUMER_JOIN_WAIT_MS
+    },
+    log: fastify.log.child({ component: 'consumers' })
+  }, {
+    instanceTimeoutMs: c.CONSUMER_INSTANCE_TIMEOUT_MS,
+    maxPerSubject: c.CONSUMER_MAX_INSTANCES_PER_SUBJECT
+  })
+  fastify.decorate('consumers', registry)
+  fastify.addHook('onClose', async () => { await registry.closeAll() })
+}
+
+export default fp(consumersPlugin, { name: 'consumers', fastify: '5.x', dependencies: ['config', 'kafka', 'namespaces'] })

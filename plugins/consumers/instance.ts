@@ -1,0 +1,699 @@
+/**
+ * One Confluent v2 consumer instance over kafkajs: subscription or manual assignment, a bounded prefetch
+ * buffer fed by a running session, long-poll reads, commits of exactly what was delivered, and seeks to
+ * concrete offsets. Control operations run one at a time (a promise chain); reads run beside them.
+ * Plain module: no Fastify. Kafka is reached through `InstanceDeps`, so tests can drive it directly.
+ */
+import { randomUUID } from 'node:crypto'
+import type { Admin, Kafka } from 'kafkajs'
+import { Errors } from '../errors/errors.js'
+import { toKafkaApiError, kafkaErrorType } from '../kafka/errors.js'
+import { RecordBuffer, tpKey, type BufferBudget, type BufferedRecord } from './record-buffer.js'
+import { GroupCommitter, Session, type SessionRecord } from './session.js'
+import { toWire, undecodableError, UNDECODABLE, type ConsumerFormat, type WireRecord } from './format.js'
+
+export interface TopicPartition { topic: string, partition: number }
+export interface PartitionOffset extends TopicPartition { offset: number, metadata?: string | null }
+
+export interface NamespaceMapper {
+  kafkaTopic (ns: string, topic: string): string
+  kafkaGroup (ns: string, group: string): string
+  userTopic (ns: string, kafkaTopic: string): string | undefined
+  scopePattern (ns: string, pattern: string): { source: string, matches (kafkaTopic: string): boolean }
+}
+
+export interface InstanceSettings {
+  sessionTimeout: number
+  heartbeatInterval: number
+  fetchMaxWaitMs: number
+  fetchMaxBytes: number
+  bufferBytes: number
+  bufferRecords: number
+  autoCommitIntervalMs: number
+  refreshIntervalMs: number
+  joinWaitMs: number
+}
+
+export interface InstanceDeps {
+  createKafka (clientId: string): Kafka
+  admin (): Promise<Admin>
+  names: NamespaceMapper
+  budget: BufferBudget
+  settings: InstanceSettings
+  log?: { warn (obj: object, msg: string): void, debug (obj: object, msg: string): void }
+}
+
+export interface InstanceOptions {
+  namespace: string
+  group: string
+  name: string
+  subject: string
+  format: ConsumerFormat
+  autoOffsetReset: 'earliest' | 'latest'
+  autoCommit: boolean
+  /** Bytes buffered before a read returns early; -1 = wait the whole timeout. */
+  fetchMinBytes: number
+  requestTimeoutMs: number
+}
+
+type Desired =
+  | { kind: 'none' }
+  | { kind: 'topics', topics: string[] }
+  | { kind: 'pattern', source: string, matches (t: string): boolean }
+  | { kind: 'assign', partitions: TopicPartition[] }
+
+type Phase = 'stopped' | 'joining' | 'joined' | 'failed'
+
+interface Position {
+  /** Next offset expected from Kafka (after the last buffered record). */
+  next: number
+  /** Offset after the last record returned over HTTP; what commit-all commits. */
+  delivered?: number
+}
+
+export class ConsumerInstance {
+  readonly opts: InstanceOptions
+  readonly kafkaGroup: string
+  lastActive = Date.now()
+  activeReads = 0
+  closed = false
+
+  #deps: InstanceDeps
+  #kafka: Kafka
+  #buffer = new RecordBuffer()
+  #desired: Desired = { kind: 'none' }
+  #session: Session | undefined
+  #phase: Phase = 'stopped'
+  #failure: Error | undefined
+  #assigned = new Map<string, TopicPartition>()
+  #positions = new Map<string, Position>()
+  /** Where the next session should start, for partitions it may get (retained across rebuilds). */
+  #resumeAt = new Map<string, number>()
+  #paused = false
+  #chain: Promise<unknown> = Promise.resolve()
+  #dataWaiters = new Set<() => void>()
+  #joinWaiters = new Set<() => void>()
+  #committer: GroupCommitter | undefined
+  #shadowGroups: string[] = []
+  #refreshTimer: NodeJS.Timeout | undefined
+  #autoCommitTimer: NodeJS.Timeout | undefined
+  #relief = (): void => { this.#maybeResume() }
+
+  constructor (opts: InstanceOptions, deps: InstanceDeps) {
+    this.opts = opts
+    this.#deps = deps
+    this.kafkaGroup = deps.names.kafkaGroup(opts.namespace, opts.group)
+    this.#kafka = deps.createKafka(`diaspora-${opts.namespace}-${opts.name}`.slice(0, 200))
+    if (opts.autoCommit) {
+      this.#autoCommitTimer = setInterval(() => {
+        void this.#serial(() => this.#commitDelivered()).catch(err => this.#deps.log?.debug({ err }, 'auto-commit failed'))
+      }, deps.settings.autoCommitIntervalMs).unref()
+    }
+  }
+
+  get phase (): Phase { return this.#phase }
+  get bufferedBytes (): number { return this.#buffer.bytes }
+  get bufferedRecords (): number { return this.#buffer.records }
+
+  // ---- subscription -------------------------------------------------------------------------------------
+
+  subscribe (req: { topics?: string[], topic_pattern?: string }): Promise<void> {
+    return this.#serial(async () => {
+      if (req.topics !== undefined && req.topic_pattern !== undefined) {
+        throw Errors.illegalState('Subscription to topics and to a topic pattern are mutually exclusive; send one of them')
+      }
+      if (req.topics === undefined && req.topic_pattern === undefined) {
+        throw Errors.unprocessable('A subscription needs either topics or topic_pattern', 42204)
+      }
+      if (this.#desired.kind === 'assign') throw Errors.illegalState('Subscription to topics, partitions and pattern are mutually exclusive')
+      let next: Desired
+      if (req.topics !== undefined) {
+        if (req.topics.length === 0) return this.#unsubscribe()
+        next = { kind: 'topics', topics: [...new Set(req.topics.map(t => this.#deps.names.kafkaTopic(this.opts.namespace, t)))] }
+      } else {
+        const scoped = this.#deps.names.scopePattern(this.opts.namespace, req.topic_pattern as string)
+        next = { kind: 'pattern', source: scoped.source, matches: scoped.matches }
+      }
+      const current = this.#desired.kind
+      if ((current === 'topics' && next.kind === 'pattern') || (current === 'pattern' && next.kind === 'topics')) {
+        throw Errors.illegalState('Subscription to topics, partitions and pattern are mutually exclusive; unsubscribe first')
+      }
+      this.#desired = next
+      await this.#reconcile(true)
+      this.#startRefresh()
+    })
+  }
+
+  unsubscribe (): Promise<void> {
+    return this.#serial(() => this.#unsubscribe())
+  }
+
+  async #unsubscribe (): Promise<void> {
+    this.#desired = { kind: 'none' }
+    this.#stopRefresh()
+    await this.#stopSession()
+    this.#dropAllPositions()
+  }
+
+  /** User topic names of the subscription (for a pattern: the topics it currently matches). */
+  subscription (): string[] {
+    const d = this.#desired
+    if (d.kind === 'topics' || d.kind === 'pattern') {
+      const topics = d.kind === 'topics' ? d.topics : (this.#session?.topics ?? [])
+      return topics.map(t => this.#deps.names.userTopic(this.opts.namespace, t)).filter((t): t is string => t !== undefined).sort()
+    }
+    return []
+  }
+
+  assignment (): TopicPartition[] {
+    return [...this.#assigned.values()].map(tp => ({ topic: this.#user(tp.topic), partition: tp.partition }))
+      .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition)
+  }
+
+  assign (partitions: TopicPartition[]): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#desired.kind === 'topics' || this.#desired.kind === 'pattern') {
+        throw Errors.illegalState('Subscription to topics, partitions and pattern are mutually exclusive')
+      }
+      const wanted = this.#dedupe(partitions.map(p => ({ topic: this.#deps.names.kafkaTopic(this.opts.namespace, p.topic), partition: p.partition })))
+      if (wanted.length === 0) return this.#unsubscribe()
+      await this.#validatePartitions(wanted)
+      // Keep our place on partitions that stay; the rest start at the group's commit or auto.offset.reset.
+      for (const tp of wanted) {
+        const pos = this.#positions.get(tpKey(tp.topic, tp.partition))
+        const keep = pos?.delivered ?? pos?.next
+        if (keep !== undefined) this.#resumeAt.set(tpKey(tp.topic, tp.partition), keep)
+      }
+      const starts = await this.#startOffsets(wanted.filter(tp => !this.#resumeAt.has(tpKey(tp.topic, tp.partition))))
+      for (const [k, v] of starts) this.#resumeAt.set(k, v)
+      this.#desired = { kind: 'assign', partitions: wanted }
+      await this.#restart(wanted.map(tp => tp.topic))
+    })
+  }
+
+  // ---- reading ------------------------------------------------------------------------------------------
+
+  /**
+   * Long poll: returns as soon as fetch.min.bytes are buffered, otherwise when the timeout ends (possibly
+   * with nothing). Takes records round-robin across partitions up to maxBytes (at least one).
+   */
+  async read (timeoutMs: number, maxBytes: number, format: ConsumerFormat): Promise<WireRecord[]> {
+    if (this.#desired.kind === 'none') {
+      throw Errors.illegalState('Consumer is not subscribed to any topics or assigned any partitions')
+    }
+    this.activeReads++
+    try {
+      const deadline = Date.now() + timeoutMs
+      const min = this.opts.fetchMinBytes
+      while (!this.closed) {
+        if (this.#phase === 'failed' && this.#buffer.records === 0) throw toKafkaApiError(this.#failure)
+        if (this.#buffer.records > 0 && min >= 0 && this.#buffer.bytes >= min) break
+        const left = deadline - Date.now()
+        if (left <= 0) break
+        await this.#waitForData(left)
+        this.lastActive = Date.now()
+      }
+      return this.#take(maxBytes, format)
+    } finally {
+      this.activeReads--
+      this.lastActive = Date.now()
+    }
+  }
+
+  #take (maxBytes: number, format: ConsumerFormat): WireRecord[] {
+    const out: WireRecord[] = []
+    let bad: BufferedRecord | undefined
+    const taken = this.#buffer.take(maxBytes, (r) => {
+      const wire = toWire(r, format, this.#user(r.topic))
+      if (wire === UNDECODABLE) { bad = r; return false }
+      out.push(wire)
+      return true
+    })
+    let released = 0
+    for (const r of taken) {
+      released += r.size
+      const pos = this.#positions.get(tpKey(r.topic, r.partition))
+      if (pos) pos.delivered = r.offset + 1
+    }
+    this.#deps.budget.release(released)
+    this.#maybeResume()
+    // An undecodable record at the head fails the read (it stays buffered so the client can seek past it).
+    if (out.length === 0 && bad) throw undecodableError(bad, format, this.#user(bad.topic))
+    return out
+  }
+
+  #waitForData (ms: number): Promise<void> {
+    return new Promise(resolve => {
+      const done = (): void => { clearTimeout(timer); this.#dataWaiters.delete(done); resolve() }
+      const timer = setTimeout(done, ms)
+      this.#dataWaiters.add(done)
+    })
+  }
+
+  #wakeReaders (): void {
+    if (this.#dataWaiters.size === 0) return
+    for (const w of [...this.#dataWaiters]) w()
+  }
+
+  // ---- offsets ------------------------------------------------------------------------------------------
+
+  /** Commit: explicit offsets use Confluent's +1 rule; no offsets commits exactly what was delivered. */
+  commit (offsets?: PartitionOffset[]): Promise<void> {
+    return this.#serial(async () => {
+      if (offsets === undefined) return this.#commitDelivered(true)
+      const list = offsets.map(o => ({ ...o, topic: this.#deps.names.kafkaTopic(this.opts.namespace, o.topic), offset: o.offset + 1 }))
+      await this.#validatePartitions(list)
+      await this.#commitKafka(list)
+    })
+  }
+
+  async #commitDelivered (strict = false): Promise<void> {
+    const list: PartitionOffset[] = []
+    for (const [k, tp] of this.#assigned) {
+      const d = this.#positions.get(k)?.delivered
+      if (d !== undefined) list.push({ ...tp, offset: d })
+    }
+    if (list.length === 0) return
+    try {
+      await this.#commitKafka(list)
+    } catch (err) {
+      if (strict) throw err
+    }
+  }
+
+  async #commitKafka (list: PartitionOffset[]): Promise<void> {
+    if (list.length === 0) return
+    const session = this.#session
+    if (this.#desired.kind === 'topics' || this.#desired.kind === 'pattern') {
+      if (session?.running) {
+        // kafkajs silently skips commits while not joined: wait for the join instead (bounded).
+        await this.#awaitJoin()
+        try {
+          await session.commit(list)
+          return
+        } catch (err) {
+          const type = kafkaErrorType(err)
+          if (type !== 'REBALANCE_IN_PROGRESS' && type !== 'ILLEGAL_GENERATION' && type !== 'UNKNOWN_MEMBER_ID') throw toKafkaApiError(err)
+          this.#phase = 'joining'
+          await this.#awaitJoin()
+          try {
+            await session.commit(list)
+            return
+          } catch (err2) {
+            throw toKafkaApiError(err2)
+          }
+        }
+      }
+    }
+    this.#committer ??= new GroupCommitter(this.#kafka, this.kafkaGroup)
+    try {
+      await this.#committer.commit(this.kafkaGroup, list)
+    } catch (err) {
+      const type = kafkaErrorType(err)
+      if (type === 'UNKNOWN_MEMBER_ID' || type === 'ILLEGAL_GENERATION' || type === 'REBALANCE_IN_PROGRESS') {
+        throw Errors.illegalState(`the group ${this.opts.group} has active members; a manually assigned consumer can only commit while the group is otherwise empty`)
+      }
+      throw toKafkaApiError(err)
+    }
+  }
+
+  async #awaitJoin (): Promise<void> {
+    if (this.#phase === 'joined') return
+    const wait = this.#deps.settings.joinWaitMs
+    await new Promise<void>((resolve, reject) => {
+      const done = (): void => { clearTimeout(timer); this.#joinWaiters.delete(done); resolve() }
+      const timer = setTimeout(() => {
+        this.#joinWaiters.delete(done)
+        reject(Errors.kafkaRetriable('the consumer group is rebalancing; retry the commit'))
+      }, wait)
+      this.#joinWaiters.add(done)
+    })
+    if (this.closed) throw Errors.instanceNotFound()
+  }
+
+  /** The group's committed offsets (next offset to read), omitting partitions never committed. */
+  async committed (partitions: TopicPartition[]): Promise<Array<TopicPartition & { offset: number, metadata: string }>> {
+    const admin = await this.#deps.admin()
+    const want = this.#dedupe(partitions.map(p => ({ topic: this.#deps.names.kafkaTopic(this.opts.namespace, p.topic), partition: p.partition })))
+    const topics = [...new Set(want.map(p => p.topic))]
+    const found = new Map<string, { offset: number, metadata: string }>()
+    try {
+      const res = await admin.fetchOffsets({ groupId: this.kafkaGroup, topics })
+      for (const t of res) {
+        for (const p of t.partitions) {
+          const off = Number(p.offset)
+          if (off >= 0) found.set(tpKey(t.topic, p.partition), { offset: off, metadata: p.metadata ?? '' })
+        }
+      }
+    } catch (err) {
+      if (kafkaErrorType(err) !== 'UNKNOWN_TOPIC_OR_PARTITION') throw toKafkaApiError(err)
+      // One unknown topic fails the whole call: fall back to one topic at a time.
+      for (const topic of topics) {
+        const res = await admin.fetchOffsets({ groupId: this.kafkaGroup, topics: [topic] }).catch(() => [])
+        for (const t of res) for (const p of t.partitions) { const off = Number(p.offset); if (off >= 0) found.set(tpKey(t.topic, p.partition), { offset: off, metadata: p.metadata ?? '' }) }
+      }
+    }
+    const out: Array<TopicPartition & { offset: number, metadata: string }> = []
+    for (const tp of want) {
+      const c = found.get(tpKey(tp.topic, tp.partition))
+      if (c) out.push({ topic: this.#user(tp.topic), partition: tp.partition, ...c })
+    }
+    return out
+  }
+
+  // ---- seeking ------------------------------------------------------------------------------------------
+
+  seek (offsets: PartitionOffset[]): Promise<void> {
+    return this.#serial(async () => {
+      const list = offsets.map(o => ({ topic: this.#deps.names.kafkaTopic(this.opts.namespace, o.topic), partition: o.partition, offset: o.offset }))
+      this.#requireAssigned(list)
+      for (const o of list) this.#seekNow(o.topic, o.partition, o.offset)
+    })
+  }
+
+  seekToEdge (partitions: TopicPartition[], edge: 'beginning' | 'end'): Promise<void> {
+    return this.#serial(async () => {
+      const list = this.#dedupe(partitions.map(p => ({ topic: this.#deps.names.kafkaTopic(this.opts.namespace, p.topic), partition: p.partition })))
+      this.#requireAssigned(list)
+      const edges = await this.#edges(list)
+      for (const tp of list) {
+        const e = edges.get(tpKey(tp.topic, tp.partition))
+        if (!e) throw Errors.partitionNotFound(this.#user(tp.topic), tp.partition)
+        this.#seekNow(tp.topic, tp.partition, edge === 'beginning' ? e.low : e.high)
+      }
+    })
+  }
+
+  seekToTimestamps (entries: Array<TopicPartition & { timestamp: number }>): Promise<void> {
+    return this.#serial(async () => {
+      const list = entries.map(e => ({ ...e, topic: this.#deps.names.kafkaTopic(this.opts.namespace, e.topic) }))
+      this.#requireAssigned(list)
+      const admin = await this.#deps.admin()
+      for (const e of list) {
+        try {
+          const res = await admin.fetchTopicOffsetsByTimestamp(e.topic, e.timestamp)
+          const p = res.find(r => r.partition === e.partition)
+          let off = Number(p?.offset ?? -1)
+          // No record at or after the instant: go to the end (Confluent fails with a 500 here).
+          if (off < 0) off = (await this.#edges([e])).get(tpKey(e.topic, e.partition))?.high ?? 0
+          this.#seekNow(e.topic, e.partition, off)
+        } catch (err) {
+          throw toKafkaApiError(err)
+        }
+      }
+    })
+  }
+
+  #requireAssigned (list: TopicPartition[]): void {
+    for (const tp of list) {
+      if (!this.#assigned.has(tpKey(tp.topic, tp.partition))) {
+        throw Errors.illegalState(`No current assignment for partition ${this.#user(tp.topic)}-${tp.partition}`)
+      }
+    }
+  }
+
+  /** Purge the partition's buffer and point both our position and kafkajs' fetch at `offset`. */
+  #seekNow (topic: string, partition: number, offset: number): void {
+    this.#deps.budget.release(this.#buffer.purge(topic, partition))
+    this.#positions.set(tpKey(topic, partition), { next: offset, delivered: offset })
+    this.#session?.seek(topic, partition, offset)
+    this.#maybeResume()
+  }
+
+  async #edges (list: TopicPartition[]): Promise<Map<string, { low: number, high: number }>> {
+    const admin = await this.#deps.admin()
+    const out = new Map<string, { low: number, high: number }>()
+    try {
+      for (const topic of new Set(list.map(tp => tp.topic))) {
+        for (const p of await admin.fetchTopicOffsets(topic)) out.set(tpKey(topic, p.partition), { low: Number(p.low), high: Number(p.high) })
+      }
+    } catch (err) {
+      throw toKafkaApiError(err)
+    }
+    return out
+  }
+
+  // ---- sessions -----------------------------------------------------------------------------------------
+
+  /** Bring the running session in line with the desired topics (list or pattern); rebuild when they differ. */
+  async #reconcile (force = false): Promise<void> {
+    const d = this.#desired
+    if (d.kind !== 'topics' && d.kind !== 'pattern') return
+    const admin = await this.#deps.admin()
+    let existing: string[]
+    try {
+      existing = await admin.listTopics()
+    } catch (err) {
+      throw toKafkaApiError(err)
+    }
+    const topics = d.kind === 'topics'
+      ? d.topics.filter(t => existing.includes(t))
+      : existing.filter(t => d.matches(t))
+    topics.sort()
+    const current = this.#session?.topics ?? []
+    if (!force && topics.join('\n') === current.join('\n')) return
+    if (force && topics.join('\n') === current.join('\n') && this.#session) return
+    // Keep our place on partitions we have delivered from; the rest restart from the group's commits.
+    for (const [k, pos] of this.#positions) {
+      if (pos.delivered !== undefined) this.#resumeAt.set(k, pos.delivered)
+    }
+    await this.#restart(topics)
+  }
+
+  async #restart (topics: string[]): Promise<void> {
+    await this.#stopSession()
+    this.#dropAllPositions(false)
+    if (topics.length === 0) return
+    const d = this.#desired
+    let groupId = this.kafkaGroup
+    let fixed: Record<string, number[]> | undefined
+    if (d.kind === 'assign') {
+      // A private group in the same namespace, so the shadow group is as isolated as the real one.
+      groupId = `${this.kafkaGroup}.assign-${randomUUID().slice(0, 8)}`
+      this.#shadowGroups.push(groupId)
+      fixed = {}
+      for (const tp of d.partitions) (fixed[tp.topic] ??= []).push(tp.partition)
+    }
+    const session = new Session({
+      kafka: this.#kafka,
+      groupId,
+      topics,
+      fromBeginning: this.opts.autoOffsetReset === 'earliest',
+      ...(fixed ? { fixed } : {}),
+      sessionTimeout: this.#deps.settings.sessionTimeout,
+      heartbeatInterval: this.#deps.settings.heartbeatInterval,
+      maxWaitTimeInMs: this.#deps.settings.fetchMaxWaitMs,
+      maxBytes: this.#deps.settings.fetchMaxBytes,
+      handlers: {
+        onJoin: (a) => { if (this.#session === session) this.#onJoin(a) },
+        onRecords: (t, p, r) => { if (this.#session === session) this.#onRecords(t, p, r) },
+        onRebalancing: () => { if (this.#session === session) this.#phase = 'joining' },
+        onCrash: (err, restart) => {
+          if (this.#session !== session) return
+          this.#deps.log?.warn({ err, restart, group: this.kafkaGroup }, 'consumer session crashed')
+          if (restart) { this.#phase = 'joining'; return }
+          this.#phase = 'failed'
+          this.#failure = err
+          this.#wakeReaders()
+        }
+      }
+    })
+    this.#session = session
+    this.#phase = 'joining'
+    this.#failure = undefined
+    try {
+      await session.start()
+    } catch (err) {
+      this.#session = undefined
+      this.#phase = 'stopped'
+      await session.stop()
+      throw toKafkaApiError(err)
+    }
+  }
+
+  async #stopSession (): Promise<void> {
+    const s = this.#session
+    if (!s) return
+    this.#session = undefined
+    this.#phase = 'stopped'
+    this.#paused = false
+    this.#deps.budget.release(this.#buffer.clear())
+    this.#assigned.clear()
+    await s.stop()
+  }
+
+  #dropAllPositions (includingResume = true): void {
+    this.#deps.budget.release(this.#buffer.clear())
+    this.#assigned.clear()
+    this.#positions.clear()
+    if (includingResume) this.#resumeAt.clear()
+  }
+
+  /** Synchronous, inside kafkajs' join: adjust buffers and positions before the first fetch. */
+  #onJoin (assignment: TopicPartition[]): void {
+    const session = this.#session as Session
+    const next = new Map(assignment.map(tp => [tpKey(tp.topic, tp.partition), tp]))
+    for (const [k, tp] of this.#assigned) {
+      if (!next.has(k)) {
+        this.#deps.budget.release(this.#buffer.purge(tp.topic, tp.partition))
+        this.#positions.delete(k)
+      }
+    }
+    for (const [k, tp] of next) {
+      const pos = this.#positions.get(k)
+      const resume = this.#resumeAt.get(k)
+      if (pos) {
+        // Retained across a rebalance: continue after what is buffered, not from the last commit.
+        session.seek(tp.topic, tp.partition, pos.next)
+      } else if (resume !== undefined) {
+        session.seek(tp.topic, tp.partition, resume)
+        this.#positions.set(k, { next: resume, delivered: resume })
+      }
+      this.#resumeAt.delete(k)
+    }
+    this.#assigned = next
+    this.#phase = 'joined'
+    if (this.#paused) session.pause(session.topics)
+    for (const w of [...this.#joinWaiters]) w()
+  }
+
+  #onRecords (topic: string, partition: number, records: SessionRecord[]): void {
+    const k = tpKey(topic, partition)
+    if (!this.#assigned.has(k)) return
+    let pos = this.#positions.get(k)
+    let added = 0
+    for (const r of records) {
+      if (pos && r.offset < pos.next) continue // a re-fetch after a seek or rejoin
+      const size = (r.key?.length ?? 0) + (r.value?.length ?? 0)
+      this.#buffer.push({ ...r, size })
+      added += size
+      if (pos) pos.next = r.offset + 1
+      else { pos = { next: r.offset + 1 }; this.#positions.set(k, pos) }
+    }
+    this.#deps.budget.add(added)
+    const s = this.#deps.settings
+    if (!this.#paused && (this.#buffer.bytes >= s.bufferBytes || this.#buffer.records >= s.bufferRecords || this.#deps.budget.exhausted)) {
+      this.#paused = true
+      this.#session?.pause(this.#session.topics)
+      if (this.#deps.budget.exhausted) this.#deps.budget.onRelief(this.#relief)
+    }
+    this.#wakeReaders()
+  }
+
+  /** Resume fetching once the buffer is below half its high-water marks and the process budget allows. */
+  #maybeResume (): void {
+    if (!this.#paused) return
+    const s = this.#deps.settings
+    if (this.#buffer.bytes > s.bufferBytes / 2 || this.#buffer.records > s.bufferRecords / 2) return
+    if (this.#deps.budget.exhausted) { this.#deps.budget.onRelief(this.#relief); return }
+    this.#paused = false
+    this.#session?.resume(this.#session.topics)
+  }
+
+  #startRefresh (): void {
+    if (this.#refreshTimer) return
+    this.#refreshTimer = setInterval(() => {
+      void this.#serial(() => this.#reconcile()).catch(err => this.#deps.log?.debug({ err }, 'subscription refresh failed'))
+    }, this.#deps.settings.refreshIntervalMs).unref()
+  }
+
+  #stopRefresh (): void {
+    clearInterval(this.#refreshTimer)
+    this.#refreshTimer = undefined
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------------------
+
+  /** Partitions must exist: unknown topic 40401, unknown partition 40402. */
+  async #validatePartitions (list: TopicPartition[]): Promise<void> {
+    const admin = await this.#deps.admin()
+    const topics = [...new Set(list.map(tp => tp.topic))]
+    let meta: Awaited<ReturnType<Admin['fetchTopicMetadata']>>
+    try {
+      meta = await admin.fetchTopicMetadata({ topics })
+    } catch (err) {
+      const e = toKafkaApiError(err)
+      if (e.errorCode === 40401) {
+        const existing = new Set(await admin.listTopics().catch(() => [] as string[]))
+        const missing = topics.find(t => !existing.has(t)) ?? topics[0] as string
+        throw Errors.topicNotFound(this.#user(missing))
+      }
+      throw e
+    }
+    const counts = new Map(meta.topics.map(t => [t.name, t.partitions.length]))
+    for (const tp of list) {
+      const n = counts.get(tp.topic)
+      if (n === undefined) throw Errors.topicNotFound(this.#user(tp.topic))
+      if (tp.partition < 0 || tp.partition >= n) throw Errors.partitionNotFound(this.#user(tp.topic), tp.partition)
+    }
+  }
+
+  /** Committed offset per partition, else auto.offset.reset's edge. */
+  async #startOffsets (list: TopicPartition[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>()
+    if (list.length === 0) return out
+    const admin = await this.#deps.admin()
+    const topics = [...new Set(list.map(tp => tp.topic))]
+    try {
+      for (const t of await admin.fetchOffsets({ groupId: this.kafkaGroup, topics })) {
+        for (const p of t.partitions) if (Number(p.offset) >= 0) out.set(tpKey(t.topic, p.partition), Number(p.offset))
+      }
+    } catch (err) {
+      throw toKafkaApiError(err)
+    }
+    const missing = list.filter(tp => !out.has(tpKey(tp.topic, tp.partition)))
+    if (missing.length > 0) {
+      const edges = await this.#edges(missing)
+      for (const tp of missing) {
+        const e = edges.get(tpKey(tp.topic, tp.partition))
+        if (e) out.set(tpKey(tp.topic, tp.partition), this.opts.autoOffsetReset === 'earliest' ? e.low : e.high)
+      }
+    }
+    return out
+  }
+
+  #dedupe (list: TopicPartition[]): TopicPartition[] {
+    const m = new Map<string, TopicPartition>()
+    for (const tp of list) m.set(tpKey(tp.topic, tp.partition), tp)
+    return [...m.values()]
+  }
+
+  #user (kafkaTopic: string): string {
+    return this.#deps.names.userTopic(this.opts.namespace, kafkaTopic) ?? kafkaTopic
+  }
+
+  /** Run control operations one at a time, in arrival order. */
+  #serial<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.#chain.then(() => {
+      if (this.closed) throw Errors.instanceNotFound()
+      return fn()
+    })
+    this.#chain = run.catch(() => {})
+    return run
+  }
+
+  /** Leave the group and free everything; waiting reads return what is buffered. */
+  async close (): Promise<void> {
+    if (this.closed) return
+    const finalCommit = this.opts.autoCommit
+      ? this.#serial(() => this.#commitDelivered()).catch(() => {})
+      : Promise.resolve()
+    await finalCommit
+    this.closed = true
+    clearInterval(this.#autoCommitTimer)
+    this.#stopRefresh()
+    this.#deps.budget.offRelief(this.#relief)
+    this.#wakeReaders()
+    for (const w of [...this.#joinWaiters]) w()
+    await this.#chain.catch(() => {})
+    await this.#stopSession()
+    this.#dropAllPositions()
+    await this.#committer?.close()
+    if (this.#shadowGroups.length > 0) {
+      const groups = this.#shadowGroups
+      this.#shadowGroups = []
+      await this.#deps.admin().then(a => a.deleteGroups(groups)).catch(() => {})
+    }
+  }
+}
+

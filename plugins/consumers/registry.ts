@@ -1,0 +1,118 @@
+/**
+ * All consumer instances of this process, keyed by (namespace, group, name) and bound to the subject that
+ * created them. Enforces the per-subject quota, expires idle instances (a running long poll counts as
+ * activity) and remembers recent expiries briefly so a 404 can say "expired". Plain module.
+ */
+import { randomUUID } from 'node:crypto'
+import { Errors } from '../errors/errors.js'
+import { ConsumerInstance, type InstanceDeps, type InstanceOptions } from './instance.js'
+
+export interface RegistryOptions {
+  instanceTimeoutMs: number
+  maxPerSubject: number
+  /** How long an expired id is remembered (bounded by maxExpiredMemory entries). */
+  expiredMemoryMs?: number
+  maxExpiredMemory?: number
+}
+
+export interface RegistryStats { instances: number, created: number, deleted: number, expired: number }
+
+function key (ns: string, group: string, name: string): string {
+  return `${ns}\u0000${group}\u0000${name}`
+}
+
+export class ConsumerRegistry {
+  #instances = new Map<string, ConsumerInstance>()
+  #perSubject = new Map<string, number>()
+  #expired = new Map<string, { subject: string, at: number }>()
+  #sweep: NodeJS.Timeout
+  #closing = false
+  readonly stats: RegistryStats = { instances: 0, created: 0, deleted: 0, expired: 0 }
+
+  constructor (private readonly deps: InstanceDeps, private readonly opts: RegistryOptions) {
+    const every = Math.max(100, Math.min(1000, Math.floor(opts.instanceTimeoutMs / 4)))
+    this.#sweep = setInterval(() => this.expireIdle(), every).unref()
+  }
+
+  create (opts: Omit<InstanceOptions, 'name'> & { name?: string }): ConsumerInstance {
+    if (this.#closing) throw Errors.brokerUnavailable('the service is shutting down')
+    const name = opts.name ?? `rest-consumer-${randomUUID()}`
+    const k = key(opts.namespace, opts.group, name)
+    if (this.#instances.has(k)) throw Errors.instanceExists()
+    const count = this.#perSubject.get(opts.subject) ?? 0
+    if (count >= this.opts.maxPerSubject) throw Errors.quotaExceeded(this.opts.maxPerSubject)
+    const inst = new ConsumerInstance({ ...opts, name }, this.deps)
+    this.#instances.set(k, inst)
+    this.#expired.delete(k)
+    this.#perSubject.set(opts.subject, count + 1)
+    this.stats.created++
+    this.stats.instances = this.#instances.size
+    return inst
+  }
+
+  /** Look up and renew; unknown, foreign and expired instances are all 40403. */
+  get (subject: string, ns: string, group: string, name: string): ConsumerInstance {
+    const k = key(ns, group, name)
+    const inst = this.#instances.get(k)
+    if (!inst || inst.opts.subject !== subject) {
+      const gone = this.#expired.get(k)
+      throw Errors.instanceNotFound(gone !== undefined && gone.subject === subject)
+    }
+    inst.lastActive = Date.now()
+    return inst
+  }
+
+  async delete (subject: string, ns: string, group: string, name: string): Promise<void> {
+    const inst = this.get(subject, ns, group, name)
+    this.#remove(inst)
+    this.stats.deleted++
+    await inst.close()
+  }
+
+  #remove (inst: ConsumerInstance): void {
+    const k = key(inst.opts.namespace, inst.opts.group, inst.opts.name)
+    if (this.#instances.get(k) !== inst) return
+    this.#instances.delete(k)
+    const n = (this.#perSubject.get(inst.opts.subject) ?? 1) - 1
+    if (n <= 0) this.#perSubject.delete(inst.opts.subject)
+    else this.#perSubject.set(inst.opts.subject, n)
+    this.stats.instances = this.#instances.size
+  }
+
+  /** Remove instances idle for longer than the timeout and close them (leaving their groups). */
+  expireIdle (now = Date.now()): number {
+    let n = 0
+    for (const inst of this.#instances.values()) {
+      if (inst.activeReads > 0) { inst.lastActive = now; continue }
+      if (now - inst.lastActive < this.opts.instanceTimeoutMs) continue
+      this.#remove(inst)
+      const k = key(inst.opts.namespace, inst.opts.group, inst.opts.name)
+      this.#expired.set(k, { subject: inst.opts.subject, at: now })
+      this.stats.expired++
+      n++
+      void inst.close().catch(() => {})
+    }
+    const keep = this.opts.expiredMemoryMs ?? 3_600_000
+    const max = this.opts.maxExpiredMemory ?? 10_000
+    for (const [k, v] of this.#expired) {
+      if (now - v.at > keep || this.#expired.size > max) this.#expired.delete(k)
+      else break // insertion order = age order
+    }
+    return n
+  }
+
+  countFor (subject: string): number { return this.#perSubject.get(subject) ?? 0 }
+  get size (): number { return this.#instances.size }
+  all (): IterableIterator<ConsumerInstance> { return this.#instances.values() }
+
+  /** Close every instance (each leaves its group), bounded by the caller's grace period. */
+  async closeAll (): Promise<void> {
+    this.#closing = true
+    clearInterval(this.#sweep)
+    const all = [...this.#instances.values()]
+    this.#instances.clear()
+    this.#perSubject.clear()
+    this.stats.instances = 0
+    await Promise.allSettled(all.map(i => i.close()))
+  }
+}

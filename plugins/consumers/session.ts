@@ -1,0 +1,225 @@
+/**
+ * The kafkajs adapter: one running kafkajs consumer ("session") for a fixed topic set, either as a member of
+ * the real group (subscribe) or alone in a private shadow group whose assigner hands it exactly the requested
+ * partitions (manual assignment; kafkajs has no assign(), see docs/consumer-engine.md). kafkajs subscriptions
+ * cannot change once running, so the instance replaces the whole session when its topics change.
+ * This is the only consumer-side module that imports kafkajs.
+ */
+import { AssignerProtocol, PartitionAssigners, type Consumer, type EachBatchPayload, type Kafka, type PartitionAssigner } from 'kafkajs'
+
+export interface SessionRecord {
+  topic: string
+  partition: number
+  offset: number
+  timestamp: number
+  key: Buffer | null
+  value: Buffer | null
+  headers: Array<[string, Buffer | null]> | undefined
+}
+
+export interface SessionHandlers {
+  /** Called synchronously inside kafkajs' join, before the first fetch: seeks issued here apply at once. */
+  onJoin (assignment: Array<{ topic: string, partition: number }>): void
+  /** A fetched batch; return quickly. */
+  onRecords (topic: string, partition: number, records: SessionRecord[]): void
+  onRebalancing (): void
+  onCrash (err: Error, willRestart: boolean): void
+}
+
+export interface SessionOptions {
+  kafka: Kafka
+  groupId: string
+  topics: string[]
+  fromBeginning: boolean
+  /** Manual assignment: exactly these partitions, in a private group. */
+  fixed?: Record<string, number[]>
+  sessionTimeout: number
+  heartbeatInterval: number
+  maxWaitTimeInMs: number
+  maxBytes: number
+  handlers: SessionHandlers
+}
+
+function fixedAssigner (assignment: Record<string, number[]>): PartitionAssigner {
+  return () => ({
+    name: 'DiasporaFixedAssigner',
+    version: 0,
+    async assign ({ members }) {
+      // The shadow group has one member; any stray member gets nothing.
+      return members.map((m, i) => ({
+        memberId: m.memberId,
+        memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 0, assignment: i === 0 ? assignment : {}, userData: Buffer.alloc(0) })
+      }))
+    },
+    protocol ({ topics }) {
+      return { name: 'DiasporaFixedAssigner', metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }) }
+    }
+  })
+}
+
+function copy (b: Buffer | null | undefined): Buffer | null {
+  // kafkajs hands out slices of the whole fetch response; copying lets that buffer be freed.
+  return b == null ? null : Buffer.from(b)
+}
+
+function headersOf (h: Record<string, unknown> | undefined): SessionRecord['headers'] {
+  if (!h) return undefined
+  const keys = Object.keys(h)
+  if (keys.length === 0) return undefined
+  const out: Array<[string, Buffer | null]> = []
+  for (const k of keys) {
+    const v = h[k]
+    const vals = Array.isArray(v) ? v : [v]
+    for (const x of vals) out.push([k, x == null ? null : Buffer.isBuffer(x) ? Buffer.from(x) : Buffer.from(String(x))])
+  }
+  return out
+}
+
+export class Session {
+  readonly consumer: Consumer
+  readonly topics: string[]
+  readonly fixed: Record<string, number[]> | undefined
+  #stopped = false
+  #running = false
+
+  constructor (private readonly opts: SessionOptions) {
+    this.topics = opts.topics
+    this.fixed = opts.fixed
+    this.consumer = opts.kafka.consumer({
+      groupId: opts.groupId,
+      sessionTimeout: opts.sessionTimeout,
+      heartbeatInterval: opts.heartbeatInterval,
+      rebalanceTimeout: Math.max(opts.sessionTimeout, 10000),
+      maxWaitTimeInMs: opts.maxWaitTimeInMs,
+      maxBytes: opts.maxBytes,
+      maxBytesPerPartition: Math.min(opts.maxBytes, 1048576),
+      allowAutoTopicCreation: false,
+      readUncommitted: true, // Confluent parity: the Java consumer defaults to read_uncommitted
+      partitionAssigners: opts.fixed ? [fixedAssigner(opts.fixed)] : [PartitionAssigners.roundRobin],
+      retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000, restartOnFailure: async () => !this.#stopped }
+    })
+    const { events } = this.consumer
+    this.consumer.on(events.GROUP_JOIN, e => {
+      const assignment: Array<{ topic: string, partition: number }> = []
+      for (const [topic, partitions] of Object.entries(e.payload.memberAssignment)) {
+        for (const partition of partitions) assignment.push({ topic, partition })
+      }
+      opts.handlers.onJoin(assignment)
+    })
+    this.consumer.on(events.REBALANCING, () => opts.handlers.onRebalancing())
+    this.consumer.on(events.CRASH, e => {
+      if (!this.#stopped) opts.handlers.onCrash(e.payload.error, e.payload.restart)
+    })
+  }
+
+  /** Connect, subscribe and start fetching. Resolves once running (not once joined: see onJoin). */
+  async start (): Promise<void> {
+    await this.consumer.connect()
+    await this.consumer.subscribe({ topics: this.topics, fromBeginning: this.opts.fromBeginning })
+    if (this.#stopped) return
+    this.#running = true
+    // run() resolves after the first join or on a crash; membership is tracked through events instead.
+    this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: true,
+      eachBatch: async (payload: EachBatchPayload) => this.#onBatch(payload)
+    }).catch(err => { if (!this.#stopped) this.opts.handlers.onCrash(err as Error, false) })
+  }
+
+  #onBatch ({ batch, isStale }: EachBatchPayload): void {
+    if (this.#stopped || isStale()) return
+    const records: SessionRecord[] = []
+    for (const m of batch.messages) {
+      records.push({
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: Number(m.offset),
+        timestamp: Number(m.timestamp),
+        key: copy(m.key),
+        value: copy(m.value),
+        headers: headersOf(m.headers as Record<string, unknown> | undefined)
+      })
+    }
+    if (records.length > 0) this.opts.handlers.onRecords(batch.topic, batch.partition, records)
+  }
+
+  get running (): boolean { return this.#running && !this.#stopped }
+
+  seek (topic: string, partition: number, offset: number): void {
+    this.consumer.seek({ topic, partition, offset: String(offset) })
+  }
+
+  pause (topics: string[]): void {
+    if (this.#running && topics.length > 0) this.consumer.pause(topics.map(topic => ({ topic })))
+  }
+
+  resume (topics: string[]): void {
+    if (this.#running && topics.length > 0) this.consumer.resume(topics.map(topic => ({ topic })))
+  }
+
+  async commit (offsets: Array<{ topic: string, partition: number, offset: number, metadata?: string | null }>): Promise<void> {
+    await this.consumer.commitOffsets(offsets.map(o => ({ topic: o.topic, partition: o.partition, offset: String(o.offset), metadata: o.metadata ?? null })))
+  }
+
+  /** Leave the group and close sockets. */
+  async stop (): Promise<void> {
+    if (this.#stopped) return
+    this.#stopped = true
+    await this.consumer.disconnect().catch(() => {})
+  }
+}
+
+interface CapturedBroker {
+  offsetCommit (req: {
+    groupId: string
+    groupGenerationId: number
+    memberId: string
+    retentionTime?: number
+    topics: Array<{ topic: string, partitions: Array<{ partition: number, offset: string, metadata?: string | null }> }>
+  }): Promise<unknown>
+}
+interface CapturedCluster { findGroupCoordinator (req: { groupId: string }): Promise<CapturedBroker> }
+
+/**
+ * Commits without group membership (generation -1, empty member id), as Java's assign() does: accepted by the
+ * broker only while the group has no active members. Uses the Cluster handle kafkajs passes to assigner
+ * factories (typed in kafkajs' own d.ts, undocumented), from a consumer that connects but never runs.
+ */
+export class GroupCommitter {
+  #consumer: Consumer
+  #cluster: CapturedCluster | undefined
+  #connected: Promise<void> | undefined
+
+  constructor (kafka: Kafka, groupId: string) {
+    const capture: PartitionAssigner = (config) => {
+      this.#cluster = config.cluster as unknown as CapturedCluster
+      return PartitionAssigners.roundRobin(config)
+    }
+    this.#consumer = kafka.consumer({ groupId, partitionAssigners: [capture], allowAutoTopicCreation: false, retry: { retries: 2, initialRetryTime: 100 } })
+  }
+
+  async commit (groupId: string, offsets: Array<{ topic: string, partition: number, offset: number, metadata?: string | null }>): Promise<void> {
+    this.#connected ??= this.#consumer.connect().catch((err: unknown) => { this.#connected = undefined; throw err })
+    await this.#connected
+    const cluster = this.#cluster
+    if (!cluster) throw new Error('kafkajs did not hand over its cluster')
+    const byTopic = new Map<string, Array<{ partition: number, offset: string, metadata?: string | null }>>()
+    for (const o of offsets) {
+      const list = byTopic.get(o.topic) ?? []
+      list.push({ partition: o.partition, offset: String(o.offset), metadata: o.metadata ?? null })
+      byTopic.set(o.topic, list)
+    }
+    const coordinator = await cluster.findGroupCoordinator({ groupId })
+    await coordinator.offsetCommit({
+      groupId,
+      groupGenerationId: -1,
+      memberId: '',
+      retentionTime: -1,
+      topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions }))
+    })
+  }
+
+  async close (): Promise<void> {
+    if (this.#connected) await this.#consumer.disconnect().catch(() => {})
+  }
+}

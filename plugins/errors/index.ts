@@ -1,0 +1,85 @@
+import fp from 'fastify-plugin'
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { ApiError, Errors, consumerBody, managementBody, type ErrorFamily } from './errors.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Which error shape the route answers with; consumer routes use Confluent's. */
+    family?: ErrorFamily
+  }
+}
+
+export const KAFKA_V2_JSON = 'application/vnd.kafka.v2+json'
+
+/** Route family: declared by the route, else guessed from the URL (for 404s and early failures). */
+export function familyOf (request: FastifyRequest): ErrorFamily {
+  const declared = request.routeOptions?.config?.family
+  if (declared) return declared
+  const path = request.url.split('?')[0] ?? ''
+  return /^\/api\/v3\/[^/]+\/consumers(\/|$)/.test(path) || !path.startsWith('/api/') ? 'consumer' : 'management'
+}
+
+interface ValidationIssue { keyword: string, instancePath: string, message?: string, params: Record<string, unknown> }
+
+/** Translate anything thrown into an ApiError with the contract's status and code. */
+export function toApiError (err: unknown, family: ErrorFamily): ApiError {
+  if (ApiError.is(err)) return err
+  const e = err as FastifyError & { validation?: ValidationIssue[], validationContext?: string }
+  if (Array.isArray(e.validation) && e.validation.length > 0) return fromValidation(e.validation, e.validationContext ?? 'body', family)
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE': return new ApiError(413, 413, 'Request body is too large')
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ApiError(415, 415, 'Unsupported Media Type: send application/vnd.kafka.v2+json (or another vnd.kafka v2 type) or application/json')
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY': return Errors.malformedJson('empty body')
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH': return new ApiError(400, 400, 'Content-Length does not match the body')
+  }
+  if (err instanceof SyntaxError) return Errors.malformedJson(err.message)
+  const status = typeof e.statusCode === 'number' ? e.statusCode : 500
+  if (status >= 400 && status < 500) return new ApiError(status, status, e.message)
+  return Errors.internal()
+}
+
+function fromValidation (issues: ValidationIssue[], context: string, family: ErrorFamily): ApiError {
+  const first = issues[0] as ValidationIssue
+  const where = first.instancePath ? first.instancePath.slice(1).replace(/\//g, '.') : context
+  if (first.keyword === 'additionalProperties') {
+    return Errors.unprocessable(`Unrecognized field: ${String(first.params.additionalProperty)}`)
+  }
+  if (context === 'querystring') return new ApiError(400, 400, `Invalid query parameter ${where}: ${first.message ?? 'invalid'}`)
+  if (context === 'params') {
+    return family === 'consumer'
+      ? Errors.unprocessable(`Invalid ${where} in path: ${first.message ?? 'invalid'}`)
+      : new ApiError(422, 422, `Invalid ${where}: ${first.message ?? 'invalid'}`, { code: 'INVALID_NAME' })
+  }
+  if (first.keyword === 'type' && context === 'body' && first.instancePath !== '') {
+    return new ApiError(400, 400, `Field ${where} ${first.message ?? 'has the wrong type'}`)
+  }
+  if (first.keyword === 'required') return Errors.unprocessable(`Missing field: ${String(first.params.missingProperty)}`)
+  if (first.instancePath === '' && first.keyword === 'type') return Errors.unprocessable('Request body is required')
+  return Errors.unprocessable(`Invalid ${where}: ${first.message ?? 'invalid value'}`)
+}
+
+export function sendApiError (request: FastifyRequest, reply: FastifyReply, err: ApiError): FastifyReply {
+  const family = familyOf(request)
+  reply.code(err.statusCode).headers(err.headers)
+  if (family === 'consumer') return reply.type(KAFKA_V2_JSON).send(consumerBody(err))
+  return reply.type('application/json; charset=utf-8').send(managementBody(err))
+}
+
+/**
+ * One root error handler and not-found handler: every failure is JSON in its route family's shape, never an
+ * HTML page or a stack trace. fp lifts them to the root so they cover every route.
+ */
+const errorsPlugin: FastifyPluginAsync = async (fastify) => {
+  fastify.setErrorHandler((err, request, reply) => {
+    const api = toApiError(err, familyOf(request))
+    if (api.statusCode >= 500) request.log.error({ err }, 'request failed')
+    else request.log.info({ status: api.statusCode, errorCode: api.errorCode, msg: api.message }, 'request rejected')
+    return sendApiError(request, reply, api)
+  })
+  fastify.setNotFoundHandler((request, reply) => {
+    return sendApiError(request, reply, Errors.notFound(`HTTP 404 Not Found: no route ${request.method} ${request.url.split('?')[0]}`))
+  })
+}
+
+export default fp(errorsPlugin, { name: 'errors', fastify: '5.x' })

@@ -1,0 +1,62 @@
+/** Confluent v2 media types and JSON body parsing. Plain module. */
+import { Errors } from '../errors/errors.js'
+
+export const KAFKA_V2 = 'application/vnd.kafka.v2+json'
+export const EMBEDDED_FORMATS = ['binary', 'json', 'avro', 'jsonschema', 'protobuf'] as const
+export type EmbeddedFormat = typeof EMBEDDED_FORMATS[number]
+
+/** application/vnd.kafka[.fmt].v2+json, plus the lenient vnd.kafka+json that Karapace accepts. */
+export const KAFKA_REQUEST_TYPE = /^application\/vnd\.kafka(\.(binary|json|avro|jsonschema|protobuf))?(\.v2)?\+json$/i
+
+export function embeddedType (format: EmbeddedFormat): string {
+  return `application/vnd.kafka.${format}.v2+json`
+}
+
+/**
+ * Parse a JSON request body. An empty body is `undefined` (Confluent accepts bodiless create and commit);
+ * anything else must be valid JSON. Prototype-poisoning keys are refused.
+ */
+export function parseJsonBody (text: string): unknown {
+  if (text.trim() === '') return undefined
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    throw Errors.malformedJson((err as Error).message)
+  }
+  if (/"(__proto__|constructor)"\s*:/.test(text) && hasPoisonKey(value)) throw Errors.badRequest('Forbidden key in JSON body')
+  return value
+}
+
+function hasPoisonKey (v: unknown): boolean {
+  if (v === null || typeof v !== 'object') return false
+  if (Array.isArray(v)) return v.some(hasPoisonKey)
+  for (const k of Object.keys(v)) {
+    if (k === '__proto__' || k === 'constructor') return true
+    if (hasPoisonKey((v as Record<string, unknown>)[k])) return true
+  }
+  return false
+}
+
+export interface AcceptChoice {
+  /** The embedded format named first in Accept, if any. */
+  format?: EmbeddedFormat
+  /** True when Accept names only types we cannot produce. */
+  unacceptable: boolean
+}
+
+/**
+ * Pick the first embedded format explicitly named in Accept (Karapace's rule, recommended by the contract).
+ * Missing, star and plain JSON types leave the format to the instance.
+ */
+export function negotiateRecordsAccept (accept: string | undefined): AcceptChoice {
+  if (!accept) return { unacceptable: false }
+  let sawAcceptable = false
+  for (const part of accept.split(',')) {
+    const type = (part.split(';')[0] ?? '').trim().toLowerCase()
+    const m = /^application\/vnd\.kafka\.(binary|json|avro|jsonschema|protobuf)\.v2\+json$/.exec(type)
+    if (m) return { format: m[1] as EmbeddedFormat, unacceptable: false }
+    if (type === '*/*' || type === 'application/*' || type === 'application/json' || type === KAFKA_V2 || type === 'application/vnd.kafka+json') sawAcceptable = true
+  }
+  return { unacceptable: !sawAcceptable }
+}

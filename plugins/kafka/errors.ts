@@ -1,0 +1,42 @@
+/** Maps kafkajs errors to the contract's codes (50302 broker unavailable, 50003 retriable, 50002 other). */
+import { ApiError, Errors } from '../errors/errors.js'
+
+interface KafkaishError { name?: string, type?: string, retriable?: boolean, message?: string, code?: string, originalError?: unknown, cause?: unknown, errors?: unknown[] }
+
+const CONNECTION_ERRORS = new Set(['KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSBrokerNotFound', 'KafkaJSRequestTimeoutError'])
+
+/** The chain of causes, outermost first. */
+function chain (err: unknown): KafkaishError[] {
+  const out: KafkaishError[] = []
+  let cur: unknown = err
+  while (cur && typeof cur === 'object' && out.length < 10) {
+    const e = cur as KafkaishError
+    out.push(e)
+    cur = e.originalError ?? e.cause ?? (Array.isArray(e.errors) ? e.errors[0] : undefined)
+  }
+  return out
+}
+
+export function isConnectionError (err: unknown): boolean {
+  return chain(err).some(e => CONNECTION_ERRORS.has(e.name ?? '') || e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET' ||
+    e.type === 'LEADER_NOT_AVAILABLE' || e.type === 'COORDINATOR_NOT_AVAILABLE' || e.type === 'NOT_COORDINATOR' || e.type === 'BROKER_NOT_AVAILABLE')
+}
+
+export function kafkaErrorType (err: unknown): string | undefined {
+  return chain(err).find(e => typeof e.type === 'string')?.type
+}
+
+export function toKafkaApiError (err: unknown): ApiError {
+  if (ApiError.is(err)) return err
+  const type = kafkaErrorType(err)
+  const msg = (chain(err).at(-1)?.message ?? String(err)).slice(0, 500)
+  if (type === 'UNKNOWN_TOPIC_OR_PARTITION') return Errors.topicNotFound()
+  if (type === 'TOPIC_AUTHORIZATION_FAILED' || type === 'GROUP_AUTHORIZATION_FAILED' || type === 'CLUSTER_AUTHORIZATION_FAILED') {
+    return new ApiError(403, 40301, `Kafka authorization failure: ${msg}`)
+  }
+  if (isConnectionError(err)) return Errors.brokerUnavailable(msg)
+  if (chain(err).some(e => e.retriable === true || e.name === 'KafkaJSNumberOfRetriesExceeded' || e.name === 'KafkaJSTimeout')) {
+    return Errors.kafkaRetriable(msg)
+  }
+  return Errors.kafka(msg)
+}

@@ -1,0 +1,26 @@
+import fp from 'fastify-plugin'
+import type { FastifyPluginAsync } from 'fastify'
+import { KafkaService, type KafkaServiceOptions } from './kafka-service.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    kafka: KafkaService
+  }
+}
+
+export interface KafkaPluginOptions {
+  /** Override the MSK IAM / OAUTHBEARER token source (tests). */
+  tokenProvider?: KafkaServiceOptions['tokenProvider']
+}
+
+/** Kafka clients for the whole app; the shared admin is closed when the app closes. */
+const kafkaPlugin: FastifyPluginAsync<KafkaPluginOptions> = async (fastify, opts) => {
+  const serviceOpts: KafkaServiceOptions = { logger: fastify.log.child({ component: 'kafka' }) }
+  if (opts.tokenProvider) serviceOpts.tokenProvider = opts.tokenProvider
+  const service = new KafkaService(fastify.config, serviceOpts)
+  await service.init()
+  fastify.decorate('kafka', service)
+  fastify.addHook('onClose', async () => { await service.close() })
+}
+
+export default fp(kafkaPlugin, { name: 'kafka', fastify: '5.x', dependencies: ['config'] })

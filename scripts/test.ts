@@ -1,0 +1,69 @@
+// `npm test`: runs tap against a local Kafka broker, starting one first if none answers,
+// and stopping it afterwards only if this script started it. Extra arguments go to tap.
+//
+// With KAFKA_TEST_BROKERS already set, the tests target that cluster and no broker is managed.
+import { spawn } from 'node:child_process'
+import path from 'node:path'
+import { brokerConfig, isBrokerUp, ROOT, startBroker, stopBroker } from './broker.js'
+
+const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 2, SIGTERM: 15 }
+
+async function main (): Promise<number> {
+  const tapArgs = process.argv.slice(2)
+  const external = process.env.KAFKA_TEST_BROKERS !== undefined && process.env.KAFKA_TEST_BROKERS !== ''
+  const cfg = brokerConfig()
+  let weStarted = false
+  let weStartedOrStarting = false
+  let interrupted: NodeJS.Signals | undefined
+  let tap: ReturnType<typeof spawn> | undefined
+
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted !== undefined) return
+    interrupted = signal
+    // A terminal's Ctrl-C already reaches tap (same process group); a signal sent to this
+    // process alone does not, so pass it on. Cleanup happens once tap has exited.
+    if (tap !== undefined && tap.exitCode === null) tap.kill(signal)
+    // The broker runs detached, out of reach of the terminal's signal: stop it ourselves.
+    // If it is still starting, startBroker then fails and main() goes on to clean up.
+    if (tap === undefined && weStartedOrStarting) void stopBroker()
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+
+  const env: NodeJS.ProcessEnv = { ...process.env }
+  if (!external) {
+    env.KAFKA_TEST_BROKERS = `${cfg.host}:${cfg.port}`
+    env.KAFKA_TEST_SASL_BROKERS = `${cfg.host}:${cfg.saslPort}`
+    if (!(await isBrokerUp(cfg.port, cfg.host))) {
+      weStartedOrStarting = true
+      try {
+        weStarted = (await startBroker(cfg)).started
+      } catch (err) {
+        if (interrupted === undefined) throw err
+      }
+      if (interrupted !== undefined) {
+        await stopBroker()
+        return 128 + (SIGNAL_NUMBERS[interrupted] ?? 0)
+      }
+    }
+  }
+
+  const code = await new Promise<number>((resolve, reject) => {
+    tap = spawn(path.join(ROOT, 'node_modules', '.bin', 'tap'), tapArgs, { stdio: 'inherit', env, cwd: ROOT })
+    tap.once('error', reject)
+    tap.once('exit', (exitCode, signal) => {
+      resolve(exitCode ?? 128 + (signal ? SIGNAL_NUMBERS[signal] ?? 1 : 1))
+    })
+  })
+
+  if (weStarted) await stopBroker()
+  return interrupted !== undefined && code === 0 ? 128 + (SIGNAL_NUMBERS[interrupted] ?? 0) : code
+}
+
+main().then(
+  (code) => { process.exit(code) },
+  (err: unknown) => {
+    console.error(`[test] ${err instanceof Error ? err.message : String(err)}`)
+    process.exit(1)
+  }
+)

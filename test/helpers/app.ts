@@ -1,0 +1,59 @@
+/**
+ * build(t): the real app on a bare Fastify, configured against the local broker and a Globus stand-in,
+ * closed by the test's teardown. listen: true also binds a loopback port for real-HTTP tests.
+ */
+import Fastify, { type FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import app, { serverOptions, type AppOptions } from '../../app.js'
+import { loadConfig } from '../../plugins/config/config.js'
+import { brokers } from './broker.js'
+import { startGlobus, type GlobusStandIn } from './globus.js'
+
+export interface Teardown { teardown (fn: () => unknown): void }
+
+export interface BuildOptions {
+  env?: Record<string, string | undefined>
+  globus?: GlobusStandIn
+  listen?: boolean
+  app?: Omit<AppOptions, 'env'>
+}
+
+export interface TestApp {
+  app: FastifyInstance
+  globus: GlobusStandIn
+  /** Base URL when listening. */
+  url: string
+  env: Record<string, string | undefined>
+}
+
+export async function build (t: Teardown, opts: BuildOptions = {}): Promise<TestApp> {
+  const globus = opts.globus ?? await startGlobus(t)
+  const dir = mkdtempSync(join(tmpdir(), 'diaspora-test-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const env: Record<string, string | undefined> = {
+    LOG_LEVEL: 'silent',
+    DEFAULT_SERVERS: brokers().join(','),
+    SERVER_CLIENT_ID: globus.clientId,
+    SERVER_SECRET: globus.clientSecret,
+    GLOBUS_AUTH_URL: globus.url,
+    METADATA_STORE: join(dir, 'metadata.json'),
+    TOPIC_DEFAULT_REPLICATION_FACTOR: '1',
+    CONSUMER_SESSION_TIMEOUT_MS: '6000',
+    CONSUMER_HEARTBEAT_INTERVAL_MS: '500',
+    CONSUMER_FETCH_MAX_WAIT_MS: '100',
+    ...opts.env
+  }
+  const config = loadConfig(env)
+  const app = Fastify({ ...serverOptions(config), logger: env.LOG_LEVEL === 'silent' ? false : { level: env.LOG_LEVEL ?? 'info' } })
+  await app.register(fp(app_), { ...opts.app, env })
+  t.teardown(() => app.close())
+  let url = ''
+  if (opts.listen) url = await app.listen({ port: 0, host: '127.0.0.1' })
+  else await app.ready()
+  return { app, globus, url, env }
+}
+
+const app_ = app
