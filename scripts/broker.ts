@@ -171,7 +171,7 @@ function renderServerProperties (cfg: BrokerConfig): string {
     PLAINTEXT_PORT: String(cfg.port),
     SASL_PORT: String(cfg.saslPort),
     CONTROLLER_PORT: String(cfg.controllerPort),
-    DATA_DIR: DATA_DIR
+    DATA_DIR
   }
   return template.replace(/@([A-Z_]+)@/g, (match, name: string) => {
     const value = values[name]

@@ -25,7 +25,7 @@ async function main (): Promise<number> {
     if (tap !== undefined && tap.exitCode === null) tap.kill(signal)
     // The broker runs detached, out of reach of the terminal's signal: stop it ourselves.
     // If it is still starting, startBroker then fails and main() goes on to clean up.
-    if (tap === undefined && weStartedOrStarting) void stopBroker()
+    if (tap === undefined && weStartedOrStarting) stopBroker().catch(() => {})
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)

@@ -2,7 +2,10 @@
  * Compression codecs for kafkajs, which only ships GZIP: without these a Snappy/LZ4/ZSTD batch written by
  * another producer crashes the consumer for good. All three are pure JavaScript, so nothing native is built.
  */
-import { CompressionCodecs, CompressionTypes } from 'kafkajs'
+import kafkajs from 'kafkajs'
+
+// kafkajs is CommonJS and Node cannot see CompressionCodecs as a named export.
+const { CompressionCodecs, CompressionTypes } = kafkajs
 import SnappyCodec from 'kafkajs-snappy'
 import * as lz4 from 'lz4js'
 import { decompress as zstdDecompress } from 'fzstd'

@@ -1,0 +1,74 @@
+/**
+ * The metadata store: who owns which namespace, and which topics (with the settings they were created with)
+ * each namespace holds. Kafka is the source of truth for data; the store is the source of truth for
+ * ownership. The file store (file-store.ts) is the embedded default; docs/metadata-store.md maps this
+ * interface onto the existing service's DynamoDB tables for a later store.
+ * Plain module: no Fastify import.
+ */
+
+/** Settings a topic was created with, kept so that recreate can reproduce them. */
+export interface TopicSettings {
+  num_partitions: number
+  replication_factor: number
+  /** Kafka topic configs, values as Kafka strings (e.g. `{ 'retention.ms': '86400000' }`). */
+  configs: Record<string, string>
+}
+
+export interface TopicRecord {
+  /** The user's topic name (without the namespace prefix). */
+  name: string
+  settings: TopicSettings
+  /** ISO 8601. */
+  createdAt: string
+}
+
+export interface NamespaceRecord {
+  name: string
+  /** Globus subject that claimed it. */
+  owner: string
+  createdAt: string
+  topics: TopicRecord[]
+}
+
+export type ClaimResult = 'created' | 'owned' | 'taken'
+export type ReleaseResult = 'released' | 'absent' | 'not-owner' | 'not-empty'
+
+export interface MetadataStore {
+  /** Namespaces owned by `subject`, sorted by name. */
+  namespacesOf (subject: string): Promise<string[]>
+  /** The namespace's record, or undefined when nobody owns it. */
+  getNamespace (namespace: string): Promise<NamespaceRecord | undefined>
+  /** Owner of `namespace`, or undefined. */
+  ownerOf (namespace: string): Promise<string | undefined>
+  /**
+   * Atomically claim `namespace` for `subject`: 'created' when it was free, 'owned' when `subject` already
+   * holds it (idempotent), 'taken' when another subject does (nothing changes).
+   */
+  claimNamespace (subject: string, namespace: string): Promise<ClaimResult>
+  /**
+   * Atomically release `namespace`, only when `subject` owns it and it holds no topics. 'absent' when nobody
+   * owns it, 'not-owner' when someone else does, 'not-empty' when topics remain; nothing changes then.
+   */
+  releaseNamespace (subject: string, namespace: string): Promise<ReleaseResult>
+  /** Topics of `namespace`, sorted by name (empty when the namespace is unknown). */
+  topicsOf (namespace: string): Promise<TopicRecord[]>
+  getTopic (namespace: string, topic: string): Promise<TopicRecord | undefined>
+  /** Add or replace a topic record. Throws when the namespace is not claimed. */
+  putTopic (namespace: string, record: TopicRecord): Promise<void>
+  /** Remove a topic record; false when it was not there. */
+  removeTopic (namespace: string, topic: string): Promise<boolean>
+  /** Can the store serve reads and persist writes right now? */
+  healthy (): Promise<boolean>
+  /** Waits for pending writes, then refuses further calls. */
+  close (): Promise<void>
+}
+
+/** Raised for store-level failures (corrupt file, unwritable directory, use after close). */
+export class MetadataStoreError extends Error {
+  readonly path: string | undefined
+  constructor (message: string, opts: { path?: string, cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause })
+    this.name = 'MetadataStoreError'
+    this.path = opts.path
+  }
+}
