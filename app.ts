@@ -36,7 +36,8 @@ export function serverOptions (config: Config): FastifyServerOptions {
       customOptions: {
         // Reject unknown fields (Confluent answers 422 "Unrecognized field") instead of silently dropping them.
         removeAdditional: false,
-        coerceTypes: 'array',
+        // Scalars coerce as in Jackson ("1024" -> 1024); a string where a list belongs stays a type error (400).
+        coerceTypes: true,
         useDefaults: true,
         allErrors: false
       }

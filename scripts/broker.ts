@@ -94,8 +94,9 @@ export async function ensureJars (version: string = brokerConfig().version): Pro
 
   log(`fetching Kafka ${version} jars with Maven into ${path.relative(ROOT, dir)}/`)
   const began = performance.now()
-  // Copy into a side folder and rename, so an interrupted fetch never looks complete.
-  const partial = `${dir}.partial`
+  // Copy into a private side folder and rename, so an interrupted fetch never looks
+  // complete and concurrent fetches (parallel test files) do not mix their files.
+  const partial = `${dir}.partial-${process.pid}`
   fs.rmSync(partial, { recursive: true, force: true })
   const major = kafkaMajor(version)
   const result = await run('mvn', [
@@ -115,8 +116,12 @@ export async function ensureJars (version: string = brokerConfig().version): Pro
   }
   const jars = fs.readdirSync(partial).filter((name) => name.endsWith('.jar')).sort()
   fs.writeFileSync(path.join(partial, COMPLETE_MARKER), jars.join('\n') + '\n')
-  fs.rmSync(dir, { recursive: true, force: true })
-  fs.renameSync(partial, dir)
+  if (fs.existsSync(path.join(dir, COMPLETE_MARKER))) {
+    fs.rmSync(partial, { recursive: true, force: true }) // another process finished first
+  } else {
+    fs.rmSync(dir, { recursive: true, force: true })
+    fs.renameSync(partial, dir)
+  }
   log(`fetched ${jars.length} jars in ${seconds(performance.now() - began)}`)
   return dir
 }
@@ -213,24 +218,22 @@ function isKafkaProcess (pid: number): boolean {
   }
 }
 
-function readInfo (): BrokerInfo | undefined {
-  try {
-    const info = JSON.parse(fs.readFileSync(INFO_FILE, 'utf8')) as BrokerInfo
-    const pid = Number(fs.readFileSync(PID_FILE, 'utf8').trim())
-    return { ...info, pid }
-  } catch {
-    return undefined
-  }
-}
-
-function runningPid (): number | undefined {
+/** The broker this checkout started, if it is still alive. */
+function ourBroker (): BrokerInfo | undefined {
   let pid: number
   try {
     pid = Number(fs.readFileSync(PID_FILE, 'utf8').trim())
   } catch {
     return undefined
   }
-  return Number.isInteger(pid) && pid > 0 && isKafkaProcess(pid) ? pid : undefined
+  if (!Number.isInteger(pid) || pid <= 0 || !isKafkaProcess(pid)) return undefined
+  try {
+    return { ...(JSON.parse(fs.readFileSync(INFO_FILE, 'utf8')) as Omit<BrokerInfo, 'pid'>), pid }
+  } catch {
+    // Written right after the pid file; a start may be between the two.
+    const { port, saslPort, controllerPort } = brokerConfig()
+    return { pid, version: '?', port, saslPort, controllerPort, startedAt: '?' }
+  }
 }
 
 function tcpReachable (host: string, port: number, timeoutMs: number): Promise<boolean> {
@@ -273,9 +276,12 @@ export async function isBrokerUp (port: number = brokerConfig().port, host: stri
   }
 }
 
-function logTail (lines = 40): string {
+/** The end of the broker log without Java stack frames, which would crowd out the cause. */
+function logTail (lines = 25): string {
   try {
-    return fs.readFileSync(LOG_FILE, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+    return fs.readFileSync(LOG_FILE, 'utf8').trimEnd().split('\n')
+      .filter((line) => !/^\s+(at |\.\.\. \d+ more)/.test(line))
+      .slice(-lines).join('\n')
   } catch {
     return '(no broker log)'
   }
@@ -338,18 +344,25 @@ export interface StartResult {
 
 export async function startBroker (cfg: BrokerConfig = brokerConfig()): Promise<StartResult> {
   const began = performance.now()
-  if (await isBrokerUp(cfg.port, cfg.host)) {
-    const pid = runningPid()
-    log(`a broker already answers on ${cfg.host}:${cfg.port}${pid ? ` (pid ${pid})` : ' (not started by this script)'}`)
-    return { started: false, pid }
+  const ours = ourBroker()
+  if (ours !== undefined && ours.port !== cfg.port) {
+    throw new Error(`this checkout's broker (Kafka ${ours.version}, pid ${ours.pid}) already runs on port ${ours.port}; stop it first`)
   }
-  const existing = runningPid()
-  if (existing !== undefined) {
+  if (await isBrokerUp(cfg.port, cfg.host)) {
+    if (ours === undefined) {
+      log(`a broker already answers on ${cfg.host}:${cfg.port} (not started by this script); leaving it alone`)
+    } else {
+      log(`Kafka ${ours.version} (pid ${ours.pid}) already answers on ${cfg.host}:${cfg.port}`)
+      if (ours.version !== cfg.version) log(`note: it is not Kafka ${cfg.version}; stop it first to switch versions`)
+    }
+    return { started: false, pid: ours?.pid }
+  }
+  if (ours !== undefined) {
     // Another start is still booting this broker: wait for it rather than racing it.
-    log(`broker pid ${existing} is starting; waiting for it`)
-    await waitUntilReady(cfg, undefined, existing)
+    log(`broker pid ${ours.pid} is starting; waiting for it`)
+    await waitUntilReady(cfg, undefined, ours.pid)
     log(`broker ready on ${cfg.host}:${cfg.port}`)
-    return { started: false, pid: existing }
+    return { started: false, pid: ours.pid }
   }
 
   await ensureJars(cfg.version)
@@ -415,7 +428,7 @@ export async function startBroker (cfg: BrokerConfig = brokerConfig()): Promise<
 
 /** Stops the broker recorded in the pid file; false when none was running. */
 export async function stopBroker (): Promise<boolean> {
-  const pid = runningPid()
+  const pid = ourBroker()?.pid
   if (pid === undefined) {
     fs.rmSync(PID_FILE, { force: true })
     log('no broker started by this script is running')
@@ -444,20 +457,22 @@ export interface BrokerStatus {
 }
 
 export async function brokerStatus (cfg: BrokerConfig = brokerConfig()): Promise<BrokerStatus> {
-  const pid = runningPid()
-  const info = pid === undefined ? undefined : readInfo()
-  const up = await isBrokerUp(cfg.port, cfg.host)
-  if (up && pid !== undefined) {
+  const ours = ourBroker()
+  if (ours !== undefined) {
+    // Check the ports it was started with, whatever this shell's KAFKA_PORT says.
+    const where = `PLAINTEXT ${cfg.host}:${ours.port}, SASL_PLAINTEXT ${cfg.host}:${ours.saslPort}`
+    if (await isBrokerUp(ours.port, cfg.host)) {
+      return { running: true, pid: ours.pid, version: ours.version, message: `running: Kafka ${ours.version}, pid ${ours.pid}, ${where}` }
+    }
     return {
-      running: true,
-      pid,
-      version: info?.version,
-      message: `running: Kafka ${info?.version ?? '?'} pid ${pid}, PLAINTEXT ${cfg.host}:${cfg.port}, SASL_PLAINTEXT ${cfg.host}:${info?.saslPort ?? cfg.saslPort}`
+      running: false,
+      pid: ours.pid,
+      version: ours.version,
+      message: `not running: pid ${ours.pid} (Kafka ${ours.version}) is alive but does not answer on ${cfg.host}:${ours.port} (starting? see ${path.relative(ROOT, LOG_FILE)})`
     }
   }
-  if (up) return { running: true, message: `running: a broker answers on ${cfg.host}:${cfg.port} (not started by this script)` }
-  if (pid !== undefined) {
-    return { running: false, pid, message: `not running: pid ${pid} is alive but ${cfg.host}:${cfg.port} does not answer (starting? see ${path.relative(ROOT, LOG_FILE)})` }
+  if (await isBrokerUp(cfg.port, cfg.host)) {
+    return { running: true, message: `running: a broker answers on ${cfg.host}:${cfg.port} (not started by this script)` }
   }
   return { running: false, message: `not running: nothing answers on ${cfg.host}:${cfg.port}` }
 }

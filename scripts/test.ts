@@ -3,10 +3,52 @@
 //
 // With KAFKA_TEST_BROKERS already set, the tests target that cluster and no broker is managed.
 import { spawn } from 'node:child_process'
+import fs from 'node:fs'
 import path from 'node:path'
 import { brokerConfig, isBrokerUp, ROOT, startBroker, stopBroker } from './broker.js'
 
 const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 2, SIGTERM: 15 }
+
+/** Pids of all live descendants of `root` (Linux /proc; empty elsewhere). */
+function descendants (root: number): number[] {
+  const children = new Map<number, number[]>()
+  let entries: string[]
+  try {
+    entries = fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name))
+  } catch {
+    return []
+  }
+  for (const entry of entries) {
+    try {
+      // Field 4 of /proc/<pid>/stat is the parent pid; the command name before it may hold spaces.
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)])
+    } catch {}
+  }
+  const found: number[] = []
+  const queue = [root]
+  while (queue.length > 0) {
+    for (const child of children.get(queue.shift() as number) ?? []) {
+      found.push(child)
+      queue.push(child)
+    }
+  }
+  return found
+}
+
+/**
+ * Delivers a signal to tap and everything below it, as a terminal's Ctrl-C does. Signalling
+ * tap alone is not enough: it passes the signal on, but its tsx-loaded test processes keep
+ * running until their tests end.
+ */
+function signalTree (pid: number, signal: NodeJS.Signals): void {
+  for (const target of [pid, ...descendants(pid)]) {
+    try {
+      process.kill(target, signal)
+    } catch {}
+  }
+}
 
 async function main (): Promise<number> {
   const tapArgs = process.argv.slice(2)
@@ -20,9 +62,15 @@ async function main (): Promise<number> {
   const onSignal = (signal: NodeJS.Signals): void => {
     if (interrupted !== undefined) return
     interrupted = signal
-    // A terminal's Ctrl-C already reaches tap (same process group); a signal sent to this
-    // process alone does not, so pass it on. Cleanup happens once tap has exited.
-    if (tap !== undefined && tap.exitCode === null) tap.kill(signal)
+    // A terminal's Ctrl-C reaches tap and its tests directly (same process group); a signal
+    // sent to this process alone does not, so pass it on if tap is still running shortly
+    // after. Cleanup happens once tap has exited.
+    if (tap !== undefined) {
+      const running = tap
+      setTimeout(() => {
+        if (running.pid !== undefined && running.exitCode === null && running.signalCode === null) signalTree(running.pid, signal)
+      }, 2000).unref()
+    }
     // The broker runs detached, out of reach of the terminal's signal: stop it ourselves.
     // If it is still starting, startBroker then fails and main() goes on to clean up.
     if (tap === undefined && weStartedOrStarting) stopBroker().catch(() => {})

@@ -187,7 +187,9 @@ export class ConsumerInstance {
       const starts = await this.#startOffsets(wanted.filter(tp => !this.#resumeAt.has(tpKey(tp.topic, tp.partition))))
       for (const [k, v] of starts) this.#resumeAt.set(k, v)
       this.#desired = { kind: 'assign', partitions: wanted }
-      await this.#restart(wanted.map(tp => tp.topic))
+      await this.#restart([...new Set(wanted.map(tp => tp.topic))].sort())
+      // Manual assignment takes effect at once (as Java's assign()): seeks and reads may follow immediately.
+      this.#assigned = new Map(wanted.map(tp => [tpKey(tp.topic, tp.partition), tp]))
     })
   }
 

@@ -8,7 +8,8 @@ import { ApiError } from '../errors/errors.js'
  * "no body". Other explicit types get Fastify's 415, answered in the route's error shape.
  */
 const httpPlugin: FastifyPluginAsync = async (fastify) => {
-  fastify.removeContentTypeParser('application/json')
+  // Only JSON bodies: text/plain and anything else gets 415 (Confluent), not a confusing validation error.
+  fastify.removeContentTypeParser(['application/json', 'text/plain'])
   const parse = (_req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
     try {
       done(null, parseJsonBody(body.toString()))

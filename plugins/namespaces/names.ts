@@ -33,10 +33,10 @@ export function isValidMemberName (name: string): boolean {
 }
 
 /** A 422 naming the rule that was broken (management shape: code INVALID_NAME; consumer shape: 42204). */
-export function invalidName (kind: NameKind, name: string): ApiError {
+export function invalidName (kind: NameKind, name?: string): ApiError {
   const rule = kind === 'group' ? MEMBER_NAME_RULE : NAME_RULE
-  const shown = JSON.stringify(String(name).slice(0, 64))
-  return new ApiError(422, 42204, `Invalid ${kind} name ${shown}: must be ${rule}`, { code: 'INVALID_NAME' })
+  const shown = name === undefined ? '' : ` ${JSON.stringify(String(name).slice(0, 64))}`
+  return new ApiError(422, 42204, `Invalid ${kind} name${shown}: must be ${rule}`, { code: 'INVALID_NAME' })
 }
 
 export function assertName (kind: 'namespace' | 'topic', name: string): void {

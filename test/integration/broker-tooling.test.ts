@@ -41,8 +41,11 @@ t.test('PLAINTEXT listener round-trips a record', async (t) => {
   t.teardown(() => consumer.disconnect())
   await consumer.subscribe({ topics: [topic], fromBeginning: true })
   const received = await new Promise<{ key: string, value: string }>((resolve, reject) => {
+    // Fail with a clear message instead of tap's whole-file timeout.
+    const timer = setTimeout(() => reject(new Error('no record consumed within 30 s')), 30_000)
     consumer.run({
       eachMessage: async ({ message }) => {
+        clearTimeout(timer)
         resolve({ key: String(message.key), value: String(message.value) })
       }
     }).catch(reject)
@@ -53,12 +56,12 @@ t.test('PLAINTEXT listener round-trips a record', async (t) => {
 t.test('SASL listener', async (t) => {
   t.test('PLAIN as alice', async (t) => {
     const topics = await listTopicsWith({ mechanism: 'plain', username: 'alice', password: 'alice-secret' })
-    t.ok(Array.isArray(topics))
+    t.ok(Array.isArray(topics), 'authenticated and listed topics')
   })
 
   t.test('SCRAM-SHA-512 as alice', async (t) => {
     const topics = await listTopicsWith({ mechanism: 'scram-sha-512', username: 'alice', password: 'alice-secret' })
-    t.ok(Array.isArray(topics))
+    t.ok(Array.isArray(topics), 'authenticated and listed topics')
   })
 
   t.test('OAUTHBEARER with an unsecured JWT', async (t) => {
@@ -70,7 +73,7 @@ t.test('SASL listener', async (t) => {
         return { value: unsecuredJwt('alice') }
       }
     })
-    t.ok(Array.isArray(topics))
+    t.ok(Array.isArray(topics), 'authenticated and listed topics')
     t.ok(calls >= 1, 'token provider was asked for a token')
   })
 
@@ -96,7 +99,7 @@ t.test('Java producer writes zstd-compressed records', async (t) => {
   t.teardown(() => admin.disconnect())
 
   const before = await admin.fetchTopicOffsets(topic)
-  t.equal(before[0]?.high, '0')
+  t.equal(before[0]?.high, '0', 'new topic is empty')
 
   await produceWithJava({
     brokers: brokers(),

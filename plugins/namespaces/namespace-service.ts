@@ -1,0 +1,463 @@
+/**
+ * Namespace ownership and the topic lifecycle, keeping the metadata store and Kafka consistent:
+ *
+ * - create: Kafka first, then metadata. A failed Kafka create leaves no metadata; a failed metadata write
+ *   deletes the Kafka topic again. A create whose outcome is unknown (timeout) is settled by asking Kafka.
+ * - delete: Kafka first, then metadata. A failed Kafka delete keeps the metadata and returns the error, so a
+ *   Kafka topic is never left without an owner. The call returns once Kafka no longer lists the topic, so a
+ *   create right after it cannot meet the old topic.
+ * - recreate: delete, poll until Kafka no longer lists the topic (no fixed sleep), create with the stored
+ *   settings.
+ * - Every operation on a namespace runs under that namespace's lock (claims and releases also under the
+ *   subject's lock, taken first), so concurrent requests in this process end in a consistent state.
+ *
+ * Leftover Kafka topics carrying a namespace's prefix without metadata (a crash between the two writes) are
+ * adopted by the next create of that name, removed by delete, and removed before a namespace is released,
+ * so they never pass to a later owner of the name.
+ * Plain module: no Fastify import.
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Admin } from 'kafkajs'
+import { ApiError, Errors } from '../errors/errors.js'
+import { kafkaErrorType, toKafkaApiError } from '../kafka/errors.js'
+import { KeyedMutex } from './keyed-mutex.js'
+import {
+  DEFAULT_NAMESPACE_RE,
+  RESERVED_NAMESPACES,
+  assertName,
+  defaultNamespace,
+  isValidName,
+  kafkaGroup,
+  kafkaTopic,
+  userTopic
+} from './names.js'
+import { scopePattern, type ScopedPattern } from './pattern.js'
+import { MetadataStoreError, type MetadataStore, type TopicRecord, type TopicSettings } from './store.js'
+import { resolveSettings, settingsConflicts, type TopicLimits, type TopicRequest } from './topic-settings.js'
+
+/** What the service needs from plugins/kafka (KafkaService satisfies it). */
+export interface KafkaAdminSource {
+  admin (): Promise<Admin>
+  brokerCount (): Promise<number>
+}
+
+export interface ServiceLogger {
+  warn (obj: object, msg?: string): void
+  error (obj: object, msg?: string): void
+}
+
+export interface NamespaceServiceOptions {
+  store: MetadataStore
+  kafka: KafkaAdminSource
+  limits: TopicLimits & { TOPIC_RECREATE_TIMEOUT_MS: number }
+  logger?: ServiceLogger
+}
+
+export interface CreateUserResult { namespace: string, created: boolean }
+export interface DeleteUserResult { namespace: string, deleted: boolean, topics: string[] }
+export interface ClaimResultT { namespace: string, created: boolean, namespaces: string[] }
+export interface ReleaseResultT { namespace: string, namespaces: string[] }
+export interface CreateTopicResult { topic: string, created: boolean, settings: TopicSettings, topics: string[] }
+export interface DeleteTopicResult { topic: string, deleted: boolean, topics: string[] }
+export interface RecreateTopicResult { topic: string, settings: TopicSettings }
+
+const POLL_MIN_MS = 50
+const POLL_MAX_MS = 500
+
+const silent: ServiceLogger = { warn () {}, error () {} }
+
+export class NamespaceService {
+  readonly store: MetadataStore
+  readonly kafka: KafkaAdminSource
+  readonly limits: NamespaceServiceOptions['limits']
+  #log: ServiceLogger
+  #nsLocks = new KeyedMutex()
+  #subjectLocks = new KeyedMutex()
+
+  constructor (opts: NamespaceServiceOptions) {
+    this.store = opts.store
+    this.kafka = opts.kafka
+    this.limits = opts.limits
+    this.#log = opts.logger ?? silent
+  }
+
+  // ---- Used by the consumer engine -------------------------------------------------------------------
+
+  /**
+   * Resolves when `subject` owns `namespace`; otherwise throws `Errors.namespaceNotFound` (404, 40401), the
+   * same for an unknown and a foreign namespace so the answer never tells them apart.
+   */
+  async requireOwned (subject: string, namespace: string): Promise<void> {
+    if (!isValidName(namespace)) throw Errors.namespaceNotFound(namespace)
+    const owner = await this.#storeOp(s => s.ownerOf(namespace))
+    if (owner === undefined || owner !== subject) throw Errors.namespaceNotFound(namespace)
+  }
+
+  kafkaTopic (namespace: string, topic: string): string {
+    return kafkaTopic(namespace, topic)
+  }
+
+  kafkaGroup (namespace: string, group: string): string {
+    return kafkaGroup(namespace, group)
+  }
+
+  userTopic (namespace: string, topic: string): string | undefined {
+    return userTopic(namespace, topic)
+  }
+
+  scopePattern (namespace: string, pattern: string): ScopedPattern {
+    return scopePattern(namespace, pattern)
+  }
+
+  async storeHealthy (): Promise<boolean> {
+    return this.store.healthy().catch(() => false)
+  }
+
+  defaultNamespace (subject: string): string {
+    return defaultNamespace(subject)
+  }
+
+  // ---- Users ------------------------------------------------------------------------------------------
+
+  /** Claim the caller's default namespace (idempotent; needs only the store). */
+  async createUser (subject: string): Promise<CreateUserResult> {
+    const namespace = defaultNamespace(subject)
+    return this.#subjectLocks.run(subject, () => this.#nsLocks.run(namespace, async () => {
+      const result = await this.#storeOp(s => s.claimNamespace(subject, namespace))
+      if (result === 'taken') throw Errors.conflict(`Namespace already taken: ${namespace}`, 'NAMESPACE_TAKEN')
+      return { namespace, created: result === 'created' }
+    }))
+  }
+
+  /**
+   * Refuses while the caller owns namespaces besides the default one; otherwise deletes the default
+   * namespace's topics from Kafka, then their metadata, then the namespace. Idempotent.
+   */
+  async deleteUser (subject: string): Promise<DeleteUserResult> {
+    const namespace = defaultNamespace(subject)
+    return this.#subjectLocks.run(subject, async () => {
+      const owned = await this.#storeOp(s => s.namespacesOf(subject))
+      const others = owned.filter(n => n !== namespace)
+      if (others.length > 0) {
+        throw Errors.conflict(`Cannot delete user ${subject}: user has ${others.length} additional namespace(s). Delete namespaces first.`, 'USER_HAS_NAMESPACES')
+      }
+      if (!owned.includes(namespace)) return { namespace, deleted: false, topics: [] }
+      return this.#nsLocks.run(namespace, async () => {
+        const removed = await this.#purgeNamespace(namespace)
+        const result = await this.#storeOp(s => s.releaseNamespace(subject, namespace))
+        if (result !== 'released' && result !== 'absent') {
+          throw Errors.conflict(`Namespace ${namespace} changed while the user was being deleted; retry`, 'CONFLICT')
+        }
+        return { namespace, deleted: true, topics: removed }
+      })
+    })
+  }
+
+  // ---- Namespaces -------------------------------------------------------------------------------------
+
+  /** `{namespace: [topics…]}` for every namespace the caller owns. */
+  async listNamespaces (subject: string): Promise<Record<string, string[]>> {
+    const names = await this.#storeOp(s => s.namespacesOf(subject))
+    const out: Record<string, string[]> = {}
+    for (const ns of names) out[ns] = (await this.#storeOp(s => s.topicsOf(ns))).map(t => t.name)
+    return out
+  }
+
+  /**
+   * Claim an additional namespace. The name is global: 409 when another subject holds it, or when Kafka
+   * already has topics under it (created outside this service). Names shaped like a default namespace are
+   * reserved for the subject they derive from.
+   */
+  async claimNamespace (subject: string, namespace: string): Promise<ClaimResultT> {
+    assertName('namespace', namespace)
+    if (RESERVED_NAMESPACES.has(namespace)) {
+      throw new ApiError(422, 42204, `Namespace name ${JSON.stringify(namespace)} is reserved`, { code: 'INVALID_NAME' })
+    }
+    const own = defaultNamespace(subject)
+    if (DEFAULT_NAMESPACE_RE.test(namespace) && namespace !== own) {
+      throw Errors.conflict(`Namespace names of the form ns-<12 hex digits> are reserved for default namespaces: ${namespace}`, 'NAMESPACE_RESERVED')
+    }
+    return this.#subjectLocks.run(subject, () => this.#nsLocks.run(namespace, async () => {
+      const owner = await this.#storeOp(s => s.ownerOf(namespace))
+      if (owner !== undefined && owner !== subject) throw Errors.conflict(`Namespace already taken: ${namespace}`, 'NAMESPACE_TAKEN')
+      if (owner === undefined && namespace !== own) {
+        const leftovers = (await this.#kafkaOp(async admin => admin.listTopics())).filter(t => userTopic(namespace, t) !== undefined)
+        if (leftovers.length > 0) throw Errors.conflict(`Namespace already taken: ${namespace}`, 'NAMESPACE_TAKEN')
+      }
+      const result = await this.#storeOp(s => s.claimNamespace(subject, namespace))
+      if (result === 'taken') throw Errors.conflict(`Namespace already taken: ${namespace}`, 'NAMESPACE_TAKEN')
+      const namespaces = await this.#storeOp(s => s.namespacesOf(subject))
+      return { namespace, created: result === 'created', namespaces }
+    }))
+  }
+
+  /** Release an owned namespace that holds no topics (leftover Kafka topics under its prefix are deleted). */
+  async releaseNamespace (subject: string, namespace: string): Promise<ReleaseResultT> {
+    return this.#subjectLocks.run(subject, () => this.#nsLocks.run(namespace, async () => {
+      await this.requireOwned(subject, namespace)
+      const topics = await this.#storeOp(s => s.topicsOf(namespace))
+      if (topics.length > 0) {
+        throw Errors.conflict(`Namespace ${namespace} still has ${topics.length} topic(s); delete them first`, 'NAMESPACE_NOT_EMPTY')
+      }
+      await this.#purgeNamespace(namespace)
+      const result = await this.#storeOp(s => s.releaseNamespace(subject, namespace))
+      if (result === 'not-empty') throw Errors.conflict(`Namespace ${namespace} is not empty`, 'NAMESPACE_NOT_EMPTY')
+      if (result === 'not-owner') throw Errors.namespaceNotFound(namespace)
+      const namespaces = await this.#storeOp(s => s.namespacesOf(subject))
+      return { namespace, namespaces }
+    }))
+  }
+
+  // ---- Topics -----------------------------------------------------------------------------------------
+
+  /**
+   * Create topic `topic` in an owned namespace, idempotently: an existing topic answers `created: false`
+   * unless the request explicitly asks for different settings (409).
+   */
+  async createTopic (subject: string, namespace: string, topic: string, request?: TopicRequest): Promise<CreateTopicResult> {
+    await this.requireOwned(subject, namespace)
+    assertName('topic', topic)
+    const name = kafkaTopic(namespace, topic)
+    return this.#nsLocks.run(namespace, async () => {
+      await this.requireOwned(subject, namespace) // it may have been released while we waited
+      const existing = await this.#storeOp(s => s.getTopic(namespace, topic))
+      const brokers = await this.#kafkaOp(() => this.kafka.brokerCount())
+      if (existing) {
+        if (request) {
+          const conflicts = settingsConflicts(request, resolveSettings(request, this.limits, brokers), existing.settings)
+          if (conflicts.length > 0) {
+            throw Errors.conflict(`Topic ${topic} already exists in ${namespace} with other settings: ${conflicts.join('; ')}`, 'TOPIC_SETTINGS_CONFLICT')
+          }
+        }
+        // Ensure Kafka has it too (normally "already exists"; re-creates a topic removed behind our back).
+        const outcome = await this.#kafkaOp(admin => this.#createInKafka(admin, name, existing.settings))
+        if (outcome === 'created') this.#log.warn({ topic: name }, 're-created a Kafka topic that its metadata listed but Kafka did not')
+        return { topic, created: false, settings: existing.settings, topics: await this.#topicNames(namespace) }
+      }
+      const settings = resolveSettings(request, this.limits, brokers)
+      const outcome = await this.#kafkaOp(admin => this.#createInKafka(admin, name, settings))
+      if (outcome === 'exists') this.#log.warn({ topic: name }, 'adopting a Kafka topic that had no metadata')
+      const record: TopicRecord = { name: topic, settings, createdAt: new Date().toISOString() }
+      try {
+        await this.#storeOp(s => s.putTopic(namespace, record))
+      } catch (err) {
+        // Undo the Kafka create so no topic is left without metadata.
+        await this.#kafkaOp(admin => this.#deleteInKafka(admin, name)).catch((e: unknown) => {
+          this.#log.error({ err: e, topic: name }, 'could not delete a Kafka topic after its metadata write failed; it is orphaned until its owner creates or deletes it again')
+        })
+        throw err
+      }
+      return { topic, created: true, settings, topics: await this.#topicNames(namespace) }
+    })
+  }
+
+  /** Delete a topic: Kafka first; on failure the metadata stays and the error is returned. Idempotent. */
+  async deleteTopic (subject: string, namespace: string, topic: string): Promise<DeleteTopicResult> {
+    await this.requireOwned(subject, namespace)
+    assertName('topic', topic)
+    const name = kafkaTopic(namespace, topic)
+    return this.#nsLocks.run(namespace, async () => {
+      await this.requireOwned(subject, namespace)
+      const inKafka = await this.#kafkaOp(admin => this.#deleteInKafka(admin, name))
+      const inStore = await this.#storeOp(s => s.removeTopic(namespace, topic))
+      return { topic, deleted: inKafka || inStore, topics: await this.#topicNames(namespace) }
+    })
+  }
+
+  /**
+   * Delete the topic, wait until Kafka no longer lists it, and create it again with the stored settings.
+   * If the create fails the metadata goes too (Kafka and metadata agree that the topic is gone) and the
+   * error says so.
+   */
+  async recreateTopic (subject: string, namespace: string, topic: string): Promise<RecreateTopicResult> {
+    await this.requireOwned(subject, namespace)
+    assertName('topic', topic)
+    const name = kafkaTopic(namespace, topic)
+    return this.#nsLocks.run(namespace, async () => {
+      await this.requireOwned(subject, namespace)
+      const record = await this.#storeOp(s => s.getTopic(namespace, topic))
+      if (!record) throw new ApiError(404, 40401, `Topic ${topic} not found in ${namespace}`, { code: 'TOPIC_NOT_FOUND' })
+      const { settings } = record
+      // Check before deleting anything: the cluster may have shrunk below the stored replication factor.
+      const brokers = await this.#kafkaOp(() => this.kafka.brokerCount())
+      if (settings.replication_factor > brokers) {
+        throw Errors.conflict(`Topic ${topic} has replication factor ${settings.replication_factor} but the cluster has ${brokers} broker(s); it was not deleted`, 'TOPIC_SETTINGS_CONFLICT')
+      }
+      const deadline = Date.now() + this.limits.TOPIC_RECREATE_TIMEOUT_MS
+      // Until Kafka accepts the deletion nothing has changed: a failure there keeps topic and metadata.
+      await this.#kafkaOp(async admin => {
+        if ((await admin.listTopics()).includes(name)) await this.#deleteTopics(admin, [name])
+      })
+      try {
+        await this.#kafkaOp(async admin => {
+          if (!await this.#waitGone(admin, [name], deadline)) throw deletionTimeout(name, this.limits.TOPIC_RECREATE_TIMEOUT_MS)
+          await this.#createAfterDelete(admin, name, settings, deadline)
+        })
+      } catch (err) {
+        // The old topic is gone (or going): drop the metadata too, so both agree, and say so.
+        await this.#storeOp(s => s.removeTopic(namespace, topic)).catch((e: unknown) => {
+          this.#log.error({ err: e, topic: name }, 'could not remove the metadata of a topic that failed to be recreated')
+        })
+        const api = err instanceof ApiError ? err : toKafkaApiError(err)
+        throw new ApiError(api.statusCode, api.errorCode,
+          `Topic ${topic} was deleted but could not be created again (${api.message}); create it again with POST`, { code: api.code })
+      }
+      return { topic, settings }
+    })
+  }
+
+  // ---- Internals --------------------------------------------------------------------------------------
+
+  async #topicNames (namespace: string): Promise<string[]> {
+    return (await this.#storeOp(s => s.topicsOf(namespace))).map(t => t.name)
+  }
+
+  /**
+   * Delete every Kafka topic of `namespace` (metadata-listed ones and leftovers under its prefix), then
+   * their metadata. On a Kafka failure, metadata is only removed for topics Kafka no longer lists.
+   * Caller holds the namespace lock.
+   */
+  async #purgeNamespace (namespace: string): Promise<string[]> {
+    const records = await this.#storeOp(s => s.topicsOf(namespace))
+    try {
+      await this.#kafkaOp(async admin => {
+        const listed = await admin.listTopics()
+        const names = listed.filter(t => userTopic(namespace, t) !== undefined)
+        if (names.length === 0) return
+        await this.#deleteTopics(admin, names)
+        await this.#waitGone(admin, names, Date.now() + this.limits.TOPIC_RECREATE_TIMEOUT_MS)
+      })
+    } catch (err) {
+      const left = await this.#kafkaOp(async admin => new Set(await admin.listTopics())).catch(() => undefined)
+      if (left) {
+        for (const r of records) {
+          if (!left.has(kafkaTopic(namespace, r.name))) await this.#storeOp(s => s.removeTopic(namespace, r.name)).catch(() => {})
+        }
+      }
+      throw err
+    }
+    for (const r of records) await this.#storeOp(s => s.removeTopic(namespace, r.name))
+    return records.map(r => r.name)
+  }
+
+  /** 'created', or 'exists' when Kafka already had the topic. Settles an unknown outcome by asking Kafka. */
+  async #createInKafka (admin: Admin, name: string, settings: TopicSettings): Promise<'created' | 'exists'> {
+    try {
+      const created = await admin.createTopics({ topics: [topicSpec(name, settings)], waitForLeaders: true })
+      return created ? 'created' : 'exists'
+    } catch (err) {
+      const rejected = createRejection(err)
+      if (rejected) throw rejected
+      // A timeout or a lost connection may hide a create that happened: ask before reporting failure.
+      const exists = await admin.listTopics().then(ts => ts.includes(name), () => false)
+      if (exists) {
+        this.#log.warn({ err, topic: name }, 'topic create reported an error but the topic exists; keeping it')
+        return 'created'
+      }
+      throw err
+    }
+  }
+
+  /**
+   * Create after a delete: Kafka may still answer "already exists" while the old topic is being removed, so
+   * retry until it creates a new one or the deadline passes.
+   */
+  async #createAfterDelete (admin: Admin, name: string, settings: TopicSettings, deadline: number): Promise<void> {
+    let wait = POLL_MIN_MS
+    for (;;) {
+      const created = await admin.createTopics({ topics: [topicSpec(name, settings)], waitForLeaders: true }).catch((err: unknown) => {
+        throw createRejection(err) ?? err
+      })
+      if (created) return
+      if (Date.now() + wait > deadline) throw deletionTimeout(name, this.limits.TOPIC_RECREATE_TIMEOUT_MS)
+      await sleep(wait)
+      wait = Math.min(wait * 2, POLL_MAX_MS)
+    }
+  }
+
+  /**
+   * Delete `name` from Kafka if it exists and wait until Kafka no longer lists it; false when it did not
+   * exist. A deletion Kafka accepted but did not finish within TOPIC_RECREATE_TIMEOUT_MS is logged and counted
+   * as done: Kafka finishes it on its own, and keeping the metadata would leave it dangling.
+   */
+  async #deleteInKafka (admin: Admin, name: string): Promise<boolean> {
+    const listed = await admin.listTopics()
+    if (!listed.includes(name)) return false
+    await this.#deleteTopics(admin, [name])
+    if (!await this.#waitGone(admin, [name], Date.now() + this.limits.TOPIC_RECREATE_TIMEOUT_MS)) {
+      this.#log.warn({ topic: name }, 'Kafka accepted the topic deletion but still lists the topic')
+    }
+    return true
+  }
+
+  async #deleteTopics (admin: Admin, names: string[]): Promise<void> {
+    try {
+      await admin.deleteTopics({ topics: names })
+    } catch (err) {
+      // Gone between our listing and the delete: the outcome we wanted.
+      if (kafkaErrorType(err) !== 'UNKNOWN_TOPIC_OR_PARTITION') throw err
+    }
+  }
+
+  /** Poll the topic list (backing off from 50 ms to 500 ms) until none of `names` is listed, or the deadline. */
+  async #waitGone (admin: Admin, names: string[], deadline: number): Promise<boolean> {
+    let wait = POLL_MIN_MS
+    for (;;) {
+      const listed = new Set(await admin.listTopics())
+      if (!names.some(n => listed.has(n))) return true
+      if (Date.now() + wait > deadline) return false
+      await sleep(wait)
+      wait = Math.min(wait * 2, POLL_MAX_MS)
+    }
+  }
+
+  /** Run a Kafka call; kafkajs errors become the contract's errors (503/50302 when no broker answers). */
+  async #kafkaOp<T> (fn: (admin: Admin) => Promise<T>): Promise<T> {
+    try {
+      return await fn(await this.kafka.admin())
+    } catch (err) {
+      if (err instanceof ApiError) throw err
+      throw toKafkaApiError(err)
+    }
+  }
+
+  /** Run a store call; store failures become 503 METADATA_STORE_UNAVAILABLE (details are logged, not sent). */
+  async #storeOp<T> (fn: (store: MetadataStore) => Promise<T>): Promise<T> {
+    try {
+      return await fn(this.store)
+    } catch (err) {
+      if (err instanceof MetadataStoreError) {
+        this.#log.error({ err }, 'metadata store failure')
+        throw new ApiError(503, 503, 'The metadata store is unavailable; retry later', { code: 'METADATA_STORE_UNAVAILABLE' })
+      }
+      throw err
+    }
+  }
+}
+
+function topicSpec (name: string, s: TopicSettings) {
+  return {
+    topic: name,
+    numPartitions: s.num_partitions,
+    replicationFactor: s.replication_factor,
+    configEntries: Object.entries(s.configs).map(([k, v]) => ({ name: k, value: v }))
+  }
+}
+
+/** Kafka refusing the request itself (bad settings, name collision): a client error, nothing was created. */
+function createRejection (err: unknown): ApiError | undefined {
+  const type = kafkaErrorType(err)
+  const message = String((err as { errors?: Array<{ message?: string }> }).errors?.[0]?.message ?? (err as Error).message ?? '')
+  if (type === 'INVALID_TOPIC_EXCEPTION' && /collides/i.test(message)) {
+    // Kafka's message names the other topic, which may belong to another namespace: do not pass it on.
+    return Errors.conflict("Topic name collides with an existing Kafka topic (Kafka treats '.' and '_' alike); choose another name", 'TOPIC_NAME_COLLISION')
+  }
+  if (type === 'INVALID_REPLICATION_FACTOR' || type === 'INVALID_PARTITIONS' || type === 'INVALID_CONFIG' || type === 'POLICY_VIOLATION' || type === 'INVALID_TOPIC_EXCEPTION') {
+    return new ApiError(422, 42204, `Kafka refused the topic settings: ${message.slice(0, 300)}`, { code: 'INVALID_TOPIC_SETTINGS' })
+  }
+  return undefined
+}
+
+function deletionTimeout (name: string, ms: number): ApiError {
+  return new ApiError(503, 50302, `Kafka did not finish deleting ${name.slice(name.indexOf('.') + 1)} within ${ms} ms; retry later`, { code: 'TOPIC_DELETE_PENDING' })
+}
