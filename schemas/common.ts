@@ -35,12 +35,27 @@ export const sharedSchemas = [ConfluentError, ManagementError]
 
 /** Responses every authenticated route may give, per family. */
 export const consumerErrorResponses = {
-  400: Ref(ConfluentError), 401: Ref(ConfluentError), 403: Ref(ConfluentError), 404: Ref(ConfluentError),
-  413: Ref(ConfluentError), 415: Ref(ConfluentError), 422: Ref(ConfluentError), 500: Ref(ConfluentError),
-  502: Ref(ConfluentError), 503: Ref(ConfluentError)
+  400: Ref(ConfluentError),
+  401: Ref(ConfluentError),
+  403: Ref(ConfluentError),
+  404: Ref(ConfluentError),
+  413: Ref(ConfluentError),
+  415: Ref(ConfluentError),
+  422: Ref(ConfluentError),
+  500: Ref(ConfluentError),
+  502: Ref(ConfluentError),
+  503: Ref(ConfluentError)
 }
 export const managementErrorResponses = {
-  400: Ref(ManagementError), 401: Ref(ManagementError), 403: Ref(ManagementError), 404: Ref(ManagementError),
-  409: Ref(ManagementError), 413: Ref(ManagementError), 415: Ref(ManagementError), 422: Ref(ManagementError),
-  500: Ref(ManagementError), 502: Ref(ManagementError), 503: Ref(ManagementError)
+  400: Ref(ManagementError),
+  401: Ref(ManagementError),
+  403: Ref(ManagementError),
+  404: Ref(ManagementError),
+  409: Ref(ManagementError),
+  413: Ref(ManagementError),
+  415: Ref(ManagementError),
+  422: Ref(ManagementError),
+  500: Ref(ManagementError),
+  502: Ref(ManagementError),
+  503: Ref(ManagementError)
 }

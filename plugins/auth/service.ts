@@ -69,7 +69,8 @@ export class GlobusVerifier implements TokenVerifier {
   }
 
   async verifyToken (token: string): Promise<Principal> {
-    const principal = await this.#cache.resolve(token, () => this.#load(token))
+    const found = this.#cache.resolve(token, this.#loader)
+    const principal = found instanceof Promise ? await found : found
     // Re-check exp on every answer, cached or fresh (§3). The cache never keeps an entry past exp, so this
     // only bites on a clock jump; drop the entry when it does.
     try {
@@ -80,6 +81,9 @@ export class GlobusVerifier implements TokenVerifier {
     }
     return principal
   }
+
+  /** Bound once: a cache hit allocates no closure. */
+  readonly #loader = (token: string): Promise<Principal> => this.#load(token)
 
   async #load (token: string): Promise<Principal> {
     this.#introspections++

@@ -65,15 +65,16 @@ export class TokenCache<V extends Expiring> {
   }
 
   /**
-   * The cached value for the token, else the result of load() shared with every concurrent caller for the
-   * same token. A hit returns an already-resolved promise (no load, no I/O).
+   * The cached value for the token (returned synchronously: no load, no I/O, no promise), else a promise of
+   * load(token), shared with every concurrent caller for the same token. `load` receives the token so
+   * callers can pass one long-lived function instead of allocating a closure per request.
    */
-  resolve (token: string, load: () => Promise<V>): Promise<V> {
+  resolve (token: string, load: (token: string) => Promise<V>): V | Promise<V> {
     const key = tokenHash(token)
     const hit = this.#lookup(key)
     if (hit !== undefined) {
       this.#hits++
-      return Promise.resolve(hit)
+      return hit
     }
     this.#misses++
     const pending = this.#inflight.get(key)
@@ -84,7 +85,7 @@ export class TokenCache<V extends Expiring> {
     this.#loads++
     const flight = (async () => {
       try {
-        const value = await load()
+        const value = await load(token)
         this.#store(key, value)
         return value
       } finally {

@@ -106,7 +106,7 @@ export class ConsumerInstance {
     this.#kafka = deps.createKafka(`diaspora-${opts.namespace}-${opts.name}`.slice(0, 200))
     if (opts.autoCommit) {
       this.#autoCommitTimer = setInterval(() => {
-        void this.#serial(() => this.#commitDelivered()).catch(err => this.#deps.log?.debug({ err }, 'auto-commit failed'))
+        this.#serial(() => this.#commitDelivered()).catch(err => this.#deps.log?.debug({ err }, 'auto-commit failed'))
       }, deps.settings.autoCommitIntervalMs).unref()
     }
   }
@@ -595,7 +595,7 @@ export class ConsumerInstance {
   #startRefresh (): void {
     if (this.#refreshTimer) return
     this.#refreshTimer = setInterval(() => {
-      void this.#serial(() => this.#reconcile()).catch(err => this.#deps.log?.debug({ err }, 'subscription refresh failed'))
+      this.#serial(() => this.#reconcile()).catch(err => this.#deps.log?.debug({ err }, 'subscription refresh failed'))
     }, this.#deps.settings.refreshIntervalMs).unref()
   }
 
@@ -698,4 +698,3 @@ export class ConsumerInstance {
     }
   }
 }
-

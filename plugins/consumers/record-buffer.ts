@@ -137,6 +137,7 @@ export class BufferBudget {
       for (const w of ws) w()
     }
   }
+
   get exhausted (): boolean { return this.used >= this.limit }
   /** Call `fn` once usage falls well below the limit. */
   onRelief (fn: () => void): void { this.#waiters.add(fn) }

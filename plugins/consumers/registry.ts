@@ -90,7 +90,7 @@ export class ConsumerRegistry {
       this.#expired.set(k, { subject: inst.opts.subject, at: now })
       this.stats.expired++
       n++
-      void inst.close().catch(() => {})
+      inst.close().catch(() => {})
     }
     const keep = this.opts.expiredMemoryMs ?? 3_600_000
     const max = this.opts.maxExpiredMemory ?? 10_000

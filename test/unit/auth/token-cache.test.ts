@@ -25,8 +25,11 @@ t.test('keys are the SHA-256 hex of the token, never the token', async (t) => {
 
 t.test('a hit does not load again', async (t) => {
   const { cache, loader, loads } = fixture()
-  const a = await cache.resolve('tok', loader())
-  const b = await cache.resolve('tok', loader())
+  const first = cache.resolve('tok', loader())
+  t.ok(first instanceof Promise, 'a miss returns a promise')
+  const a = await first
+  const b = cache.resolve('tok', loader())
+  t.notOk(b instanceof Promise, 'a hit is synchronous')
   t.equal(loads(), 1)
   t.equal(a, b)
   t.match(cache.stats(), { hits: 1, misses: 1, loads: 1, size: 1 })
@@ -91,7 +94,8 @@ t.test('single flight: concurrent misses share one load', async (t) => {
   let loads = 0
   let release!: () => void
   const gate = new Promise<void>((resolve) => { release = resolve })
-  const slow = async (): Promise<V> => { loads++; await gate; return { expiresAt: clock.now + 60_000, n: loads } }
+  const seen: string[] = []
+  const slow = async (token: string): Promise<V> => { seen.push(token); loads++; await gate; return { expiresAt: clock.now + 60_000, n: loads } }
   const all = Array.from({ length: 1000 }, () => cache.resolve('tok', slow))
   const other = cache.resolve('other', slow)
   t.equal(cache.stats().inflight, 2)
@@ -99,6 +103,7 @@ t.test('single flight: concurrent misses share one load', async (t) => {
   const values = await Promise.all(all)
   await other
   t.equal(loads, 2, 'one load per distinct token')
+  t.same(seen, ['tok', 'other'], 'load receives the token')
   t.ok(values.every(v => v === values[0]), 'everyone got the same value')
   t.match(cache.stats(), { misses: 1001, loads: 2, coalesced: 999, inflight: 0 })
 })
@@ -117,7 +122,7 @@ t.test('failures are never cached, and are shared by the waiters of that flight 
   t.same(results.map(r => r.status), ['rejected', 'rejected'])
   t.equal(loads, 1, 'the failing flight was shared')
   t.equal(cache.size, 0, 'nothing stored')
-  await t.rejects(cache.resolve('tok', load), /introspection failed/)
+  await t.rejects(Promise.resolve(cache.resolve('tok', load)), /introspection failed/)
   t.equal(loads, 2, 'the next request asks again')
   fail = false
   t.equal((await cache.resolve('tok', load)).n, 3)

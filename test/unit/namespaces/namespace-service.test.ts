@@ -159,15 +159,13 @@ t.test('a failed Kafka create leaves no metadata', async t => {
 })
 
 t.test('Kafka unreachable: 503, nothing written', async t => {
-  const { service, store } = await setup(t)
-  const { cluster } = { cluster: (service.kafka as unknown as { cluster?: FakeCluster }).cluster }
-  t.equal(cluster, undefined)
-  const s2 = await setup(t)
-  s2.cluster.faults.push('connect')
-  const e = await apiError(t, s2.service.createTopic(ALICE, NS_A, 'events'))
+  const { service, store, cluster } = await setup(t)
+  cluster.faults.push('connect')
+  const e = await apiError(t, service.createTopic(ALICE, NS_A, 'events'))
   t.equal(e.statusCode, 503)
   t.equal(e.errorCode, 50302)
   t.same(await store.topicsOf(NS_A), [])
+  t.same(cluster.calls, [])
 })
 
 t.test('a create that timed out but happened is kept (settled by asking Kafka)', async t => {
@@ -217,9 +215,8 @@ t.test('settings beyond the limits are refused before Kafka is asked to create',
 
 t.test('Kafka refusing the settings is a 422 and leaves nothing', async t => {
   const { service, store, cluster } = await setup(t)
-  cluster.brokers = 2 // the service believes 2, the fake cluster refuses rf 2
-  const real = cluster.brokers
-  t.equal(real, 2)
+  // The service is told there are 2 brokers, but the cluster refuses factor 2 when the create arrives.
+  cluster.brokers = 2
   const admin = cluster.admin.bind(cluster)
   cluster.admin = () => {
     const a = admin()
@@ -341,7 +338,6 @@ t.test('concurrent creates and deletes of one topic end consistent', async t => 
   t.equal(inStore, false, 'the last operation (a delete) won, as they ran in call order')
   const creates = await Promise.all(Array.from({ length: 10 }, () => service.createTopic(ALICE, NS_A, 'once')))
   t.equal(creates.filter(c => c.created).length, 1, 'exactly one create made it')
-  t.equal(cluster.calls.filter(c => c === 'create').length >= 10, true)
 })
 
 t.test('deleteUser refuses while other namespaces exist, then deletes Kafka topics before metadata', async t => {
