@@ -46,8 +46,8 @@ export const AuthErrors = {
   wrongTokenType: () => unauthorized('WRONG_TOKEN_TYPE', 'Token is not an access token', 'invalid_token'),
   /** #7 */
   subjectMismatch: () => new ApiError(403, 40301, 'Token does not belong to the given subject', { code: 'SUBJECT_MISMATCH' }),
-  /** #8 (401: a fresh token for this service fixes it; see the report about decisions.md) */
-  wrongAudience: () => unauthorized('WRONG_AUDIENCE', 'Token was not issued for this service', 'invalid_token'),
+  /** #8: decisions.md rules over the introspection notes here: a valid token for another audience is 403. */
+  wrongAudience: () => new ApiError(403, 40301, 'Token was not issued for this service', { code: 'WRONG_AUDIENCE' }),
   /** #9 */
   insufficientScope: (scope: string) => new ApiError(403, 40301, 'Token lacks the required scope', {
     code: 'INSUFFICIENT_SCOPE',

@@ -29,6 +29,7 @@ import {
   isValidName,
   kafkaGroup,
   kafkaTopic,
+  metricName,
   userTopic
 } from './names.js'
 import { scopePattern, type ScopedPattern } from './pattern.js'
@@ -340,15 +341,22 @@ export class NamespaceService {
     return records.map(r => r.name)
   }
 
-  /** 'created', or 'exists' when Kafka already had the topic. Settles an unknown outcome by asking Kafka. */
+  /**
+   * 'created', or 'exists' when Kafka already had the topic. A name Kafka would see as colliding with another
+   * topic ('.' and '_' are alike in its metric names) is refused up front. An unknown outcome (timeout, lost
+   * connection) is settled by asking Kafka whether the topic exists.
+   */
   async #createInKafka (admin: Admin, name: string, settings: TopicSettings): Promise<'created' | 'exists'> {
+    const listed = await admin.listTopics()
+    if (listed.includes(name)) return 'exists'
+    const metric = metricName(name)
+    if (listed.some(other => metricName(other) === metric)) throw collision()
     try {
       const created = await admin.createTopics({ topics: [topicSpec(name, settings)], waitForLeaders: true })
       return created ? 'created' : 'exists'
     } catch (err) {
       const rejected = createRejection(err)
       if (rejected) throw rejected
-      // A timeout or a lost connection may hide a create that happened: ask before reporting failure.
       const exists = await admin.listTopics().then(ts => ts.includes(name), () => false)
       if (exists) {
         this.#log.warn({ err, topic: name }, 'topic create reported an error but the topic exists; keeping it')
@@ -444,15 +452,19 @@ function topicSpec (name: string, s: TopicSettings) {
   }
 }
 
+function collision (): ApiError {
+  // Never name the other topic: it may belong to another namespace.
+  return Errors.conflict("Topic name collides with an existing Kafka topic (Kafka treats '.' and '_' alike in topic names); choose another name", 'TOPIC_NAME_COLLISION')
+}
+
 /** Kafka refusing the request itself (bad settings, name collision): a client error, nothing was created. */
 function createRejection (err: unknown): ApiError | undefined {
   const type = kafkaErrorType(err)
-  const message = String((err as { errors?: Array<{ message?: string }> }).errors?.[0]?.message ?? (err as Error).message ?? '')
-  if (type === 'INVALID_TOPIC_EXCEPTION' && /collides/i.test(message)) {
-    // Kafka's message names the other topic, which may belong to another namespace: do not pass it on.
-    return Errors.conflict("Topic name collides with an existing Kafka topic (Kafka treats '.' and '_' alike); choose another name", 'TOPIC_NAME_COLLISION')
-  }
-  if (type === 'INVALID_REPLICATION_FACTOR' || type === 'INVALID_PARTITIONS' || type === 'INVALID_CONFIG' || type === 'POLICY_VIOLATION' || type === 'INVALID_TOPIC_EXCEPTION') {
+  // Our names are always valid Kafka names, so an invalid-topic answer means a collision (kafkajs drops the
+  // broker's own message, which would say so).
+  if (type === 'INVALID_TOPIC_EXCEPTION') return collision()
+  if (type === 'INVALID_REPLICATION_FACTOR' || type === 'INVALID_PARTITIONS' || type === 'INVALID_CONFIG' || type === 'POLICY_VIOLATION') {
+    const message = String((err as { errors?: Array<{ message?: string }> }).errors?.[0]?.message ?? (err as Error).message ?? '')
     return new ApiError(422, 42204, `Kafka refused the topic settings: ${message.slice(0, 300)}`, { code: 'INVALID_TOPIC_SETTINGS' })
   }
   return undefined

@@ -183,12 +183,12 @@ const ROWS: Row[] = [
   {
     name: '#8 token issued for another service',
     prepare: (h) => { const token = h.globus.userToken(undefined, { aud: ['auth.globus.org', randomUUID()] }); return { headers: { authorization: `Bearer ${token}` }, token } },
-    expect: { status: 401, errorCode: 40101, code: 'WRONG_AUDIENCE', message: 'Token was not issued for this service', www: `${REALM}, error="invalid_token"`, calls: 1 }
+    expect: { status: 403, errorCode: 40301, code: 'WRONG_AUDIENCE', message: 'Token was not issued for this service', www: null, calls: 1 }
   },
   {
     name: '#8 aud null',
     prepare: (h) => { const token = h.globus.userToken(undefined, { aud: null }); return { headers: { authorization: `Bearer ${token}` }, token } },
-    expect: { status: 401, errorCode: 40101, code: 'WRONG_AUDIENCE', message: 'Token was not issued for this service', www: `${REALM}, error="invalid_token"`, calls: 1 }
+    expect: { status: 403, errorCode: 40301, code: 'WRONG_AUDIENCE', message: 'Token was not issued for this service', www: null, calls: 1 }
   },
   {
     name: '#9 required scope missing',

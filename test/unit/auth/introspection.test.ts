@@ -2,6 +2,7 @@
 // 10–13), keep-alive reuse.
 import t from 'tap'
 import http from 'node:http'
+import net from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { ApiError } from '../../../plugins/errors/errors.js'
 import { IntrospectionClient, type AuthLogger } from '../../../plugins/auth/introspection.js'
@@ -157,4 +158,53 @@ t.test('nothing logged or thrown carries the token', async (t) => {
   }
   t.ok(logs.length >= 4)
   t.notMatch(JSON.stringify(logs), token)
+})
+
+/** A raw HTTP/1.1 server: answers `{"active":false}` with keep-alive, but resets a reused connection when told. */
+async function flakyServer (t: { teardown (fn: () => unknown): void }, resetOn: (requestOnSocket: number) => boolean) {
+  const state = { connections: 0, requests: 0 }
+  const server = net.createServer((socket) => {
+    state.connections++
+    let n = 0
+    socket.on('data', (chunk) => {
+      const count = chunk.toString('latin1').split('POST /').length - 1
+      for (let i = 0; i < count; i++) {
+        n++
+        state.requests++
+        if (resetOn(n)) { socket.resetAndDestroy(); return }
+        socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 16\r\nconnection: keep-alive\r\n\r\n{"active":false}')
+      }
+    })
+    socket.on('error', () => {})
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise(resolve => { server.close(resolve); for (const s of sockets) s.destroy() }))
+  const sockets = new Set<net.Socket>()
+  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)) })
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, state }
+}
+
+t.test('keep-alive race: a request reset on a reused socket is retried once on a fresh one', async (t) => {
+  const flaky = await flakyServer(t, n => n === 2)
+  const globus = await startGlobus(t)
+  const { c } = client(t, globus, { baseUrl: flaky.url })
+  t.same(await c.introspect('a'), { active: false })
+  t.same(await c.introspect('b'), { active: false }, 'the reset on the reused socket was retried')
+  t.equal(flaky.state.connections, 2)
+  t.equal(flaky.state.requests, 3)
+  t.equal(c.requests, 3)
+})
+
+t.test('keep-alive race: no second retry, and no retry on a fresh socket', async (t) => {
+  const flaky = await flakyServer(t, n => n >= 2)
+  const globus = await startGlobus(t)
+  const { c } = client(t, globus, { baseUrl: flaky.url })
+  t.same(await c.introspect('a'), { active: false })
+  // reused socket reset → retried on a fresh socket, which answers (its first request) → fine
+  t.same(await c.introspect('b'), { active: false })
+  const always = await flakyServer(t, () => true)
+  const { c: c2 } = client(t, globus, { baseUrl: always.url })
+  const err = await failure(c2.introspect('x'))
+  t.match(err, { statusCode: 503, code: 'AUTH_UNAVAILABLE' }, 'a reset on a fresh socket is an outage')
+  t.equal(always.state.requests, 1, 'not retried')
 })

@@ -74,11 +74,11 @@ t.test('exp and nbf (row 6)', async (t) => {
 t.test('aud must contain the service id, as a list or a string (row 8)', async (t) => {
   t.equal(outcome(doc({ aud: ['auth.globus.org', RS] })), `ok ${SUB}`)
   t.equal(outcome(doc({ aud: RS })), `ok ${SUB}`, 'a single string is a one-element list')
-  t.equal(outcome(doc({ aud: ['auth.globus.org'] })), '401 WRONG_AUDIENCE')
-  t.equal(outcome(doc({ aud: `${RS}x` })), '401 WRONG_AUDIENCE', 'no substring match on a string aud')
-  t.equal(outcome(doc({ aud: [] })), '401 WRONG_AUDIENCE')
-  t.equal(outcome(doc({ aud: null })), '401 WRONG_AUDIENCE', 'null aud is no audience, not a TypeError')
-  t.equal(outcome(doc({ aud: undefined })), '401 WRONG_AUDIENCE')
+  t.equal(outcome(doc({ aud: ['auth.globus.org'] })), '403 WRONG_AUDIENCE')
+  t.equal(outcome(doc({ aud: `${RS}x` })), '403 WRONG_AUDIENCE', 'no substring match on a string aud')
+  t.equal(outcome(doc({ aud: [] })), '403 WRONG_AUDIENCE')
+  t.equal(outcome(doc({ aud: null })), '403 WRONG_AUDIENCE', 'null aud is no audience, not a TypeError')
+  t.equal(outcome(doc({ aud: undefined })), '403 WRONG_AUDIENCE')
   t.notOk(audienceIncludes({ 0: RS }, RS))
 })
 
@@ -116,7 +116,7 @@ t.test('checks run in the documented order', async (t) => {
   // expiry before audience
   t.equal(outcome(doc({ exp: NOW / 1000 - 1, aud: [], scope: '' })), '401 TOKEN_EXPIRED')
   // audience before scope
-  t.equal(outcome(doc({ aud: [], scope: '' })), '401 WRONG_AUDIENCE')
+  t.equal(outcome(doc({ aud: [], scope: '' })), '403 WRONG_AUDIENCE')
   // scope before token type
   t.equal(outcome(doc({ scope: '', token_type: 'refresh_token' })), '403 INSUFFICIENT_SCOPE')
 })

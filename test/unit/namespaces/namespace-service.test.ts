@@ -230,6 +230,17 @@ t.test('Kafka refusing the settings is a 422 and leaves nothing', async t => {
   t.equal(await store.getTopic(NS_A, 'events'), undefined)
 })
 
+t.test('a name Kafka would see as colliding is a 409 that does not name the other topic', async t => {
+  const { service, store, cluster } = await setup(t)
+  cluster.topics.set(`${NS_A}_q.zzz`, { partitions: 1, rf: 1, configs: {} })
+  const e = await apiError(t, service.createTopic(ALICE, NS_A, 'q_zzz'))
+  t.equal(e.statusCode, 409)
+  t.equal(e.code, 'TOPIC_NAME_COLLISION')
+  t.notMatch(e.message, `${NS_A}_q`)
+  t.notOk(cluster.calls.includes('create'))
+  t.equal(await store.getTopic(NS_A, 'q_zzz'), undefined)
+})
+
 t.test('delete: Kafka first; a failed Kafka delete keeps the metadata', async t => {
   const { service, store, cluster } = await setup(t)
   await service.createTopic(ALICE, NS_A, 'events')
