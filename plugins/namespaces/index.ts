@@ -52,9 +52,9 @@ export function subjectOf (request: FastifyRequest): string {
 }
 
 /**
- * Schema error formatter for management route plugins (`fastify.setSchemaErrorFormatter`): a bad `namespace` or `topic` path segment gets
- * a 422 stating the naming rule instead of the raw regular expression. Anything else is left to the root
- * error handler (a plain Error carrying the validation details).
+ * Schema error formatter for the management route plugins (`fastify.setSchemaErrorFormatter`): a bad
+ * `namespace` or `topic` gets a 422 stating the naming rule instead of the raw regular expression. Anything
+ * else is left to the root error handler (Fastify attaches the validation details to the plain Error).
  */
 export function nameErrorFormatter (errors: FastifySchemaValidationError[], dataVar: string): Error {
   const first = errors[0]

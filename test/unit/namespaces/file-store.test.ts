@@ -107,6 +107,40 @@ t.test('writes leave no temp files behind', async t => {
   t.equal(onDisk.format, 'diaspora-metadata')
 })
 
+t.test('a write is: temp file written and fsynced, renamed over the store, directory fsynced', async t => {
+  const dir = tempDir(t)
+  const path = join(dir, 'm.json')
+  const events: string[] = []
+  let check = false
+  const fsp = await import('node:fs/promises')
+  const store = await openStore(t, path, {
+    io: {
+      open: (async (file: string, flags?: string, mode?: number) => {
+        const fh = await fsp.open(file, flags, mode)
+        const label = file === dir ? 'dir' : file.endsWith('.tmp') ? 'tmp' : 'other'
+        events.push(`open ${label} ${flags}`)
+        const sync = fh.sync.bind(fh)
+        fh.sync = async () => { events.push(`sync ${label}`); return sync() }
+        return fh
+      }) as typeof fsp.open,
+      rename: async (from, to) => {
+        events.push('rename')
+        if (!check) return fsp.rename(from, to)
+        t.match(from, /\.m\.json\.\d+\.[0-9a-f]+\.tmp$/, 'a temp file beside the store')
+        t.equal(to, path)
+        t.match(JSON.parse(readFileSync(from, 'utf8')).namespaces, { 'ns-b': { owner: 'bob' } }, 'the temp file is complete')
+        t.notOk(JSON.parse(readFileSync(to, 'utf8')).namespaces['ns-b'], 'the store still holds the previous state until the rename')
+        await fsp.rename(from, to)
+      }
+    }
+  })
+  await store.claimNamespace('alice', 'ns-a')
+  events.length = 0
+  check = true
+  await store.claimNamespace('bob', 'ns-b')
+  t.same(events, ['open tmp wx', 'sync tmp', 'rename', 'open dir r', 'sync dir'])
+})
+
 t.test('a failed write changes nothing, removes its temp file and is reported', async t => {
   const dir = tempDir(t)
   const path = join(dir, 'm.json')
