@@ -7,6 +7,7 @@ import type { FastifyRequest } from 'fastify'
 import { Value } from '@sinclair/typebox/value'
 import { Errors } from '../plugins/errors/errors.js'
 import { readGetBody } from '../plugins/http/index.js'
+import { subjectOf } from '../plugins/namespaces/index.js'
 import { KAFKA_V2, embeddedType, negotiateRecordsAccept } from '../plugins/http/media.js'
 import type { ConsumerFormat } from '../plugins/consumers/format.js'
 import { consumerErrorResponses, ConfluentError, Ref } from '../schemas/common.js'
@@ -220,12 +221,6 @@ const consumers: FastifyPluginAsyncTypebox = async (fastify) => {
       return reply.code(204).send(null)
     })
   }
-}
-
-function subjectOf (request: FastifyRequest): string {
-  const p = request.principal
-  if (!p) throw Errors.internal()
-  return p.subject
 }
 
 export default consumers

@@ -8,7 +8,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { managementErrorResponses } from '../schemas/common.js'
 import { NamespaceBody, NamespaceChanged, NamespaceList, NamespaceParams } from '../schemas/management.js'
-import { nameErrorFormatter, subjectOf } from '../plugins/namespaces/index.js'
+import { subjectOf } from '../plugins/namespaces/index.js'
 
 const security = [{ globus: [] }]
 const tags = ['management']
@@ -22,7 +22,6 @@ const releaseDescription = 'Releases a namespace the caller owns. 409 NAMESPACE_
 
 const namespaces: FastifyPluginAsyncTypebox = async (fastify) => {
   const { namespaces: service } = fastify
-  fastify.setSchemaErrorFormatter(nameErrorFormatter)
 
   fastify.get('/namespace', {
     config: { family: 'management' },

@@ -6,14 +6,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { managementErrorResponses } from '../schemas/common.js'
 import { CreateTopicBody, TopicCreated, TopicDeleted, TopicParams, TopicRecreated } from '../schemas/management.js'
-import { nameErrorFormatter, subjectOf } from '../plugins/namespaces/index.js'
+import { subjectOf } from '../plugins/namespaces/index.js'
 
 const security = [{ globus: [] }]
 const tags = ['management']
 
 const topics: FastifyPluginAsyncTypebox = async (fastify) => {
   const { namespaces } = fastify
-  fastify.setSchemaErrorFormatter(nameErrorFormatter)
 
   fastify.post('/:namespace/:topic', {
     config: { family: 'management' },

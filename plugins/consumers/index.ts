@@ -15,12 +15,7 @@ const consumersPlugin: FastifyPluginAsync = async (fastify) => {
   const registry = new ConsumerRegistry({
     createKafka: (clientId) => kafka.createClient(clientId),
     admin: () => kafka.admin(),
-    names: {
-      kafkaTopic: (ns, t) => namespaces.kafkaTopic(ns, t),
-      kafkaGroup: (ns, g) => namespaces.kafkaGroup(ns, g),
-      userTopic: (ns, t) => namespaces.userTopic(ns, t),
-      scopePattern: (ns, p) => namespaces.scopePattern(ns, p)
-    },
+    names: namespaces,
     budget: new BufferBudget(c.CONSUMER_TOTAL_BUFFER_BYTES),
     settings: {
       sessionTimeout: c.CONSUMER_SESSION_TIMEOUT_MS,

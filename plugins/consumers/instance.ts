@@ -62,6 +62,9 @@ type Desired =
   | { kind: 'pattern', source: string, matches (t: string): boolean }
   | { kind: 'assign', partitions: TopicPartition[] }
 
+/** Commit failures that mean "the group moved on": rejoin, or (without membership) the group is not empty. */
+const REJOIN_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID'])
+
 type Phase = 'stopped' | 'joining' | 'joined' | 'failed'
 
 interface Position {
@@ -97,6 +100,7 @@ export class ConsumerInstance {
   #shadowGroups: string[] = []
   #refreshTimer: NodeJS.Timeout | undefined
   #autoCommitTimer: NodeJS.Timeout | undefined
+  #userNames = new Map<string, string>()
   #relief = (): void => { this.#maybeResume() }
 
   constructor (opts: InstanceOptions, deps: InstanceDeps) {
@@ -139,7 +143,7 @@ export class ConsumerInstance {
         throw Errors.illegalState('Subscription to topics, partitions and pattern are mutually exclusive; unsubscribe first')
       }
       this.#desired = next
-      await this.#reconcile(true)
+      await this.#reconcile()
       this.#startRefresh()
     })
   }
@@ -152,7 +156,7 @@ export class ConsumerInstance {
     this.#desired = { kind: 'none' }
     this.#stopRefresh()
     await this.#stopSession()
-    this.#dropAllPositions()
+    this.#forgetPositions()
   }
 
   /** User topic names of the subscription (for a pattern: the topics it currently matches). */
@@ -287,23 +291,16 @@ export class ConsumerInstance {
     if (list.length === 0) return
     const session = this.#session
     if (this.#desired.kind === 'topics' || this.#desired.kind === 'pattern') {
-      if (session?.running) {
-        // kafkajs silently skips commits while not joined: wait for the join instead (bounded).
+      // kafkajs silently skips commits while not joined: wait for the join (bounded), and once more if a
+      // rebalance starts between the join and the commit.
+      for (let attempt = 0; session?.running; attempt++) {
         await this.#awaitJoin()
         try {
           await session.commit(list)
           return
         } catch (err) {
-          const type = kafkaErrorType(err)
-          if (type !== 'REBALANCE_IN_PROGRESS' && type !== 'ILLEGAL_GENERATION' && type !== 'UNKNOWN_MEMBER_ID') throw toKafkaApiError(err)
+          if (attempt > 0 || !REJOIN_ERRORS.has(kafkaErrorType(err) ?? '')) throw toKafkaApiError(err)
           this.#phase = 'joining'
-          await this.#awaitJoin()
-          try {
-            await session.commit(list)
-            return
-          } catch (err2) {
-            throw toKafkaApiError(err2)
-          }
         }
       }
     }
@@ -311,8 +308,7 @@ export class ConsumerInstance {
     try {
       await this.#committer.commit(this.kafkaGroup, list)
     } catch (err) {
-      const type = kafkaErrorType(err)
-      if (type === 'UNKNOWN_MEMBER_ID' || type === 'ILLEGAL_GENERATION' || type === 'REBALANCE_IN_PROGRESS') {
+      if (REJOIN_ERRORS.has(kafkaErrorType(err) ?? '')) {
         throw Errors.illegalState(`the group ${this.opts.group} has active members; a manually assigned consumer can only commit while the group is otherwise empty`)
       }
       throw toKafkaApiError(err)
@@ -339,22 +335,21 @@ export class ConsumerInstance {
     const want = this.#dedupe(partitions.map(p => ({ topic: this.#deps.names.kafkaTopic(this.opts.namespace, p.topic), partition: p.partition })))
     const topics = [...new Set(want.map(p => p.topic))]
     const found = new Map<string, { offset: number, metadata: string }>()
-    try {
-      const res = await admin.fetchOffsets({ groupId: this.kafkaGroup, topics })
-      for (const t of res) {
-        for (const p of t.partitions) {
-          const off = Number(p.offset)
-          if (off >= 0) found.set(tpKey(t.topic, p.partition), { offset: off, metadata: p.metadata ?? '' })
+    const fetch = async (ts: string[]): Promise<void> => {
+      try {
+        for (const t of await admin.fetchOffsets({ groupId: this.kafkaGroup, topics: ts })) {
+          for (const p of t.partitions) {
+            const off = Number(p.offset)
+            if (off >= 0) found.set(tpKey(t.topic, p.partition), { offset: off, metadata: p.metadata ?? '' })
+          }
         }
-      }
-    } catch (err) {
-      if (kafkaErrorType(err) !== 'UNKNOWN_TOPIC_OR_PARTITION') throw toKafkaApiError(err)
-      // One unknown topic fails the whole call: fall back to one topic at a time.
-      for (const topic of topics) {
-        const res = await admin.fetchOffsets({ groupId: this.kafkaGroup, topics: [topic] }).catch(() => [])
-        for (const t of res) for (const p of t.partitions) { const off = Number(p.offset); if (off >= 0) found.set(tpKey(t.topic, p.partition), { offset: off, metadata: p.metadata ?? '' }) }
+      } catch (err) {
+        // One unknown topic fails the whole call: retry one topic at a time, leaving unknown ones out.
+        if (kafkaErrorType(err) !== 'UNKNOWN_TOPIC_OR_PARTITION') throw toKafkaApiError(err)
+        if (ts.length > 1) for (const topic of ts) await fetch([topic])
       }
     }
+    await fetch(topics)
     const out: Array<TopicPartition & { offset: number, metadata: string }> = []
     for (const tp of want) {
       const c = found.get(tpKey(tp.topic, tp.partition))
@@ -438,7 +433,7 @@ export class ConsumerInstance {
   // ---- sessions -----------------------------------------------------------------------------------------
 
   /** Bring the running session in line with the desired topics (list or pattern); rebuild when they differ. */
-  async #reconcile (force = false): Promise<void> {
+  async #reconcile (): Promise<void> {
     const d = this.#desired
     if (d.kind !== 'topics' && d.kind !== 'pattern') return
     const admin = await this.#deps.admin()
@@ -452,9 +447,7 @@ export class ConsumerInstance {
       ? d.topics.filter(t => existing.includes(t))
       : existing.filter(t => d.matches(t))
     topics.sort()
-    const current = this.#session?.topics ?? []
-    if (!force && topics.join('\n') === current.join('\n')) return
-    if (force && topics.join('\n') === current.join('\n') && this.#session) return
+    if (topics.join('\n') === (this.#session?.topics ?? []).join('\n')) return
     // Keep our place on partitions we have delivered from; the rest restart from the group's commits.
     for (const [k, pos] of this.#positions) {
       if (pos.delivered !== undefined) this.#resumeAt.set(k, pos.delivered)
@@ -464,7 +457,7 @@ export class ConsumerInstance {
 
   async #restart (topics: string[]): Promise<void> {
     await this.#stopSession()
-    this.#dropAllPositions(false)
+    this.#positions.clear()
     if (topics.length === 0) return
     const d = this.#desired
     let groupId = this.kafkaGroup
@@ -513,22 +506,20 @@ export class ConsumerInstance {
     }
   }
 
+  /** Stop fetching and drop what is buffered and assigned; positions are kept for the next session. */
   async #stopSession (): Promise<void> {
     const s = this.#session
-    if (!s) return
     this.#session = undefined
     this.#phase = 'stopped'
     this.#paused = false
     this.#deps.budget.release(this.#buffer.clear())
     this.#assigned.clear()
-    await s.stop()
+    await s?.stop()
   }
 
-  #dropAllPositions (includingResume = true): void {
-    this.#deps.budget.release(this.#buffer.clear())
-    this.#assigned.clear()
+  #forgetPositions (): void {
     this.#positions.clear()
-    if (includingResume) this.#resumeAt.clear()
+    this.#resumeAt.clear()
   }
 
   /** Synchronous, inside kafkajs' join: adjust buffers and positions before the first fetch. */
@@ -660,8 +651,14 @@ export class ConsumerInstance {
     return [...m.values()]
   }
 
+  /** The user's name of a Kafka topic; cached because every delivered record needs it. */
   #user (kafkaTopic: string): string {
-    return this.#deps.names.userTopic(this.opts.namespace, kafkaTopic) ?? kafkaTopic
+    let name = this.#userNames.get(kafkaTopic)
+    if (name === undefined) {
+      name = this.#deps.names.userTopic(this.opts.namespace, kafkaTopic) ?? kafkaTopic
+      this.#userNames.set(kafkaTopic, name)
+    }
+    return name
   }
 
   /** Run control operations one at a time, in arrival order. */
@@ -689,7 +686,7 @@ export class ConsumerInstance {
     for (const w of [...this.#joinWaiters]) w()
     await this.#chain.catch(() => {})
     await this.#stopSession()
-    this.#dropAllPositions()
+    this.#forgetPositions()
     await this.#committer?.close()
     if (this.#shadowGroups.length > 0) {
       const groups = this.#shadowGroups

@@ -70,6 +70,8 @@ export const Errors = {
   illegalState: (message: string) => new ApiError(409, 40903, `Illegal state: ${message}`, { code: 'ILLEGAL_STATE' }),
   conflict: (message: string, code = 'CONFLICT') => new ApiError(409, 409, message, { code }),
   unprocessable: (message: string, errorCode = 422) => new ApiError(422, errorCode, message),
+  invalidName: (kind: string, rule: string, name?: string) => new ApiError(422, 42204,
+    `Invalid ${kind} name${name === undefined ? '' : ` ${JSON.stringify(String(name).slice(0, 64))}`}: must be ${rule}`, { code: 'INVALID_NAME' }),
   invalidConsumerConfig: (message: string) => new ApiError(422, 42204, `Invalid consumer configuration: ${message}`, { code: 'INVALID_CONSUMER_CONFIG' }),
   invalidFetchMinBytes: () => new ApiError(422, 40001, 'fetch.min.bytes must be between -1 and 10000000', { code: 'INVALID_FETCH_MIN_BYTES' }),
   undecodableRecord: (topic: string, partition: number, offset: string, what: string) =>

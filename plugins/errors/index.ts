@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { ApiError, Errors, consumerBody, managementBody, type ErrorFamily } from './errors.js'
+import { NAME_RULES } from '../../schemas/common.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -42,6 +43,8 @@ export function toApiError (err: unknown, family: ErrorFamily): ApiError {
 function fromValidation (issues: ValidationIssue[], context: string, family: ErrorFamily): ApiError {
   const first = issues[0] as ValidationIssue
   const where = first.instancePath ? first.instancePath.slice(1).replace(/\//g, '.') : context
+  const rule = first.keyword === 'pattern' ? NAME_RULES.get(String(first.params.pattern)) : undefined
+  if (rule !== undefined) return Errors.invalidName(nameKind(first.instancePath), rule)
   if (first.keyword === 'additionalProperties') {
     return Errors.unprocessable(`Unrecognized field: ${String(first.params.additionalProperty)}`)
   }
@@ -57,6 +60,12 @@ function fromValidation (issues: ValidationIssue[], context: string, family: Err
   if (first.keyword === 'required') return Errors.unprocessable(`Missing field: ${String(first.params.missingProperty)}`)
   if (first.instancePath === '' && first.keyword === 'type') return Errors.unprocessable('Request body is required')
   return Errors.unprocessable(`Invalid ${where}: ${first.message ?? 'invalid value'}`)
+}
+
+/** `/topic` -> topic, `/topics/2` -> topic, `/partitions/0/topic` -> topic. */
+function nameKind (instancePath: string): string {
+  const field = instancePath.split('/').filter(s => s !== '' && !/^\d+$/.test(s)).pop() ?? 'name'
+  return field.endsWith('s') ? field.slice(0, -1) : field
 }
 
 export function sendApiError (request: FastifyRequest, reply: FastifyReply, err: ApiError): FastifyReply {

@@ -1,7 +1,6 @@
 import fp from 'fastify-plugin'
-import type { FastifyPluginAsync, FastifyRequest, FastifySchemaValidationError } from 'fastify'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { ApiError } from '../errors/errors.js'
-import { invalidName } from './names.js'
 import { FileMetadataStore } from './file-store.js'
 import { NamespaceService } from './namespace-service.js'
 import type { MetadataStore } from './store.js'
@@ -49,17 +48,4 @@ export function subjectOf (request: FastifyRequest): string {
   const p = request.principal
   if (!p) throw new ApiError(401, 401, 'Authentication required', { code: 'UNAUTHORIZED' })
   return p.subject
-}
-
-/**
- * Schema error formatter for the management route plugins (`fastify.setSchemaErrorFormatter`): a bad
- * `namespace` or `topic` gets a 422 stating the naming rule instead of the raw regular expression. Anything
- * else is left to the root error handler (Fastify attaches the validation details to the plain Error).
- */
-export function nameErrorFormatter (errors: FastifySchemaValidationError[], dataVar: string): Error {
-  const first = errors[0]
-  const field = first?.instancePath.replace(/^\//, '')
-  if (dataVar === 'params' && (field === 'namespace' || field === 'topic')) return invalidName(field)
-  if (dataVar === 'body' && field === 'namespace' && first?.keyword === 'pattern') return invalidName('namespace')
-  return new Error(`${dataVar} ${first?.message ?? 'is invalid'}`)
 }

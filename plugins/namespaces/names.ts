@@ -3,15 +3,14 @@
  * topic `ns.t`, group `g` is the Kafka group `ns.g`. Namespace and topic names never contain a dot, so the
  * first dot of a Kafka name always separates the namespace. Plain module: no Fastify import.
  */
-import { ApiError } from '../errors/errors.js'
-import { MEMBER_NAME_PATTERN, NAME_PATTERN } from '../../schemas/common.js'
+import { ApiError, Errors } from '../errors/errors.js'
+import { MEMBER_NAME_PATTERN, MEMBER_NAME_RULE, NAME_PATTERN, NAME_RULE } from '../../schemas/common.js'
 
 /** The existing service's rule for namespaces and topics: 3–32 of letters, digits, - and _, alphanumeric ends. */
 export const NAME_RE = new RegExp(NAME_PATTERN)
 /** Consumer groups (and instances): letters, digits, ., - and _, 1–128 characters, alphanumeric ends. */
 export const MEMBER_NAME_RE = new RegExp(MEMBER_NAME_PATTERN)
-export const NAME_RULE = '3–32 letters, digits, - or _, not starting or ending with - or _'
-export const MEMBER_NAME_RULE = '1–128 letters, digits, ., - or _, not starting or ending with ., - or _'
+export { NAME_RULE, MEMBER_NAME_RULE }
 
 /**
  * Names a user may not claim for a namespace. `namespace` would be shadowed by the static
@@ -34,9 +33,7 @@ export function isValidMemberName (name: string): boolean {
 
 /** A 422 naming the rule that was broken (management shape: code INVALID_NAME; consumer shape: 42204). */
 export function invalidName (kind: NameKind, name?: string): ApiError {
-  const rule = kind === 'group' ? MEMBER_NAME_RULE : NAME_RULE
-  const shown = name === undefined ? '' : ` ${JSON.stringify(String(name).slice(0, 64))}`
-  return new ApiError(422, 42204, `Invalid ${kind} name${shown}: must be ${rule}`, { code: 'INVALID_NAME' })
+  return Errors.invalidName(kind, kind === 'group' ? MEMBER_NAME_RULE : NAME_RULE, name)
 }
 
 export function assertName (kind: 'namespace' | 'topic', name: string): void {

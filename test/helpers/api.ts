@@ -25,6 +25,8 @@ export interface ApiUser {
   topic (partitions?: number): Promise<string>
   /** Create a consumer instance; returns its path below /api/v3. */
   consumer (group: string, body?: Record<string, unknown>): Promise<string>
+  /** Create an instance reading from the earliest offset and subscribe it to `topics`; returns its path. */
+  subscriber (group: string, topics: string[], body?: Record<string, unknown>): Promise<string>
 }
 
 export async function apiUser (app: FastifyInstance, globus: GlobusStandIn): Promise<ApiUser> {
@@ -59,6 +61,12 @@ export async function apiUser (app: FastifyInstance, globus: GlobusStandIn): Pro
       if (res.statusCode !== 200) throw new Error(`create consumer: ${res.statusCode} ${res.body}`)
       const { instance_id: id } = res.json() as { instance_id: string }
       return `${ns}/consumers/${group}/instances/${id}`
+    },
+    async subscriber (group, topics, body = {}) {
+      const path = await user.consumer(group, { 'auto.offset.reset': 'earliest', ...body })
+      const res = await req('POST', `${path}/subscription`, { topics })
+      if (res.statusCode !== 204) throw new Error(`subscribe: ${res.statusCode} ${res.body}`)
+      return path
     }
   }
   return user
@@ -82,6 +90,16 @@ export async function readAll (user: ApiUser, path: string, count: number, opts:
     out.push(...(res.json() as Array<Record<string, unknown>>))
   }
   return out
+}
+
+/** Short polls until the instance holds `count` partitions (bounded); returns how many it holds. */
+export async function awaitPartitions (user: ApiUser, path: string, count: number, attempts = 30): Promise<number> {
+  let held = -1
+  for (let i = 0; i < attempts && held !== count; i++) {
+    held = (await user.req('GET', `${path}/assignments`)).json().partitions.length
+    if (held !== count) await user.req('GET', `${path}/records?timeout=300`, undefined, { accept: BINARY })
+  }
+  return held
 }
 
 export const b64 = (s: string): string => Buffer.from(s).toString('base64')

@@ -7,7 +7,7 @@ import fp from 'fastify-plugin'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import app, { serverOptions, type AppOptions } from '../../app.js'
+import diaspora, { serverOptions, type AppOptions } from '../../app.js'
 import { loadConfig } from '../../plugins/config/config.js'
 import { brokers } from './broker.js'
 import { startGlobus, type GlobusStandIn } from './globus.js'
@@ -48,12 +48,10 @@ export async function build (t: Teardown, opts: BuildOptions = {}): Promise<Test
   }
   const config = loadConfig(env)
   const app = Fastify({ ...serverOptions(config), logger: env.LOG_LEVEL === 'silent' ? false : { level: env.LOG_LEVEL ?? 'info' } })
-  await app.register(fp(app_), { ...opts.app, env })
+  await app.register(fp(diaspora), { ...opts.app, env })
   t.teardown(() => app.close())
   let url = ''
   if (opts.listen) url = await app.listen({ port: 0, host: '127.0.0.1' })
   else await app.ready()
   return { app, globus, url, env }
 }
-
-const app_ = app

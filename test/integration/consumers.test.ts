@@ -4,7 +4,7 @@
  */
 import t from 'tap'
 import { build } from '../helpers/app.js'
-import { apiUser, producer, readAll, shortName, b64, unb64, BINARY, JSONV2 } from '../helpers/api.js'
+import { apiUser, awaitPartitions, producer, readAll, shortName, b64, unb64, BINARY, JSONV2 } from '../helpers/api.js'
 import { produceWithJava } from '../helpers/java-producer.js'
 import { brokers } from '../helpers/broker.js'
 
@@ -61,8 +61,7 @@ t.test('explicit commit uses the +1 rule; resume from the committed offset after
   const topic = await alice.topic(1)
   const group = shortName('g')
   await prod.send({ topic: `${alice.ns}.${topic}`, messages: Array.from({ length: 10 }, (_, i) => ({ value: `m${i}` })) })
-  let path = await alice.consumer(group, { 'auto.offset.reset': 'earliest' })
-  await alice.req('POST', `${path}/subscription`, { topics: [topic] })
+  let path = await alice.subscriber(group, [topic])
   const first = await readAll(alice, path, 10)
   t.equal(first.length, 10)
   const c = await alice.req('POST', `${path}/offsets`, { offsets: [{ topic, partition: 0, offset: 5 }] })
@@ -71,8 +70,7 @@ t.test('explicit commit uses the +1 rule; resume from the committed offset after
   t.same(committed.offsets, [{ topic, partition: 0, offset: 6, metadata: '' }])
   t.equal((await alice.req('DELETE', path)).statusCode, 204)
 
-  path = await alice.consumer(group, { 'auto.offset.reset': 'earliest' })
-  await alice.req('POST', `${path}/subscription`, { topics: [topic] })
+  path = await alice.subscriber(group, [topic])
   const again = await readAll(alice, path, 4)
   t.same(again.map(r => r.offset), [6, 7, 8, 9], 'resumes exactly after the committed record, nothing lost or repeated')
   await alice.req('DELETE', path)
@@ -81,8 +79,7 @@ t.test('explicit commit uses the +1 rule; resume from the committed offset after
 t.test('max_bytes: commit-all after a limited read commits only what was delivered; a huge record still comes', async t => {
   const topic = await alice.topic(1)
   const group = shortName('g')
-  const path = await alice.consumer(group, { 'auto.offset.reset': 'earliest' })
-  await alice.req('POST', `${path}/subscription`, { topics: [topic] })
+  const path = await alice.subscriber(group, [topic])
   await prod.send({ topic: `${alice.ns}.${topic}`, messages: [{ value: 'a'.repeat(100) }, { value: 'b'.repeat(100) }, { value: 'c'.repeat(5000) }] })
   // Wait until all three are buffered, then read one at a time.
   let got: Array<Record<string, unknown>> = []
@@ -129,12 +126,8 @@ t.test('json format: embedded values, undecodable record named, Accept checks', 
 
 t.test('long poll returns early on new data and waits out the timeout when none comes', async t => {
   const topic = await alice.topic(1)
-  const path = await alice.consumer(shortName('g'), { 'auto.offset.reset': 'earliest' })
-  await alice.req('POST', `${path}/subscription`, { topics: [topic] })
-  // Let the group join first.
-  for (let i = 0; i < 30 && (await alice.req('GET', `${path}/assignments`)).json().partitions.length === 0; i++) {
-    await alice.req('GET', `${path}/records?timeout=200`, undefined, { accept: BINARY })
-  }
+  const path = await alice.subscriber(shortName('g'), [topic])
+  t.equal(await awaitPartitions(alice, path, 1), 1, 'joined the group')
   const empty = await alice.req('GET', `${path}/records?timeout=300`, undefined, { accept: BINARY })
   t.equal(empty.statusCode, 200)
   t.same(empty.json(), [], 'no data: an empty list once the timeout ends')
@@ -229,8 +222,7 @@ t.test('pattern subscription sees a topic created later and never another namesp
 
 t.test('records compressed by the Java producer (snappy, lz4, zstd, gzip) are delivered', async t => {
   const topic = await alice.topic(1)
-  const path = await alice.consumer(shortName('g'), { 'auto.offset.reset': 'earliest' })
-  await alice.req('POST', `${path}/subscription`, { topics: [topic] })
+  const path = await alice.subscriber(shortName('g'), [topic])
   for (const compression of ['snappy', 'lz4', 'zstd', 'gzip'] as const) {
     await produceWithJava({ brokers: brokers(), topic: `${alice.ns}.${topic}`, compression, records: [{ key: compression, value: `${compression}-value-${'z'.repeat(200)}` }] })
   }
@@ -243,16 +235,9 @@ t.test('records compressed by the Java producer (snappy, lz4, zstd, gzip) are de
 t.test('two instances in one group share partitions through a rebalance', async t => {
   const topic = await alice.topic(2)
   const group = shortName('g')
-  const a = await alice.consumer(group, { 'auto.offset.reset': 'earliest' })
-  await alice.req('POST', `${a}/subscription`, { topics: [topic] })
-  let alone = 0
-  for (let i = 0; i < 30 && alone !== 2; i++) {
-    await alice.req('GET', `${a}/records?timeout=300`, undefined, { accept: BINARY })
-    alone = (await alice.req('GET', `${a}/assignments`)).json().partitions.length
-  }
-  t.equal(alone, 2, 'a lone member holds both partitions')
-  const b = await alice.consumer(group, { 'auto.offset.reset': 'earliest' })
-  await alice.req('POST', `${b}/subscription`, { topics: [topic] })
+  const a = await alice.subscriber(group, [topic])
+  t.equal(await awaitPartitions(alice, a, 2), 2, 'a lone member holds both partitions')
+  const b = await alice.subscriber(group, [topic])
   let pa = 0
   let pb = 0
   for (let i = 0; i < 30 && !(pa === 1 && pb === 1); i++) {
