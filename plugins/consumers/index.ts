@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import { ConsumerRegistry } from './registry.js'
 import { BufferBudget } from './record-buffer.js'
+import { kafkajsPort } from './session.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -13,7 +14,7 @@ declare module 'fastify' {
 const consumersPlugin: FastifyPluginAsync = async (fastify) => {
   const { config: c, kafka, namespaces } = fastify
   const registry = new ConsumerRegistry({
-    createKafka: (clientId) => kafka.createClient(clientId),
+    connect: (clientId) => kafkajsPort(kafka.createClient(clientId)),
     admin: () => kafka.admin(),
     names: namespaces,
     budget: new BufferBudget(c.CONSUMER_TOTAL_BUFFER_BYTES),

@@ -5,11 +5,11 @@
  * Plain module: no Fastify. Kafka is reached through `InstanceDeps`, so tests can drive it directly.
  */
 import { randomUUID } from 'node:crypto'
-import type { Admin, Kafka } from 'kafkajs'
+import type { Admin } from 'kafkajs'
 import { Errors } from '../errors/errors.js'
 import { toKafkaApiError, kafkaErrorType } from '../kafka/errors.js'
 import { RecordBuffer, tpKey, type BufferBudget, type BufferedRecord } from './record-buffer.js'
-import { GroupCommitter, Session, type SessionRecord } from './session.js'
+import type { KafkaPort, SessionPort, SessionRecord } from './session.js'
 import { toWire, undecodableError, UNDECODABLE, type ConsumerFormat, type WireRecord } from './format.js'
 
 export interface TopicPartition { topic: string, partition: number }
@@ -34,9 +34,13 @@ export interface InstanceSettings {
   joinWaitMs: number
 }
 
+/** The admin calls the instance makes. */
+export type AdminPort = Pick<Admin, 'listTopics' | 'fetchOffsets' | 'fetchTopicOffsets' | 'fetchTopicOffsetsByTimestamp' | 'fetchTopicMetadata' | 'deleteGroups'>
+
 export interface InstanceDeps {
-  createKafka (clientId: string): Kafka
-  admin (): Promise<Admin>
+  /** Kafka consumption for one instance (kafkajsPort in production, a fake in unit tests). */
+  connect (clientId: string): KafkaPort
+  admin (): Promise<AdminPort>
   names: NamespaceMapper
   budget: BufferBudget
   settings: InstanceSettings
@@ -82,10 +86,10 @@ export class ConsumerInstance {
   closed = false
 
   #deps: InstanceDeps
-  #kafka: Kafka
+  #port: KafkaPort
   #buffer = new RecordBuffer()
   #desired: Desired = { kind: 'none' }
-  #session: Session | undefined
+  #session: SessionPort | undefined
   #phase: Phase = 'stopped'
   #failure: Error | undefined
   #assigned = new Map<string, TopicPartition>()
@@ -96,7 +100,6 @@ export class ConsumerInstance {
   #chain: Promise<unknown> = Promise.resolve()
   #dataWaiters = new Set<() => void>()
   #joinWaiters = new Set<() => void>()
-  #committer: GroupCommitter | undefined
   #shadowGroups: string[] = []
   #refreshTimer: NodeJS.Timeout | undefined
   #autoCommitTimer: NodeJS.Timeout | undefined
@@ -107,7 +110,7 @@ export class ConsumerInstance {
     this.opts = opts
     this.#deps = deps
     this.kafkaGroup = deps.names.kafkaGroup(opts.namespace, opts.group)
-    this.#kafka = deps.createKafka(`diaspora-${opts.namespace}-${opts.name}`.slice(0, 200))
+    this.#port = deps.connect(`diaspora-${opts.namespace}-${opts.name}`.slice(0, 200))
     if (opts.autoCommit) {
       this.#autoCommitTimer = setInterval(() => {
         this.#serial(() => this.#commitDelivered()).catch(err => this.#deps.log?.debug({ err }, 'auto-commit failed'))
@@ -304,9 +307,8 @@ export class ConsumerInstance {
         }
       }
     }
-    this.#committer ??= new GroupCommitter(this.#kafka, this.kafkaGroup)
     try {
-      await this.#committer.commit(this.kafkaGroup, list)
+      await this.#port.commitWithoutMembership(this.kafkaGroup, list)
     } catch (err) {
       if (REJOIN_ERRORS.has(kafkaErrorType(err) ?? '')) {
         throw Errors.illegalState(`the group ${this.opts.group} has active members; a manually assigned consumer can only commit while the group is otherwise empty`)
@@ -469,8 +471,7 @@ export class ConsumerInstance {
       fixed = {}
       for (const tp of d.partitions) (fixed[tp.topic] ??= []).push(tp.partition)
     }
-    const session = new Session({
-      kafka: this.#kafka,
+    const session = this.#port.openSession({
       groupId,
       topics,
       fromBeginning: this.opts.autoOffsetReset === 'earliest',
@@ -524,7 +525,7 @@ export class ConsumerInstance {
 
   /** Synchronous, inside kafkajs' join: adjust buffers and positions before the first fetch. */
   #onJoin (assignment: TopicPartition[]): void {
-    const session = this.#session as Session
+    const session = this.#session as SessionPort
     const next = new Map(assignment.map(tp => [tpKey(tp.topic, tp.partition), tp]))
     for (const [k, tp] of this.#assigned) {
       if (!next.has(k)) {
@@ -578,7 +579,7 @@ export class ConsumerInstance {
     if (!this.#paused) return
     const s = this.#deps.settings
     if (this.#buffer.bytes > s.bufferBytes / 2 || this.#buffer.records > s.bufferRecords / 2) return
-    if (this.#deps.budget.exhausted) { this.#deps.budget.onRelief(this.#relief); return }
+    if (!this.#deps.budget.relieved) { this.#deps.budget.onRelief(this.#relief); return }
     this.#paused = false
     this.#session?.resume(this.#session.topics)
   }
@@ -687,7 +688,7 @@ export class ConsumerInstance {
     await this.#chain.catch(() => {})
     await this.#stopSession()
     this.#forgetPositions()
-    await this.#committer?.close()
+    await this.#port.close()
     if (this.#shadowGroups.length > 0) {
       const groups = this.#shadowGroups
       this.#shadowGroups = []

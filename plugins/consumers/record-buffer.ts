@@ -131,7 +131,7 @@ export class BufferBudget {
   add (n: number): void { this.used += n }
   release (n: number): void {
     this.used -= n
-    if (this.used < this.limit * 0.75 && this.#waiters.size > 0) {
+    if (this.relieved && this.#waiters.size > 0) {
       const ws = [...this.#waiters]
       this.#waiters.clear()
       for (const w of ws) w()
@@ -139,6 +139,8 @@ export class BufferBudget {
   }
 
   get exhausted (): boolean { return this.used >= this.limit }
+  /** Below the resume mark (75 %): hysteresis, so instances do not flap around the limit. */
+  get relieved (): boolean { return this.used < this.limit * 0.75 }
   /** Call `fn` once usage falls well below the limit. */
   onRelief (fn: () => void): void { this.#waiters.add(fn) }
   offRelief (fn: () => void): void { this.#waiters.delete(fn) }

@@ -223,3 +223,34 @@ export class GroupCommitter {
     if (this.#connected) await this.#consumer.disconnect().catch(() => {})
   }
 }
+
+/** What the instance needs of one running consumer; the kafkajs Session implements it, tests fake it. */
+export interface SessionPort {
+  readonly topics: string[]
+  readonly running: boolean
+  start (): Promise<void>
+  seek (topic: string, partition: number, offset: number): void
+  pause (topics: string[]): void
+  resume (topics: string[]): void
+  commit (offsets: Array<{ topic: string, partition: number, offset: number, metadata?: string | null }>): Promise<void>
+  stop (): Promise<void>
+}
+
+export type SessionSpec = Omit<SessionOptions, 'kafka'>
+
+/** The instance's whole view of Kafka consumption: sessions, membership-less commits, teardown. */
+export interface KafkaPort {
+  openSession (spec: SessionSpec): SessionPort
+  commitWithoutMembership (groupId: string, offsets: Array<{ topic: string, partition: number, offset: number, metadata?: string | null }>): Promise<void>
+  close (): Promise<void>
+}
+
+/** The kafkajs implementation of the port, over one Kafka client per instance. */
+export function kafkajsPort (kafka: Kafka): KafkaPort {
+  let committer: GroupCommitter | undefined
+  return {
+    openSession: (spec) => new Session({ ...spec, kafka }),
+    commitWithoutMembership: (groupId, offsets) => (committer ??= new GroupCommitter(kafka, groupId)).commit(groupId, offsets),
+    close: async () => { await committer?.close() }
+  }
+}

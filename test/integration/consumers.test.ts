@@ -316,3 +316,24 @@ t.test('quota and idle expiry', async t => {
   t.match(expired.json().message, /expired/)
   t.equal((await carol.req('POST', `${carol.ns}/consumers/${group}`, {})).statusCode, 200, 'expired instances free the quota')
 })
+
+t.test('an expired instance leaves its group and its partitions go to the remaining member', async t => {
+  const local = await build(t, { env: { CONSUMER_INSTANCE_TIMEOUT_MS: '2500' } })
+  const dave = await apiUser(local.app, local.globus)
+  const topic = await dave.topic(2)
+  const group = shortName('g')
+  const a = await dave.subscriber(group, [topic])
+  t.equal(await awaitPartitions(dave, a, 2), 2)
+  const b = await dave.subscriber(group, [topic])
+  let split = false
+  for (let i = 0; i < 30 && !split; i++) {
+    const [ha, hb] = await Promise.all([awaitPartitions(dave, a, 1, 1), awaitPartitions(dave, b, 1, 1)])
+    split = ha === 1 && hb === 1
+  }
+  t.ok(split, 'the two members share the partitions')
+  // Only b is used from now on; a expires, is closed and leaves the group.
+  t.equal(await awaitPartitions(dave, b, 2, 60), 2, 'b holds both partitions after a expired')
+  const gone = await dave.req('GET', `${a}/assignments`)
+  t.equal(gone.statusCode, 404)
+  t.match(gone.json().message, /expired/)
+})

@@ -1,0 +1,261 @@
+/**
+ * The consumer instance driven step by step through a fake Kafka port: joins, rebalances, commits that
+ * meet a rebalance, back-pressure, crashes. These are the moments a real broker cannot produce on demand.
+ */
+import t from 'tap'
+import { ApiError } from '../../../plugins/errors/errors.js'
+import { rig } from '../../helpers/fake-kafka.js'
+
+const T = 'ns-abc.events'
+const tick = (ms = 0): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+const values = (recs: Array<{ value: unknown }>): string[] => recs.map(r => Buffer.from(String(r.value), 'base64').toString())
+
+/** The ApiError a promise rejects with (fails loudly if it resolves or throws something else). */
+async function caught (p: Promise<unknown>): Promise<ApiError> {
+  try {
+    await p
+  } catch (err) {
+    if (err instanceof ApiError) return err
+    throw err
+  }
+  throw new Error('expected a rejection')
+}
+
+t.test('subscribes to existing topics only and picks up a topic created later', async t => {
+  const r = rig({ refreshIntervalMs: 20 })
+  r.admin.addTopic(T, 1)
+  const inst = r.instance()
+  t.teardown(() => inst.close())
+  await inst.subscribe({ topics: ['events', 'later'] })
+  t.same(r.port.current.topics, [T])
+  t.same(inst.subscription(), ['events', 'later'])
+  r.admin.addTopic('ns-abc.later', 1)
+  for (let i = 0; i < 100 && r.port.sessions.length < 2; i++) await tick(10)
+  t.same(r.port.current.topics, [T, 'ns-abc.later'], 'the refresh rebuilt the session with the new topic')
+  t.ok(r.port.sessions[0]?.stopped, 'the old session was stopped')
+})
+
+t.test('a read waits through the join, returns user topic names, and commit-all commits only what was delivered', async t => {
+  const r = rig()
+  r.admin.addTopic(T, 2)
+  const inst = r.instance()
+  t.teardown(() => inst.close())
+  await inst.subscribe({ topics: ['events'] })
+  const s = r.port.current
+  const pending = inst.read(2000, 1 << 20, 'binary')
+  await tick(20)
+  s.join([[T, 0], [T, 1]])
+  s.deliver(T, 0, [5, 6, 7])
+  const first = await pending
+  t.same(first.map(x => [x.topic, x.partition, x.offset]), [['events', 0, 5], ['events', 0, 6], ['events', 0, 7]])
+  s.deliver(T, 1, [0, 1], o => 'x'.repeat(10) + o)
+  const limited = await inst.read(100, 15, 'binary')
+  t.equal(limited.length, 1, 'max_bytes lets one 11-byte record through')
+  await inst.commit()
+  t.same(s.commits.at(-1)?.sort((a, b) => a.partition - b.partition), [{ topic: T, partition: 0, offset: 8 }, { topic: T, partition: 1, offset: 1 }],
+    'partition 1 commits after offset 0, not after the buffered offset 1')
+  await inst.commit([{ topic: 'events', partition: 1, offset: 41 }])
+  t.same(s.commits.at(-1), [{ topic: T, partition: 1, offset: 42 }], 'explicit commits use the +1 rule')
+})
+
+t.test('a rebalance purges revoked partitions and continues retained ones after the buffer', async t => {
+  const r = rig()
+  r.admin.addTopic(T, 2)
+  const inst = r.instance()
+  t.teardown(() => inst.close())
+  await inst.subscribe({ topics: ['events'] })
+  const s = r.port.current
+  s.join([[T, 0], [T, 1]])
+  s.deliver(T, 0, [0, 1, 2])
+  s.deliver(T, 1, [0, 1])
+  t.equal(inst.bufferedRecords, 5)
+  s.seeks = []
+  s.join([[T, 0]])
+  t.equal(inst.bufferedRecords, 3, 'partition 1 was revoked: its buffer is gone')
+  t.same(s.seeks, [[T, 0, 3]], 'partition 0 continues at offset 3, after what is buffered, not at the last commit')
+  t.same(inst.assignment(), [{ topic: 'events', partition: 0 }])
+  s.deliver(T, 1, [2])
+  t.equal(inst.bufferedRecords, 3, 'late records of a revoked partition are dropped')
+  s.deliver(T, 0, [1, 2, 3])
+  t.same((await inst.read(10, 1 << 20, 'binary')).map(x => x.offset), [0, 1, 2, 3], 'a re-fetch of buffered offsets is not duplicated')
+})
+
+t.test('seek purges the partition buffer and refuses partitions not held', async t => {
+  const r = rig()
+  r.admin.addTopic(T, 2, 100, 10)
+  const inst = r.instance()
+  t.teardown(() => inst.close())
+  await inst.subscribe({ topics: ['events'] })
+  const s = r.port.current
+  t.match(await caught(inst.seek([{ topic: 'events', partition: 0, offset: 3 }])), { statusCode: 409, errorCode: 40903 })
+  s.join([[T, 0]])
+  s.deliver(T, 0, [0, 1, 2, 3, 4])
+  await inst.seek([{ topic: 'events', partition: 0, offset: 3 }])
+  t.equal(inst.bufferedRecords, 0)
+  t.same(s.seeks.at(-1), [T, 0, 3])
+  s.deliver(T, 0, [3, 4])
+  t.same((await inst.read(10, 1 << 20, 'binary')).map(x => x.offset), [3, 4])
+  await inst.seekToEdge([{ topic: 'events', partition: 0 }], 'beginning')
+  t.same(s.seeks.at(-1), [T, 0, 10], 'beginning resolves to the concrete low watermark')
+  await inst.seekToEdge([{ topic: 'events', partition: 0 }], 'end')
+  t.same(s.seeks.at(-1), [T, 0, 100], 'end resolves to the concrete high watermark, never -1')
+  t.match(await caught(inst.seekToEdge([{ topic: 'events', partition: 1 }], 'end')), { statusCode: 409, errorCode: 40903 })
+})
+
+t.test('back-pressure: pause at the high-water mark, resume below half of it', async t => {
+  const r = rig({ bufferBytes: 100 })
+  r.admin.addTopic(T, 1)
+  const inst = r.instance()
+  t.teardown(() => inst.close())
+  await inst.subscribe({ topics: ['events'] })
+  const s = r.port.current
+  s.join([[T, 0]])
+  s.deliver(T, 0, Array.from({ length: 12 }, (_, i) => i), () => 'x'.repeat(10))
+  t.ok(s.paused.has(T), 'paused at 120 buffered bytes')
+  await inst.read(10, 40, 'binary')
+  t.ok(s.paused.has(T), 'still 80 bytes: stays paused')
+  await inst.read(10, 40, 'binary')
+  t.notOk(s.paused.has(T), 'resumed at 40 bytes')
+  t.equal(r.budget.used, 40, 'the process budget tracks buffered bytes')
+})
+
+t.test('the process-wide budget pauses an instance until others release', async t => {
+  const r = rig({}, 100)
+  r.admin.addTopic(T, 1)
+  const inst = r.instance()
+  t.teardown(() => inst.close())
+  await inst.subscribe({ topics: ['events'] })
+  const s = r.port.current
+  s.join([[T, 0]])
+  r.budget.add(95) // another instance holds most of the budget
+  s.deliver(T, 0, [0], () => 'x'.repeat(10))
+  t.ok(s.paused.has(T))
+  await inst.read(10, 1000, 'binary')
+  t.ok(s.paused.has(T), 'own buffer empty, but the budget is still exhausted')
+  r.budget.release(95)
+  t.notOk(s.paused.has(T), 'relief resumes it')
+})
+
+t.test('commits during a rebalance wait for the join, and retry once after REBALANCE_IN_PROGRESS', async t => {
+  const r = rig({ joinWaitMs: 2000 })
+  r.admin.addTopic(T, 1)
+  const inst = r.instance()
+  t.teardown(() => inst.close())
+  await inst.subscribe({ topics: ['events'] })
+  const s = r.port.current
+  const early = inst.commit([{ topic: 'events', partition: 0, offset: 4 }])
+  await tick(30)
+  t.equal(s.commits.length, 0, 'nothing is sent before the join (kafkajs would drop it silently)')
+  s.join([[T, 0]])
+  await early
+  t.same(s.commits, [[{ topic: T, partition: 0, offset: 5 }]])
+
+  s.commitFailures.push(Object.assign(new Error('rebalancing'), { type: 'REBALANCE_IN_PROGRESS' }))
+  const retried = inst.commit([{ topic: 'events', partition: 0, offset: 9 }])
+  await tick(30)
+  t.equal(s.commits.length, 1, 'waiting for the next join')
+  s.join([[T, 0]])
+  await retried
+  t.same(s.commits.at(-1), [{ topic: T, partition: 0, offset: 10 }])
+})
+
+t.test('a commit that never sees a join fails with a retriable error instead of hanging', async t => {
+  const r = rig({ joinWaitMs: 50 })
+  r.admin.addTopic(T, 1)
+  const inst = r.instance()
+  t.teardown(() => inst.close())
+  await inst.subscribe({ topics: ['events'] })
+  t.match(await caught(inst.commit([{ topic: 'events', partition: 0, offset: 1 }])), { statusCode: 500, errorCode: 50003 })
+  t.match(await caught(inst.commit([{ topic: 'events', partition: 5, offset: 1 }])), { statusCode: 404, errorCode: 40402 })
+  t.match(await caught(inst.commit([{ topic: 'nothere', partition: 0, offset: 1 }])), { statusCode: 404, errorCode: 40401 })
+})
+
+t.test('manual assignment: start offsets from the real group, commits without membership to the real group', async t => {
+  const r = rig()
+  r.admin.addTopic(T, 2, 50, 5)
+  r.admin.committed.set(`ns-abc.grp/${T}/0`, 20)
+  const inst = r.instance({ autoOffsetReset: 'latest' })
+  t.teardown(() => inst.close())
+  await inst.assign([{ topic: 'events', partition: 0 }, { topic: 'events', partition: 1 }])
+  const s = r.port.current
+  t.match(s.spec.groupId, /^ns-abc\.grp\.assign-/, 'a private group inside the namespace')
+  t.same(s.spec.fixed, { [T]: [0, 1] })
+  t.same(inst.assignment(), [{ topic: 'events', partition: 0 }, { topic: 'events', partition: 1 }], 'held at once')
+  s.join([[T, 0], [T, 1]])
+  t.same(s.seeks.sort(), [[T, 0, 20], [T, 1, 50]], 'committed offset, else auto.offset.reset=latest')
+  await inst.commit([{ topic: 'events', partition: 1, offset: 60 }])
+  t.same(r.port.simpleCommits, [{ groupId: 'ns-abc.grp', offsets: [{ topic: T, partition: 1, offset: 61 }] }])
+  t.same(s.commits, [], 'never committed to the shadow group')
+  r.port.simpleCommitFailures.push(Object.assign(new Error('member'), { type: 'UNKNOWN_MEMBER_ID' }))
+  t.match(await caught(inst.commit([{ topic: 'events', partition: 1, offset: 61 }])), { statusCode: 409, errorCode: 40903 })
+  t.match(await caught(inst.subscribe({ topics: ['events'] })), { statusCode: 409, errorCode: 40903 })
+  await inst.close()
+  t.same(r.admin.deletedGroups, [s.spec.groupId], 'the shadow group is deleted on close')
+})
+
+t.test('json: an undecodable record fails the read, stays put, and a seek past it unblocks', async t => {
+  const r = rig()
+  r.admin.addTopic(T, 1)
+  const inst = r.instance({ format: 'json' })
+  t.teardown(() => inst.close())
+  await inst.subscribe({ topics: ['events'] })
+  const s = r.port.current
+  s.join([[T, 0]])
+  s.deliver(T, 0, [0, 1, 2], o => (o === 1 ? 'not json' : JSON.stringify({ n: o })))
+  t.same((await inst.read(10, 1 << 20, 'json')).map(x => x.value), [{ n: 0 }], 'records before the bad one are returned')
+  t.match(await caught(inst.read(10, 1 << 20, 'json')), { statusCode: 422, errorCode: 42203 })
+  t.match(await caught(inst.read(10, 1 << 20, 'json')), { statusCode: 422, errorCode: 42203 })
+  await inst.seek([{ topic: 'events', partition: 0, offset: 2 }])
+  s.deliver(T, 0, [2], () => JSON.stringify({ n: 2 }))
+  t.same((await inst.read(10, 1 << 20, 'json')).map(x => x.value), [{ n: 2 }])
+})
+
+t.test('close wakes a waiting read and commits delivered offsets when auto-commit is on', async t => {
+  const r = rig()
+  r.admin.addTopic(T, 1)
+  const inst = r.instance({ autoCommit: true })
+  await inst.subscribe({ topics: ['events'] })
+  const s = r.port.current
+  s.join([[T, 0]])
+  s.deliver(T, 0, [0, 1])
+  t.same(values(await inst.read(10, 1 << 20, 'binary')), ['v0', 'v1'])
+  const waiting = inst.read(30_000, 1 << 20, 'binary')
+  await tick(20)
+  await inst.close()
+  t.same(await waiting, [], 'the long poll ended with what it had')
+  t.same(s.commits, [[{ topic: T, partition: 0, offset: 2 }]])
+  t.ok(s.stopped, 'left the group')
+  t.ok(r.port.closed)
+  t.match(await caught(inst.subscribe({ topics: ['events'] })), { statusCode: 404, errorCode: 40403 })
+})
+
+t.test('a crash without restart fails reads with a Kafka error; not subscribed is 409', async t => {
+  const r = rig()
+  r.admin.addTopic(T, 1)
+  const inst = r.instance()
+  t.teardown(() => inst.close())
+  t.match(await caught(inst.read(10, 100, 'binary')), { statusCode: 409, errorCode: 40903 })
+  await inst.subscribe({ topics: ['events'] })
+  const pending = inst.read(5000, 100, 'binary')
+  r.port.current.spec.handlers.onCrash(new Error('boom'), false)
+  t.match(await caught(pending), { statusCode: 500, errorCode: 50002 })
+  t.equal(inst.phase, 'failed')
+})
+
+t.test('subscription rules: both, neither, pattern scoping, unsubscribe', async t => {
+  const r = rig()
+  r.admin.addTopic(T, 1)
+  r.admin.addTopic('ns-abd.events', 1)
+  const inst = r.instance()
+  t.teardown(() => inst.close())
+  t.match(await caught(inst.subscribe({ topics: ['events'], topic_pattern: 'e.*' })), { statusCode: 409, errorCode: 40903 })
+  t.match(await caught(inst.subscribe({})), { statusCode: 422, errorCode: 42204 })
+  await inst.subscribe({ topic_pattern: 'ev.*|.*' })
+  t.same(r.port.current.topics, [T], 'never another namespace\'s topic')
+  t.match(await caught(inst.subscribe({ topics: ['events'] })), { statusCode: 409, errorCode: 40903 })
+  await inst.unsubscribe()
+  t.ok(r.port.current.stopped)
+  t.same(inst.subscription(), [])
+  await inst.subscribe({ topics: [] })
+  t.same(inst.subscription(), [], 'an empty list is an unsubscribe')
+})
