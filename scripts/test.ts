@@ -51,7 +51,7 @@ function signalTree (pid: number, signal: NodeJS.Signals): void {
 }
 
 async function main (): Promise<number> {
-  const tapArgs = process.argv.slice(2)
+  const tapArgs = process.argv.slice(2).flatMap(expandFolder)
   const external = process.env.KAFKA_TEST_BROKERS !== undefined && process.env.KAFKA_TEST_BROKERS !== ''
   const cfg = brokerConfig()
   let weStarted = false
@@ -115,3 +115,17 @@ main().then(
     process.exit(1)
   }
 )
+
+/**
+ * tap only finds .ts tests in a folder through its TypeScript plugin, which .taprc swaps for tsx; so a folder
+ * argument (`npm test -- test/integration`) is expanded to the test files inside it here.
+ */
+function expandFolder (arg: string): string[] {
+  const full = path.resolve(ROOT, arg)
+  if (arg.startsWith('-') || !fs.existsSync(full) || !fs.statSync(full).isDirectory()) return [arg]
+  const files = (fs.readdirSync(full, { recursive: true }) as string[])
+    .filter(f => f.endsWith('.test.ts'))
+    .map(f => path.join(arg, f))
+    .sort()
+  return files.length > 0 ? files : [arg]
+}
