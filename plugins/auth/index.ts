@@ -10,7 +10,8 @@
  * - `fastify.auth`: stats and cache size (benchmarks), verifyToken, clear.
  *
  * AUTH_MODE=dev accepts only the token minted at start (or DEV_TOKEN) for DEV_SUBJECT, and says so loudly.
- * Tokens are never logged: only tokenRef() (a 12-hex-digit SHA-256 prefix) is.
+ * Globus tokens are never logged: only tokenRef() (a 12-hex-digit SHA-256 prefix) is. The one exception is the
+ * local dev token, printed with its curl line on purpose in AUTH_MODE=dev.
  */
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
