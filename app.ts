@@ -5,13 +5,14 @@
  */
 import type { FastifyPluginAsync, FastifyServerOptions } from 'fastify'
 import configPlugin from './plugins/config/index.js'
-import errorsPlugin from './plugins/errors/index.js'
-import httpPlugin from './plugins/http/index.js'
+import errorsPlugin, { clientErrorHandler, frameworkErrors } from './plugins/errors/index.js'
+import httpPlugin, { MAX_PARAM_LENGTH } from './plugins/http/index.js'
 import docsPlugin from './plugins/docs/index.js'
 import kafkaPlugin, { type KafkaPluginOptions } from './plugins/kafka/index.js'
 import authPlugin, { type AuthPluginOptions } from './plugins/auth/index.js'
 import namespacesPlugin from './plugins/namespaces/index.js'
 import consumersPlugin from './plugins/consumers/index.js'
+import metricsPlugin from './plugins/metrics/index.js'
 import healthRoutes from './routes/health.js'
 import apiRoutes from './routes/api.js'
 import type { Config } from './plugins/config/config.js'
@@ -32,11 +33,16 @@ export function serverOptions (config: Config): FastifyServerOptions {
     connectionTimeout: 0,
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
+    // Failures before routing and in the HTTP parser answer in the route family's JSON shape too.
+    frameworkErrors,
+    clientErrorHandler,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     ajv: {
       customOptions: {
         // Reject unknown fields (Confluent answers 422 "Unrecognized field") instead of silently dropping them.
         removeAdditional: false,
         // Scalars coerce as in Jackson ("1024" -> 1024); a string where a list belongs stays a type error (400).
+        // null and booleans are kept from turning into numbers by plugins/http/strict-json.ts.
         coerceTypes: true,
         useDefaults: true,
         allErrors: false
@@ -50,10 +56,16 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(errorsPlugin)
   await fastify.register(httpPlugin)
   await fastify.register(docsPlugin)
+  // Before the plugins it observes: its onResponse hook and the introspection observer must be in place first.
+  await fastify.register(metricsPlugin)
   await fastify.register(kafkaPlugin, opts.kafka ?? {})
-  await fastify.register(authPlugin, opts.auth ?? {})
+  const introspection = fastify.metrics?.service.introspectionObserver
+  await fastify.register(authPlugin, introspection ? { ...opts.auth, onIntrospection: introspection } : (opts.auth ?? {}))
   await fastify.register(namespacesPlugin)
   await fastify.register(consumersPlugin)
+  // Shutdown, first step (before the HTTP server waits for its in-flight requests): waiting long polls return
+  // what they hold and no instance is created any more. The consumers plugin's onClose then closes them all.
+  fastify.addHook('preClose', async () => { fastify.consumers.drain() })
 
   await fastify.register(healthRoutes)
   await fastify.register(apiRoutes, { prefix: '/api/v3' })

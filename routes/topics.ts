@@ -28,6 +28,7 @@ const topics: FastifyPluginAsyncTypebox = async (fastify) => {
       security,
       params: TopicParams,
       body: CreateTopicBody,
+      'x-body-optional': true,
       response: { 200: TopicCreated, 201: TopicCreated, ...managementErrorResponses }
     },
     // The body is optional (the existing service's clients send none): validate "no body" as "no settings".

@@ -6,11 +6,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { managementErrorResponses } from '../schemas/common.js'
 import { UserCreated, UserDeleted } from '../schemas/management.js'
 import { subjectOf } from '../plugins/namespaces/index.js'
+import { closeInstancesIn } from './namespaces.js'
 
 const security = [{ globus: [] }]
 
 const users: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { namespaces } = fastify
+  const { namespaces, consumers } = fastify
 
   fastify.post('/user', {
     config: { family: 'management' },
@@ -39,7 +40,8 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['management'],
       summary: 'Delete the caller\'s default namespace and its topics',
       description: 'Refused with 409 (USER_HAS_NAMESPACES) while the caller owns other namespaces. Otherwise deletes ' +
-        'the default namespace\'s topics from Kafka first, then their metadata and the namespace. Idempotent: ' +
+        'the default namespace\'s topics from Kafka first, then their metadata and the namespace, and closes its ' +
+        'consumer instances. Idempotent: ' +
         '200 also when there was nothing to delete. 503 when Kafka cannot be reached (nothing is removed then).',
       security,
       response: { 200: UserDeleted, ...managementErrorResponses }
@@ -47,6 +49,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => {
     const subject = subjectOf(request)
     const { namespace, deleted, topics } = await namespaces.deleteUser(subject)
+    if (deleted) await closeInstancesIn(consumers, namespace)
     return {
       status: 'success' as const,
       message: deleted ? `User ${subject} deleted` : `User ${subject} had no namespace to delete`,

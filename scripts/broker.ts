@@ -3,7 +3,8 @@
 //   npm run broker -- start | stop | status
 //
 // Env: KAFKA_VERSION (default 3.9.1), KAFKA_PORT (9092), KAFKA_SASL_PORT (9094),
-// KAFKA_CONTROLLER_PORT (9093), KAFKA_KEEP_DATA=1 (reuse the data of the previous run).
+// KAFKA_CONTROLLER_PORT (9093), KAFKA_KEEP_DATA=1 (reuse the data of the previous run),
+// KAFKA_RUN_DIR (.kafka/run: pid file, log, data; give a second broker its own).
 // State lives in .kafka/ (git-ignored): jars/<version>/ and run/.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -21,12 +22,19 @@ const STOP_GRACE_MS = 10_000
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const BROKER_DIR = path.join(ROOT, 'broker')
 const KAFKA_DIR = path.join(ROOT, '.kafka')
+/** The default run folder; KAFKA_RUN_DIR (BrokerConfig.runDir) names another, e.g. for a second broker. */
 export const RUN_DIR = path.join(KAFKA_DIR, 'run')
-const PID_FILE = path.join(RUN_DIR, 'broker.pid')
-const INFO_FILE = path.join(RUN_DIR, 'broker.json')
-const LOG_FILE = path.join(RUN_DIR, 'broker.log')
-const DATA_DIR = path.join(RUN_DIR, 'data')
-const DATA_VERSION_FILE = path.join(RUN_DIR, 'data.version')
+
+/** The files of one broker's run folder. */
+function runFiles (runDir: string) {
+  return {
+    pid: path.join(runDir, 'broker.pid'),
+    info: path.join(runDir, 'broker.json'),
+    log: path.join(runDir, 'broker.log'),
+    data: path.join(runDir, 'data'),
+    dataVersion: path.join(runDir, 'data.version')
+  }
+}
 
 export interface BrokerConfig {
   version: string
@@ -35,6 +43,8 @@ export interface BrokerConfig {
   saslPort: number
   controllerPort: number
   keepData: boolean
+  /** Folder of the pid file, log and data (default .kafka/run). */
+  runDir: string
 }
 
 interface BrokerInfo {
@@ -56,7 +66,8 @@ export function brokerConfig (env: NodeJS.ProcessEnv = process.env): BrokerConfi
     port: portFromEnv(env, 'KAFKA_PORT', 9092),
     saslPort: portFromEnv(env, 'KAFKA_SASL_PORT', 9094),
     controllerPort: portFromEnv(env, 'KAFKA_CONTROLLER_PORT', 9093),
-    keepData: env.KAFKA_KEEP_DATA === '1'
+    keepData: env.KAFKA_KEEP_DATA === '1',
+    runDir: env.KAFKA_RUN_DIR ? path.resolve(ROOT, env.KAFKA_RUN_DIR) : RUN_DIR
   }
 }
 
@@ -176,7 +187,7 @@ function renderServerProperties (cfg: BrokerConfig): string {
     PLAINTEXT_PORT: String(cfg.port),
     SASL_PORT: String(cfg.saslPort),
     CONTROLLER_PORT: String(cfg.controllerPort),
-    DATA_DIR
+    DATA_DIR: runFiles(cfg.runDir).data
   }
   return template.replace(/@([A-Z_]+)@/g, (match, name: string) => {
     const value = values[name]
@@ -197,9 +208,9 @@ async function formatStorage (cfg: BrokerConfig, propsFile: string): Promise<voi
     '--add-scram', 'SCRAM-SHA-512=[name=alice,password=alice-secret]'
   ])
   // 4.x echoes the bootstrap records (SCRAM keys included): keep that out of the console.
-  fs.writeFileSync(path.join(RUN_DIR, 'format.log'), result.output)
+  fs.writeFileSync(path.join(cfg.runDir, 'format.log'), result.output)
   if (result.code !== 0) throw new Error(`formatting storage failed (exit ${result.code}):\n${result.output.trim()}`)
-  fs.writeFileSync(DATA_VERSION_FILE, cfg.version + '\n')
+  fs.writeFileSync(runFiles(cfg.runDir).dataVersion, cfg.version + '\n')
   log(`formatted fresh storage in ${seconds(performance.now() - began)}`)
 }
 
@@ -218,17 +229,18 @@ function isKafkaProcess (pid: number): boolean {
   }
 }
 
-/** The broker this checkout started, if it is still alive. */
-function ourBroker (): BrokerInfo | undefined {
+/** The broker this checkout started from that run folder, if it is still alive. */
+function ourBroker (runDir: string = brokerConfig().runDir): BrokerInfo | undefined {
+  const files = runFiles(runDir)
   let pid: number
   try {
-    pid = Number(fs.readFileSync(PID_FILE, 'utf8').trim())
+    pid = Number(fs.readFileSync(files.pid, 'utf8').trim())
   } catch {
     return undefined
   }
   if (!Number.isInteger(pid) || pid <= 0 || !isKafkaProcess(pid)) return undefined
   try {
-    return { ...(JSON.parse(fs.readFileSync(INFO_FILE, 'utf8')) as Omit<BrokerInfo, 'pid'>), pid }
+    return { ...(JSON.parse(fs.readFileSync(files.info, 'utf8')) as Omit<BrokerInfo, 'pid'>), pid }
   } catch {
     // Written right after the pid file; a start may be between the two.
     const { port, saslPort, controllerPort } = brokerConfig()
@@ -277,9 +289,9 @@ export async function isBrokerUp (port: number = brokerConfig().port, host: stri
 }
 
 /** The end of the broker log without Java stack frames, which would crowd out the cause. */
-function logTail (lines = 25): string {
+function logTail (logFile: string, lines = 25): string {
   try {
-    return fs.readFileSync(LOG_FILE, 'utf8').trimEnd().split('\n')
+    return fs.readFileSync(logFile, 'utf8').trimEnd().split('\n')
       .filter((line) => !/^\s+(at |\.\.\. \d+ more)/.test(line))
       .slice(-lines).join('\n')
   } catch {
@@ -290,16 +302,17 @@ function logTail (lines = 25): string {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 async function waitUntilReady (cfg: BrokerConfig, child: ChildProcess | undefined, pid: number): Promise<void> {
+  const logFile = runFiles(cfg.runDir).log
   let exited: string | undefined
   child?.once('exit', (code, signal) => { exited = signal ? `signal ${signal}` : `exit code ${code}` })
   const deadline = Date.now() + READY_TIMEOUT_MS
   for (;;) {
     if (exited !== undefined || (child === undefined && !isKafkaProcess(pid))) {
-      throw new Error(`the broker JVM died (${exited ?? 'gone'}) before it was ready; last lines of ${path.relative(ROOT, LOG_FILE)}:\n${logTail()}`)
+      throw new Error(`the broker JVM died (${exited ?? 'gone'}) before it was ready; last lines of ${path.relative(ROOT, logFile)}:\n${logTail(logFile)}`)
     }
     if (await isBrokerUp(cfg.port, cfg.host)) return
     if (Date.now() > deadline) {
-      throw new Error(`the broker did not answer on ${cfg.host}:${cfg.port} within ${seconds(READY_TIMEOUT_MS)}; last lines of ${path.relative(ROOT, LOG_FILE)}:\n${logTail()}`)
+      throw new Error(`the broker did not answer on ${cfg.host}:${cfg.port} within ${seconds(READY_TIMEOUT_MS)}; last lines of ${path.relative(ROOT, logFile)}:\n${logTail(logFile)}`)
     }
     await sleep(200)
   }
@@ -344,7 +357,8 @@ export interface StartResult {
 
 export async function startBroker (cfg: BrokerConfig = brokerConfig()): Promise<StartResult> {
   const began = performance.now()
-  const ours = ourBroker()
+  const files = runFiles(cfg.runDir)
+  const ours = ourBroker(cfg.runDir)
   if (ours !== undefined && ours.port !== cfg.port) {
     throw new Error(`this checkout's broker (Kafka ${ours.version}, pid ${ours.pid}) already runs on port ${ours.port}; stop it first`)
   }
@@ -366,29 +380,29 @@ export async function startBroker (cfg: BrokerConfig = brokerConfig()): Promise<
   }
 
   await ensureJars(cfg.version)
-  fs.mkdirSync(path.join(RUN_DIR, 'logs'), { recursive: true })
-  const propsFile = path.join(RUN_DIR, 'server.properties')
+  fs.mkdirSync(path.join(cfg.runDir, 'logs'), { recursive: true })
+  const propsFile = path.join(cfg.runDir, 'server.properties')
   fs.writeFileSync(propsFile, renderServerProperties(cfg))
 
   let dataVersion: string | undefined
   try {
-    dataVersion = fs.readFileSync(DATA_VERSION_FILE, 'utf8').trim()
+    dataVersion = fs.readFileSync(files.dataVersion, 'utf8').trim()
   } catch {}
-  const reuse = cfg.keepData && dataVersion === cfg.version && fs.existsSync(path.join(DATA_DIR, 'meta.properties'))
+  const reuse = cfg.keepData && dataVersion === cfg.version && fs.existsSync(path.join(files.data, 'meta.properties'))
   if (reuse) {
     log('KAFKA_KEEP_DATA=1: reusing existing data')
   } else {
     if (cfg.keepData) log(`KAFKA_KEEP_DATA=1 but no data from Kafka ${cfg.version} to reuse; formatting`)
-    fs.rmSync(DATA_DIR, { recursive: true, force: true })
+    fs.rmSync(files.data, { recursive: true, force: true })
     await formatStorage(cfg, propsFile)
   }
 
   const spawnedAt = performance.now()
-  const out = fs.openSync(LOG_FILE, 'w')
+  const out = fs.openSync(files.log, 'w')
   const child = spawn(javaBin(), [
     '-Xms256m', '-Xmx768m',
     '-XX:+ExitOnOutOfMemoryError',
-    `-Dkafka.logs.dir=${path.join(RUN_DIR, 'logs')}`,
+    `-Dkafka.logs.dir=${path.join(cfg.runDir, 'logs')}`,
     ...kafkaJvmArgs(cfg.version),
     'kafka.Kafka', propsFile
   ], { detached: true, stdio: ['ignore', out, out] })
@@ -397,7 +411,7 @@ export async function startBroker (cfg: BrokerConfig = brokerConfig()): Promise<
     child.once('spawn', () => resolve(child.pid as number))
     child.once('error', reject)
   })
-  fs.writeFileSync(PID_FILE, `${pid}\n`)
+  fs.writeFileSync(files.pid, `${pid}\n`)
   const info: Omit<BrokerInfo, 'pid'> = {
     version: cfg.version,
     port: cfg.port,
@@ -405,7 +419,7 @@ export async function startBroker (cfg: BrokerConfig = brokerConfig()): Promise<
     controllerPort: cfg.controllerPort,
     startedAt: new Date().toISOString()
   }
-  fs.writeFileSync(INFO_FILE, JSON.stringify(info, null, 2) + '\n')
+  fs.writeFileSync(files.info, JSON.stringify(info, null, 2) + '\n')
   log(`started Kafka ${cfg.version} (pid ${pid}), waiting for ${cfg.host}:${cfg.port}`)
 
   try {
@@ -414,10 +428,10 @@ export async function startBroker (cfg: BrokerConfig = brokerConfig()): Promise<
     await warmUp(cfg, Date.now() + READY_TIMEOUT_MS)
     log(`ready in ${seconds(readyAt - spawnedAt)} + warm-up ${seconds(performance.now() - readyAt)} ` +
       `(total ${seconds(performance.now() - began)}): PLAINTEXT ${cfg.host}:${cfg.port}, ` +
-      `SASL_PLAINTEXT ${cfg.host}:${cfg.saslPort}, log ${path.relative(ROOT, LOG_FILE)}`)
+      `SASL_PLAINTEXT ${cfg.host}:${cfg.saslPort}, log ${path.relative(ROOT, files.log)}`)
   } catch (err) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    fs.rmSync(PID_FILE, { force: true })
+    fs.rmSync(files.pid, { force: true })
     throw err
   } finally {
     // Let this Node process exit while the broker keeps running.
@@ -426,11 +440,12 @@ export async function startBroker (cfg: BrokerConfig = brokerConfig()): Promise<
   return { started: true, pid }
 }
 
-/** Stops the broker recorded in the pid file; false when none was running. */
-export async function stopBroker (): Promise<boolean> {
-  const pid = ourBroker()?.pid
+/** Stops the broker recorded in the run folder's pid file; false when none was running. */
+export async function stopBroker (cfg: Pick<BrokerConfig, 'runDir'> = brokerConfig()): Promise<boolean> {
+  const pidFile = runFiles(cfg.runDir).pid
+  const pid = ourBroker(cfg.runDir)?.pid
   if (pid === undefined) {
-    fs.rmSync(PID_FILE, { force: true })
+    fs.rmSync(pidFile, { force: true })
     log('no broker started by this script is running')
     return false
   }
@@ -443,7 +458,7 @@ export async function stopBroker (): Promise<boolean> {
     process.kill(pid, 'SIGKILL')
     while (isKafkaProcess(pid)) await sleep(50)
   }
-  fs.rmSync(PID_FILE, { force: true })
+  fs.rmSync(pidFile, { force: true })
   log(`stopped broker pid ${pid} in ${seconds(performance.now() - began)}`)
   return true
 }
@@ -457,7 +472,7 @@ export interface BrokerStatus {
 }
 
 export async function brokerStatus (cfg: BrokerConfig = brokerConfig()): Promise<BrokerStatus> {
-  const ours = ourBroker()
+  const ours = ourBroker(cfg.runDir)
   if (ours !== undefined) {
     // Check the ports it was started with, whatever this shell's KAFKA_PORT says.
     const where = `PLAINTEXT ${cfg.host}:${ours.port}, SASL_PLAINTEXT ${cfg.host}:${ours.saslPort}`
@@ -468,7 +483,7 @@ export async function brokerStatus (cfg: BrokerConfig = brokerConfig()): Promise
       running: false,
       pid: ours.pid,
       version: ours.version,
-      message: `not running: pid ${ours.pid} (Kafka ${ours.version}) is alive but does not answer on ${cfg.host}:${ours.port} (starting? see ${path.relative(ROOT, LOG_FILE)})`
+      message: `not running: pid ${ours.pid} (Kafka ${ours.version}) is alive but does not answer on ${cfg.host}:${ours.port} (starting? see ${path.relative(ROOT, runFiles(cfg.runDir).log)})`
     }
   }
   if (await isBrokerUp(cfg.port, cfg.host)) {

@@ -54,6 +54,8 @@ export interface AuthPluginOptions {
   introspector?: Introspector
   /** Where the dev-mode banner is written besides the log; process.stderr when absent. */
   stderr?: { write (text: string): unknown }
+  /** Told the duration (seconds) and outcome of every introspection call (metrics). Must not throw. */
+  onIntrospection?: (seconds: number, outcome: 'answered' | 'failed') => void
 }
 
 const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, opts) => {
@@ -86,6 +88,21 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, opts) 
       })
       introspect = client.introspect
       closeClient = () => client.close()
+    }
+    const observe = opts.onIntrospection
+    if (observe) {
+      const inner = introspect
+      introspect = async (token) => {
+        const started = performance.now()
+        try {
+          const doc = await inner(token)
+          observe((performance.now() - started) / 1000, 'answered')
+          return doc
+        } catch (err) {
+          observe((performance.now() - started) / 1000, 'failed')
+          throw err
+        }
+      }
     }
     const verifierOpts: ConstructorParameters<typeof GlobusVerifier>[0] = {
       introspect,

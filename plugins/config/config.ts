@@ -17,6 +17,11 @@ export const ConfigSchema = Type.Object({
   BODY_LIMIT: Int(1048576, 1024, 64 * 1048576, 'largest accepted request body in bytes'),
   CLOSE_GRACE_MS: Int(10000, 100, 600000),
 
+  // Metrics (Prometheus): off unless METRICS_PORT or METRICS_TOKEN is set
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: 'separate listener for GET /metrics' })),
+  METRICS_HOST: Type.String({ default: '127.0.0.1', minLength: 1, description: 'address of the metrics listener' }),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, pattern: '^[A-Za-z0-9._~+/-]+=*$', description: 'bearer token for GET /metrics' })),
+
   // Kafka connectivity
   DEFAULT_SERVERS: Type.String({ default: '127.0.0.1:9092', pattern: '^[^\\s,]+(,[^\\s,]+)*$', description: 'bootstrap servers, comma separated' }),
   KAFKA_SECURITY_PROTOCOL: Type.Union([Type.Literal('PLAINTEXT'), Type.Literal('SSL'), Type.Literal('SASL_PLAINTEXT'), Type.Literal('SASL_SSL')], { default: 'PLAINTEXT' }),
@@ -68,7 +73,7 @@ export const ConfigSchema = Type.Object({
   CONSUMER_HEARTBEAT_INTERVAL_MS: Int(3000, 100, 600000),
   CONSUMER_AUTO_COMMIT_INTERVAL_MS: Int(5000, 100, 3600000),
   CONSUMER_PATTERN_REFRESH_MS: Int(10000, 100, 3600000),
-  CONSUMER_JOIN_WAIT_MS: Int(15000, 100, 600000, 'how long a commit waits for a group join')
+  CONSUMER_JOIN_WAIT_MS: Int(15000, 100, 600000, 'longest a commit waits, for a group join and for Kafka together')
 }, { additionalProperties: false })
 
 export type Config = Static<typeof ConfigSchema>
@@ -146,6 +151,7 @@ function crossChecks (c: Config): string[] {
     p.push('CONSUMER_DEFAULT_MAX_BYTES: must not exceed CONSUMER_REQUEST_MAX_BYTES')
   }
   if (c.TOPIC_DEFAULT_PARTITIONS > c.TOPIC_MAX_PARTITIONS) p.push('TOPIC_DEFAULT_PARTITIONS: must not exceed TOPIC_MAX_PARTITIONS')
+  if (c.METRICS_PORT !== undefined && c.METRICS_PORT !== 0 && c.METRICS_PORT === c.PORT) p.push('METRICS_PORT: must differ from PORT (the metrics listener is separate from the API)')
   if (c.CONSUMER_HEARTBEAT_INTERVAL_MS >= c.CONSUMER_SESSION_TIMEOUT_MS) p.push('CONSUMER_HEARTBEAT_INTERVAL_MS: must be below CONSUMER_SESSION_TIMEOUT_MS')
   return p
 }

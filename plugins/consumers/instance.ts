@@ -37,6 +37,19 @@ export interface InstanceSettings {
 /** The admin calls the instance makes. */
 export type AdminPort = Pick<Admin, 'listTopics' | 'fetchOffsets' | 'fetchTopicOffsets' | 'fetchTopicOffsetsByTimestamp' | 'fetchTopicMetadata' | 'deleteGroups'>
 
+/**
+ * Optional instrumentation (the metrics plugin implements it). Called synchronously on the engine's paths, so
+ * it must be cheap and must not throw; the engine never imports a metrics library.
+ */
+export interface InstanceObserver {
+  /** A read (long poll) answered: how long it waited, and the records and key + value bytes it returned. */
+  read? (ms: number, records: number, bytes: number): void
+  /** A commit reached Kafka (explicit, commit-all, auto or final): whether it succeeded. */
+  commit? (ok: boolean): void
+  /** The instance's kafkajs consumer joined its group (GROUP_JOIN): a new assignment after a rebalance. */
+  join? (): void
+}
+
 export interface InstanceDeps {
   /** Kafka consumption for one instance (kafkajsPort in production, a fake in unit tests). */
   connect (clientId: string): KafkaPort
@@ -45,6 +58,8 @@ export interface InstanceDeps {
   budget: BufferBudget
   settings: InstanceSettings
   log?: { warn (obj: object, msg: string): void, debug (obj: object, msg: string): void }
+  /** Read at each event, so it may be set after instances exist (ConsumerRegistry.observe). */
+  observer?: InstanceObserver
 }
 
 export interface InstanceOptions {
@@ -92,11 +107,19 @@ export class ConsumerInstance {
   #session: SessionPort | undefined
   #phase: Phase = 'stopped'
   #failure: Error | undefined
+  /**
+   * The session crashed and kafkajs is restarting it (the broker is unreachable, typically): set until it joins
+   * again or records arrive. A read that gets nothing by its deadline then answers 5xx instead of an empty 200,
+   * so clients see the outage.
+   */
+  #outage: Error | undefined
   #assigned = new Map<string, TopicPartition>()
   #positions = new Map<string, Position>()
   /** Where the next session should start, for partitions it may get (retained across rebuilds). */
   #resumeAt = new Map<string, number>()
   #paused = false
+  /** Shutting down: reads return what is buffered at once instead of waiting. */
+  #draining = false
   #chain: Promise<unknown> = Promise.resolve()
   #dataWaiters = new Set<() => void>()
   #joinWaiters = new Set<() => void>()
@@ -145,8 +168,15 @@ export class ConsumerInstance {
       if ((current === 'topics' && next.kind === 'pattern') || (current === 'pattern' && next.kind === 'topics')) {
         throw Errors.illegalState('Subscription to topics, partitions and pattern are mutually exclusive; unsubscribe first')
       }
+      // A subscription Kafka could not apply (broker unreachable) changes nothing: the client retries it.
+      const previous = this.#desired
       this.#desired = next
-      await this.#reconcile()
+      try {
+        await this.#reconcile()
+      } catch (err) {
+        this.#desired = previous
+        throw err
+      }
       this.#startRefresh()
     })
   }
@@ -193,8 +223,14 @@ export class ConsumerInstance {
       }
       const starts = await this.#startOffsets(wanted.filter(tp => !this.#resumeAt.has(tpKey(tp.topic, tp.partition))))
       for (const [k, v] of starts) this.#resumeAt.set(k, v)
+      const previous = this.#desired
       this.#desired = { kind: 'assign', partitions: wanted }
-      await this.#restart([...new Set(wanted.map(tp => tp.topic))].sort())
+      try {
+        await this.#restart([...new Set(wanted.map(tp => tp.topic))].sort())
+      } catch (err) {
+        this.#desired = previous
+        throw err
+      }
       // Manual assignment takes effect at once (as Java's assign()): seeks and reads may follow immediately.
       this.#assigned = new Map(wanted.map(tp => [tpKey(tp.topic, tp.partition), tp]))
     })
@@ -211,10 +247,11 @@ export class ConsumerInstance {
       throw Errors.illegalState('Consumer is not subscribed to any topics or assigned any partitions')
     }
     this.activeReads++
+    const started = Date.now()
     try {
-      const deadline = Date.now() + timeoutMs
+      const deadline = started + timeoutMs
       const min = this.opts.fetchMinBytes
-      while (!this.closed) {
+      while (!this.closed && !this.#draining) {
         if (this.#phase === 'failed' && this.#buffer.records === 0) throw toKafkaApiError(this.#failure)
         if (this.#buffer.records > 0 && min >= 0 && this.#buffer.bytes >= min) break
         const left = deadline - Date.now()
@@ -222,14 +259,15 @@ export class ConsumerInstance {
         await this.#waitForData(left)
         this.lastActive = Date.now()
       }
-      return this.#take(maxBytes, format)
+      if (this.#outage && this.#buffer.records === 0 && !this.closed && !this.#draining) throw toKafkaApiError(this.#outage)
+      return this.#take(maxBytes, format, started)
     } finally {
       this.activeReads--
       this.lastActive = Date.now()
     }
   }
 
-  #take (maxBytes: number, format: ConsumerFormat): WireRecord[] {
+  #take (maxBytes: number, format: ConsumerFormat, started: number): WireRecord[] {
     const out: WireRecord[] = []
     let bad: BufferedRecord | undefined
     const taken = this.#buffer.take(maxBytes, (r) => {
@@ -248,7 +286,17 @@ export class ConsumerInstance {
     this.#maybeResume()
     // An undecodable record at the head fails the read (it stays buffered so the client can seek past it).
     if (out.length === 0 && bad) throw undecodableError(bad, format, this.#user(bad.topic))
+    this.#deps.observer?.read?.(Date.now() - started, out.length, released)
     return out
+  }
+
+  /**
+   * Shutdown, first step: waiting reads return what is buffered now, and later reads do not wait, so the
+   * HTTP server can finish its in-flight requests quickly. close() follows.
+   */
+  drain (): void {
+    this.#draining = true
+    this.#wakeReaders()
   }
 
   #waitForData (ms: number): Promise<void> {
@@ -268,12 +316,13 @@ export class ConsumerInstance {
 
   /** Commit: explicit offsets use Confluent's +1 rule; no offsets commits exactly what was delivered. */
   commit (offsets?: PartitionOffset[]): Promise<void> {
-    return this.#serial(async () => {
+    // The deadline counts from the request, so time queued behind other control operations is included.
+    return this.#withinJoinWait(this.#serial(async () => {
       if (offsets === undefined) return this.#commitDelivered(true)
       const list = offsets.map(o => ({ ...o, topic: this.#deps.names.kafkaTopic(this.opts.namespace, o.topic), offset: o.offset + 1 }))
       await this.#validatePartitions(list)
       await this.#commitKafka(list)
-    })
+    }))
   }
 
   async #commitDelivered (strict = false): Promise<void> {
@@ -292,6 +341,34 @@ export class ConsumerInstance {
 
   async #commitKafka (list: PartitionOffset[]): Promise<void> {
     if (list.length === 0) return
+    try {
+      await this.#withinJoinWait(this.#sendCommit(list))
+    } catch (err) {
+      this.#deps.observer?.commit?.(false)
+      throw err
+    }
+    this.#deps.observer?.commit?.(true)
+  }
+
+  /**
+   * A commit answers within CONSUMER_JOIN_WAIT_MS, join wait included: kafkajs retries a commit to a broker that
+   * stopped answering for minutes (each attempt waits a whole request timeout). Past the deadline the client
+   * gets a retriable error, or the outage when one is known. The abandoned attempt may still land later, which a
+   * retried commit of the same offsets makes harmless.
+   */
+  #withinJoinWait (work: Promise<void>): Promise<void> {
+    const ms = this.#deps.settings.joinWaitMs
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        reject(this.#outage ? toKafkaApiError(this.#outage) : Errors.kafkaRetriable(`Kafka did not confirm the commit within ${ms} ms; retry the commit`))
+      }, ms)
+    })
+    work.catch(() => {}) // nobody waits for it past the deadline
+    return Promise.race([work, deadline]).finally(() => clearTimeout(timer))
+  }
+
+  async #sendCommit (list: PartitionOffset[]): Promise<void> {
     const session = this.#session
     if (this.#desired.kind === 'topics' || this.#desired.kind === 'pattern') {
       // kafkajs silently skips commits while not joined: wait for the join (bounded), and once more if a
@@ -319,12 +396,14 @@ export class ConsumerInstance {
 
   async #awaitJoin (): Promise<void> {
     if (this.#phase === 'joined') return
+    // The session crashed and is being restarted: no join is coming soon; say why at once.
+    if (this.#outage) throw toKafkaApiError(this.#outage)
     const wait = this.#deps.settings.joinWaitMs
     await new Promise<void>((resolve, reject) => {
       const done = (): void => { clearTimeout(timer); this.#joinWaiters.delete(done); resolve() }
       const timer = setTimeout(() => {
         this.#joinWaiters.delete(done)
-        reject(Errors.kafkaRetriable('the consumer group is rebalancing; retry the commit'))
+        reject(this.#outage ? toKafkaApiError(this.#outage) : Errors.kafkaRetriable('the consumer group is rebalancing; retry the commit'))
       }, wait)
       this.#joinWaiters.add(done)
     })
@@ -333,7 +412,7 @@ export class ConsumerInstance {
 
   /** The group's committed offsets (next offset to read), omitting partitions never committed. */
   async committed (partitions: TopicPartition[]): Promise<Array<TopicPartition & { offset: number, metadata: string }>> {
-    const admin = await this.#deps.admin()
+    const admin = await this.#admin()
     const want = this.#dedupe(partitions.map(p => ({ topic: this.#deps.names.kafkaTopic(this.opts.namespace, p.topic), partition: p.partition })))
     const topics = [...new Set(want.map(p => p.topic))]
     const found = new Map<string, { offset: number, metadata: string }>()
@@ -346,9 +425,12 @@ export class ConsumerInstance {
           }
         }
       } catch (err) {
-        // One unknown topic fails the whole call: retry one topic at a time, leaving unknown ones out.
+        // One unknown topic fails the whole call: ask again for the topics that exist (one listing, not one
+        // call per topic), leaving unknown ones out.
         if (kafkaErrorType(err) !== 'UNKNOWN_TOPIC_OR_PARTITION') throw toKafkaApiError(err)
-        if (ts.length > 1) for (const topic of ts) await fetch([topic])
+        const existing = new Set(await admin.listTopics().catch((e: unknown) => { throw toKafkaApiError(e) }))
+        const known = ts.filter(t => existing.has(t))
+        if (known.length > 0 && known.length < ts.length) await fetch(known)
       }
     }
     await fetch(topics)
@@ -366,7 +448,14 @@ export class ConsumerInstance {
     return this.#serial(async () => {
       const list = offsets.map(o => ({ topic: this.#deps.names.kafkaTopic(this.opts.namespace, o.topic), partition: o.partition, offset: o.offset }))
       this.#requireAssigned(list)
-      for (const o of list) this.#seekNow(o.topic, o.partition, o.offset)
+      // Clamp into the log: past the end, kafkajs would reset the position behind our back and the
+      // duplicate guard in #onRecords would then drop every record below the requested offset.
+      const edges = await this.#edges(list)
+      for (const o of list) {
+        const e = edges.get(tpKey(o.topic, o.partition))
+        const offset = e ? Math.min(Math.max(o.offset, e.low), e.high) : o.offset
+        this.#seekNow(o.topic, o.partition, offset)
+      }
     })
   }
 
@@ -387,7 +476,7 @@ export class ConsumerInstance {
     return this.#serial(async () => {
       const list = entries.map(e => ({ ...e, topic: this.#deps.names.kafkaTopic(this.opts.namespace, e.topic) }))
       this.#requireAssigned(list)
-      const admin = await this.#deps.admin()
+      const admin = await this.#admin()
       for (const e of list) {
         try {
           const res = await admin.fetchTopicOffsetsByTimestamp(e.topic, e.timestamp)
@@ -420,7 +509,7 @@ export class ConsumerInstance {
   }
 
   async #edges (list: TopicPartition[]): Promise<Map<string, { low: number, high: number }>> {
-    const admin = await this.#deps.admin()
+    const admin = await this.#admin()
     const out = new Map<string, { low: number, high: number }>()
     try {
       for (const topic of new Set(list.map(tp => tp.topic))) {
@@ -434,17 +523,14 @@ export class ConsumerInstance {
 
   // ---- sessions -----------------------------------------------------------------------------------------
 
-  /** Bring the running session in line with the desired topics (list or pattern); rebuild when they differ. */
-  async #reconcile (): Promise<void> {
+  /**
+   * Bring the running session in line with the desired topics (list or pattern); rebuild when they differ.
+   * `listed`: a topic list fetched beforehand (the periodic refresh), else it is fetched now.
+   */
+  async #reconcile (listed?: string[]): Promise<void> {
     const d = this.#desired
     if (d.kind !== 'topics' && d.kind !== 'pattern') return
-    const admin = await this.#deps.admin()
-    let existing: string[]
-    try {
-      existing = await admin.listTopics()
-    } catch (err) {
-      throw toKafkaApiError(err)
-    }
+    const existing = listed ?? await this.#listTopics()
     const topics = d.kind === 'topics'
       ? d.topics.filter(t => existing.includes(t))
       : existing.filter(t => d.matches(t))
@@ -487,7 +573,7 @@ export class ConsumerInstance {
         onCrash: (err, restart) => {
           if (this.#session !== session) return
           this.#deps.log?.warn({ err, restart, group: this.kafkaGroup }, 'consumer session crashed')
-          if (restart) { this.#phase = 'joining'; return }
+          if (restart) { this.#phase = 'joining'; this.#outage = err; return }
           this.#phase = 'failed'
           this.#failure = err
           this.#wakeReaders()
@@ -497,6 +583,7 @@ export class ConsumerInstance {
     this.#session = session
     this.#phase = 'joining'
     this.#failure = undefined
+    this.#outage = undefined
     try {
       await session.start()
     } catch (err) {
@@ -513,6 +600,7 @@ export class ConsumerInstance {
     this.#session = undefined
     this.#phase = 'stopped'
     this.#paused = false
+    this.#outage = undefined
     this.#deps.budget.release(this.#buffer.clear())
     this.#assigned.clear()
     await s?.stop()
@@ -547,13 +635,16 @@ export class ConsumerInstance {
     }
     this.#assigned = next
     this.#phase = 'joined'
+    this.#outage = undefined
     if (this.#paused) session.pause(session.topics)
     for (const w of [...this.#joinWaiters]) w()
+    this.#deps.observer?.join?.()
   }
 
   #onRecords (topic: string, partition: number, records: SessionRecord[]): void {
     const k = tpKey(topic, partition)
     if (!this.#assigned.has(k)) return
+    this.#outage = undefined
     let pos = this.#positions.get(k)
     let added = 0
     for (const r of records) {
@@ -584,10 +675,36 @@ export class ConsumerInstance {
     this.#session?.resume(this.#session.topics)
   }
 
+  /** The admin client; failing to reach Kafka is the contract's error (503/50302), as for the calls made with it. */
+  async #admin (): Promise<AdminPort> {
+    try {
+      return await this.#deps.admin()
+    } catch (err) {
+      throw toKafkaApiError(err)
+    }
+  }
+
+  async #listTopics (): Promise<string[]> {
+    const admin = await this.#admin()
+    try {
+      return await admin.listTopics()
+    } catch (err) {
+      throw toKafkaApiError(err)
+    }
+  }
+
   #startRefresh (): void {
     if (this.#refreshTimer) return
+    let running = false
     this.#refreshTimer = setInterval(() => {
-      this.#serial(() => this.#reconcile()).catch(err => this.#deps.log?.debug({ err }, 'subscription refresh failed'))
+      if (running) return
+      running = true
+      // The topic list is fetched outside the control chain: a broker that is slow to answer must not hold up
+      // the commits and seeks queued behind a background refresh.
+      this.#listTopics()
+        .then(listed => this.#serial(() => this.#reconcile(listed)))
+        .catch(err => this.#deps.log?.debug({ err }, 'subscription refresh failed'))
+        .finally(() => { running = false })
     }, this.#deps.settings.refreshIntervalMs).unref()
   }
 
@@ -600,7 +717,7 @@ export class ConsumerInstance {
 
   /** Partitions must exist: unknown topic 40401, unknown partition 40402. */
   async #validatePartitions (list: TopicPartition[]): Promise<void> {
-    const admin = await this.#deps.admin()
+    const admin = await this.#admin()
     const topics = [...new Set(list.map(tp => tp.topic))]
     let meta: Awaited<ReturnType<Admin['fetchTopicMetadata']>>
     try {
@@ -626,7 +743,7 @@ export class ConsumerInstance {
   async #startOffsets (list: TopicPartition[]): Promise<Map<string, number>> {
     const out = new Map<string, number>()
     if (list.length === 0) return out
-    const admin = await this.#deps.admin()
+    const admin = await this.#admin()
     const topics = [...new Set(list.map(tp => tp.topic))]
     try {
       for (const t of await admin.fetchOffsets({ groupId: this.kafkaGroup, topics })) {
@@ -692,7 +809,7 @@ export class ConsumerInstance {
     if (this.#shadowGroups.length > 0) {
       const groups = this.#shadowGroups
       this.#shadowGroups = []
-      await this.#deps.admin().then(a => a.deleteGroups(groups)).catch(() => {})
+      await this.#admin().then(a => a.deleteGroups(groups)).catch(() => {})
     }
   }
 }

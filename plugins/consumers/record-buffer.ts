@@ -45,13 +45,21 @@ export class RecordBuffer {
   bytes = 0
   records = 0
 
+  /** The queue of the last push: records arrive in batches of one partition, so most pushes skip the lookup. */
+  #last: { topic: string, partition: number, q: PartitionQueue } | undefined
+
   push (r: BufferedRecord): void {
-    const key = tpKey(r.topic, r.partition)
-    let q = this.#queues.get(key)
-    if (!q) {
-      q = new PartitionQueue()
-      this.#queues.set(key, q)
-      this.#order.push(key)
+    const last = this.#last
+    let q = last !== undefined && last.partition === r.partition && last.topic === r.topic ? last.q : undefined
+    if (q === undefined) {
+      const key = tpKey(r.topic, r.partition)
+      q = this.#queues.get(key)
+      if (!q) {
+        q = new PartitionQueue()
+        this.#queues.set(key, q)
+        this.#order.push(key)
+      }
+      this.#last = { topic: r.topic, partition: r.partition, q }
     }
     q.items.push(r)
     q.bytes += r.size
@@ -94,6 +102,7 @@ export class RecordBuffer {
     const q = this.#queues.get(key)
     if (!q) return 0
     const released = q.bytes
+    this.#last = undefined
     this.bytes -= q.bytes
     this.records -= q.length
     this.#queues.delete(key)
@@ -103,6 +112,7 @@ export class RecordBuffer {
 
   clear (): number {
     const released = this.bytes
+    this.#last = undefined
     this.#queues.clear()
     this.#order = []
     this.#cursor = 0
@@ -117,6 +127,7 @@ export class RecordBuffer {
 
   #dropEmpty (): void {
     if (this.#order.length < 64) return
+    this.#last = undefined
     for (const [key, q] of this.#queues) if (q.length === 0) this.#queues.delete(key)
     this.#order = this.#order.filter(k => this.#queues.has(k))
   }

@@ -5,11 +5,13 @@
  */
 import { randomUUID } from 'node:crypto'
 import { Errors } from '../errors/errors.js'
-import { ConsumerInstance, type InstanceDeps, type InstanceOptions } from './instance.js'
+import { ConsumerInstance, type InstanceDeps, type InstanceObserver, type InstanceOptions } from './instance.js'
 
 export interface RegistryOptions {
   instanceTimeoutMs: number
   maxPerSubject: number
+  /** Longest closeAll() waits for the instances to leave their groups (default 4000 ms). */
+  closeTimeoutMs?: number
   /** How long an expired id is remembered (bounded by maxExpiredMemory entries). */
   expiredMemoryMs?: number
   maxExpiredMemory?: number
@@ -101,18 +103,43 @@ export class ConsumerRegistry {
     return n
   }
 
+  /** Instrument every instance, existing and future (metrics); undefined removes the observer. */
+  observe (observer: InstanceObserver | undefined): void {
+    if (observer) this.deps.observer = observer
+    else delete this.deps.observer
+  }
+
+  /**
+   * Shutdown, first step: no new instances, and every waiting long poll returns what it holds now, so the
+   * HTTP server's in-flight requests end quickly. closeAll() then makes the instances leave their groups.
+   */
+  drain (): void {
+    this.#closing = true
+    for (const inst of this.#instances.values()) inst.drain()
+  }
+
   countFor (subject: string): number { return this.#perSubject.get(subject) ?? 0 }
   get size (): number { return this.#instances.size }
   all (): IterableIterator<ConsumerInstance> { return this.#instances.values() }
 
-  /** Close every instance (each leaves its group), bounded by the caller's grace period. */
-  async closeAll (): Promise<void> {
+  /**
+   * Close every instance (each leaves its group). Bounded: after `timeoutMs` it returns even if some are still
+   * closing (a broker that does not answer must not hold up the process's exit); those finish in the background.
+   */
+  async closeAll (timeoutMs = this.opts.closeTimeoutMs ?? 4000): Promise<void> {
     this.#closing = true
     clearInterval(this.#sweep)
     const all = [...this.#instances.values()]
     this.#instances.clear()
     this.#perSubject.clear()
     this.stats.instances = 0
-    await Promise.allSettled(all.map(i => i.close()))
+    for (const inst of all) inst.drain()
+    let timer: NodeJS.Timeout | undefined
+    const bound = new Promise<void>(resolve => { timer = setTimeout(resolve, timeoutMs) })
+    try {
+      await Promise.race([Promise.allSettled(all.map(i => i.close())), bound])
+    } finally {
+      clearTimeout(timer)
+    }
   }
 }

@@ -5,7 +5,36 @@
  * cannot change once running, so the instance replaces the whole session when its topics change.
  * This is the only consumer-side module that imports kafkajs.
  */
+import { createRequire } from 'node:module'
 import { AssignerProtocol, PartitionAssigners, type Consumer, type EachBatchPayload, type Kafka, type PartitionAssigner } from 'kafkajs'
+
+interface RequestQueueLike { pending: unknown[], scheduleCheckPendingRequests (): void }
+
+/**
+ * kafkajs 2.2.4 bug (tulios/kafkajs#1556, #1704): after every response, a connection's RequestQueue re-arms
+ * its "check pending requests" timer even when nothing is pending and nothing is throttled, with a negative
+ * delay, so every connection spins a 1 ms setTimeout loop for ever. A consumer instance holds two
+ * connections, and idle instances spent most of their CPU there (BENCHMARKS.md, many instances). With no
+ * pending request there is nothing to check: a request queued later (throttled or over the in-flight limit)
+ * schedules its own check in push(). Process-wide and idempotent; returns whether the patch is in place.
+ */
+export function patchKafkajsRequestQueue (): boolean {
+  let proto: RequestQueueLike & { diasporaPatched?: boolean }
+  try {
+    proto = (createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js') as { prototype: typeof proto }).prototype
+  } catch {
+    return false // another kafkajs layout: leave it alone
+  }
+  if (proto.diasporaPatched) return true
+  const original = proto.scheduleCheckPendingRequests
+  if (typeof original !== 'function') return false
+  proto.scheduleCheckPendingRequests = function (this: RequestQueueLike) {
+    if (this.pending.length > 0) original.call(this)
+  }
+  proto.diasporaPatched = true
+  return true
+}
+patchKafkajsRequestQueue()
 
 export interface SessionRecord {
   topic: string
@@ -81,6 +110,9 @@ export class Session {
   readonly fixed: Record<string, number[]> | undefined
   #stopped = false
   #running = false
+  /** Back-pressure (pause): the batch being delivered waits, so kafkajs fetches nothing more. */
+  #held = false
+  #release: (() => void) | undefined
 
   constructor (private readonly opts: SessionOptions) {
     this.topics = opts.topics
@@ -126,7 +158,7 @@ export class Session {
     }).catch(err => { if (!this.#stopped) this.opts.handlers.onCrash(err as Error, false) })
   }
 
-  #onBatch ({ batch, isStale }: EachBatchPayload): void {
+  async #onBatch ({ batch, isStale, heartbeat }: EachBatchPayload): Promise<void> {
     if (this.#stopped || isStale()) return
     const records: SessionRecord[] = []
     for (const m of batch.messages) {
@@ -141,6 +173,17 @@ export class Session {
       })
     }
     if (records.length > 0) this.opts.handlers.onRecords(batch.topic, batch.partition, records)
+    // Paused (typically by onRecords just now): hold this batch until resume() or stop(). kafkajs does not fetch
+    // while a batch is in progress, and we stay in the group by heartbeating; a rebalance makes heartbeat()
+    // throw, which hands the consumer back to kafkajs to rejoin (the instance re-pauses on the join).
+    while (this.#held && !this.#stopped) {
+      await new Promise<void>(resolve => {
+        const timer = setTimeout(resolve, this.opts.heartbeatInterval)
+        this.#release = () => { clearTimeout(timer); resolve() }
+      })
+      this.#release = undefined
+      if (this.#held && !this.#stopped) await heartbeat()
+    }
   }
 
   get running (): boolean { return this.#running && !this.#stopped }
@@ -149,12 +192,19 @@ export class Session {
     this.consumer.seek({ topic, partition, offset: String(offset) })
   }
 
+  /**
+   * Stop taking records (the instance always pauses all of a session's topics together). Not kafkajs' pause():
+   * with every partition paused kafkajs sleeps maxWaitTimeInMs between checks, so each resume stalled a
+   * draining consumer for up to CONSUMER_FETCH_MAX_WAIT_MS. Holding the batch in eachBatch resumes at once.
+   */
   pause (topics: string[]): void {
-    if (this.#running && topics.length > 0) this.consumer.pause(topics.map(topic => ({ topic })))
+    if (topics.length > 0) this.#held = true
   }
 
   resume (topics: string[]): void {
-    if (this.#running && topics.length > 0) this.consumer.resume(topics.map(topic => ({ topic })))
+    if (topics.length === 0) return
+    this.#held = false
+    this.#release?.()
   }
 
   async commit (offsets: Array<{ topic: string, partition: number, offset: number, metadata?: string | null }>): Promise<void> {
@@ -165,6 +215,7 @@ export class Session {
   async stop (): Promise<void> {
     if (this.#stopped) return
     this.#stopped = true
+    this.#release?.()
     await this.consumer.disconnect().catch(() => {})
   }
 }

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { Duplex } from 'node:stream'
 import { ApiError, Errors, consumerBody, managementBody, type ErrorFamily } from './errors.js'
 import { NAME_RULES } from '../../schemas/common.js'
 
@@ -14,11 +15,23 @@ export const KAFKA_V2_JSON = 'application/vnd.kafka.v2+json'
 
 /** Route family: declared by the route, else guessed from the URL (for 404s and early failures). */
 export function familyOf (request: FastifyRequest): ErrorFamily {
-  const declared = request.routeOptions?.config?.family
+  let declared: ErrorFamily | undefined
+  try {
+    declared = request.routeOptions?.config?.family
+  } catch {
+    // A request the router never matched (a framework error) has no route options.
+  }
   if (declared) return declared
-  const path = request.url.split('?')[0] ?? ''
+  return familyOfPath(request.url)
+}
+
+/** The family a URL's path belongs to: the consumer API (and anything outside /api/) or management. */
+export function familyOfPath (url: string): ErrorFamily {
+  const path = url.split('?')[0] ?? ''
   return /^\/api\/v3\/[^/]+\/consumers(\/|$)/.test(path) || !path.startsWith('/api/') ? 'consumer' : 'management'
 }
+
+const RANGE_KEYWORDS = new Set(['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'])
 
 interface ValidationIssue { keyword: string, instancePath: string, message?: string, params: Record<string, unknown> }
 
@@ -58,6 +71,8 @@ function fromValidation (issues: ValidationIssue[], context: string, family: Err
     return new ApiError(400, 400, `Field ${where} ${first.message ?? 'has the wrong type'}`)
   }
   if (first.keyword === 'required') return Errors.unprocessable(`Missing field: ${String(first.params.missingProperty)}`)
+  // Out of range (a negative or beyond-int64-precision offset, a negative partition): decisions.md's 42204.
+  if (RANGE_KEYWORDS.has(first.keyword)) return Errors.unprocessable(`Invalid ${where}: ${first.message ?? 'out of range'}`, 42204)
   if (first.instancePath === '' && first.keyword === 'type') return Errors.unprocessable('Request body is required')
   return Errors.unprocessable(`Invalid ${where}: ${first.message ?? 'invalid value'}`)
 }
@@ -73,6 +88,52 @@ export function sendApiError (request: FastifyRequest, reply: FastifyReply, err:
   reply.code(err.statusCode).headers(err.headers)
   if (family === 'consumer') return reply.type(KAFKA_V2_JSON).send(consumerBody(err))
   return reply.type('application/json; charset=utf-8').send(managementBody(err))
+}
+
+/**
+ * Fastify's `frameworkErrors` server option: failures before routing (a path that is not valid
+ * percent-encoded UTF-8, a path parameter beyond the router's length limit) in the route family's shape
+ * instead of Fastify's own JSON.
+ */
+export function frameworkErrors (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  let api: ApiError
+  switch (error.code) {
+    case 'FST_ERR_BAD_URL':
+      api = new ApiError(400, 400, 'Bad Request: the URL path is not valid percent-encoded UTF-8', { code: 'BAD_URL' })
+      break
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      api = new ApiError(414, 414, 'URI Too Long: a path segment is too long', { code: 'URI_TOO_LONG' })
+      break
+    default:
+      api = toApiError(error, familyOf(request))
+  }
+  request.log.info({ status: api.statusCode, code: error.code }, 'request rejected before routing')
+  sendApiError(request, reply, api)
+}
+
+const CLIENT_ERRORS: Record<string, [number, string, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'Request Timeout: the request was not received in time'],
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large', 'Request Header Fields Too Large: the request line and headers exceed the size limit']
+}
+
+/**
+ * Node's `clientError` (Fastify's `clientErrorHandler` server option): requests the HTTP parser rejects
+ * (invalid bytes in the request line, a Content-Length that does not match the body, oversized headers, a
+ * timeout) never reach Fastify. Answer them in the route family's shape, guessed from the request line.
+ */
+export function clientErrorHandler (err: Error & { code?: string, rawPacket?: unknown }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const [status, label, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request', 'Bad Request: the HTTP request is malformed']
+  const raw = Buffer.isBuffer(err.rawPacket) ? err.rawPacket.toString('latin1') : ''
+  const target = /^[A-Za-z]+ (\S+)/.exec(raw)?.[1] ?? '/'
+  const api = new ApiError(status, status, message)
+  const consumer = familyOfPath(target) === 'consumer'
+  const body = JSON.stringify(consumer ? consumerBody(api) : managementBody(api))
+  const type = consumer ? `${KAFKA_V2_JSON}; charset=utf-8` : 'application/json; charset=utf-8'
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${label}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: ${type}\r\nConnection: close\r\n\r\n${body}`)
+  }
+  socket.destroy(err)
 }
 
 /**

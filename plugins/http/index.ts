@@ -1,24 +1,79 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
-import { KAFKA_REQUEST_TYPE, parseJsonBody } from './media.js'
+import type { TSchema } from '@sinclair/typebox'
+import { KAFKA_REQUEST_TYPE, acceptsJson, charsetOf, decodeUtf8, parseJsonBody } from './media.js'
+import { strictJsonTypes } from './strict-json.js'
 import { ApiError } from '../errors/errors.js'
 
 /**
+ * Longest path parameter the router accepts. Far above every name rule (at most 128 characters), so an
+ * over-long name reaches schema validation and gets its route family's 422 instead of the router's 414; the
+ * request line as a whole stays bounded by Node's header size limit.
+ */
+export const MAX_PARAM_LENGTH = 16_384
+
+/** A 400 for a body value that type coercion must not touch (see strict-json.ts). */
+function strictTypesError (body: unknown, schema: unknown): ApiError | undefined {
+  if (body === undefined || body === null) return undefined
+  // A JSON array, string or number where the body is an object: a wrong JSON type (400), not a missing body.
+  if ((typeof body !== 'object' || Array.isArray(body)) && (schema as { type?: unknown } | undefined)?.type === 'object') {
+    return new ApiError(400, 400, 'Request body must be a JSON object')
+  }
+  if (typeof body !== 'object') return undefined
+  const issue = strictJsonTypes(body, schema)
+  if (!issue) return undefined
+  return new ApiError(400, 400, issue.path === '' ? `Request body ${issue.message}` : `Field ${issue.path} ${issue.message}`)
+}
+
+/**
  * Request parsing: application/json and every application/vnd.kafka…v2+json type, an empty body being
- * "no body". Other explicit types get Fastify's 415, answered in the route's error shape.
+ * "no body". Other explicit types get Fastify's 415, answered in the route's error shape. Bodies must be
+ * UTF-8 (a charset other than utf-8 is a 415, bytes that are not UTF-8 a 400). API responses are JSON, so an
+ * Accept header that excludes JSON is a 406.
  */
 const httpPlugin: FastifyPluginAsync = async (fastify) => {
   // Only JSON bodies: text/plain and anything else gets 415 (Confluent), not a confusing validation error.
   fastify.removeContentTypeParser(['application/json', 'text/plain'])
-  const parse = (_req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
+  const parse = (req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
     try {
-      done(null, parseJsonBody(body.toString()))
+      const charset = charsetOf(req.headers['content-type'])
+      if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+        throw new ApiError(415, 415, `Unsupported charset ${charset}: JSON bodies are UTF-8`)
+      }
+      done(null, parseJsonBody(typeof body === 'string' ? body : decodeUtf8(body)))
     } catch (err) {
       done(err as Error)
     }
   }
-  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, parse)
-  fastify.addContentTypeParser(KAFKA_REQUEST_TYPE, { parseAs: 'string' }, parse)
+  fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, parse)
+  fastify.addContentTypeParser(KAFKA_REQUEST_TYPE, { parseAs: 'buffer' }, parse)
+
+  fastify.addHook('onRequest', async (request) => {
+    // Routes of the API only: /health, /ready and /docs serve whatever their plugins serve.
+    if (request.routeOptions.url?.startsWith('/api/') && !acceptsJson(request.headers.accept)) {
+      throw new ApiError(406, 406, 'Not Acceptable: responses are application/vnd.kafka.v2+json or application/json; send Accept with one of them, */* or none')
+    }
+  })
+  // Before the validator coerces: null is not 0 and true is not 1 (strict-json.ts).
+  fastify.addHook('preValidation', async (request) => {
+    const error = strictTypesError(request.body, request.routeOptions.schema?.body)
+    if (error) throw error
+  })
+}
+
+/**
+ * Validate a body that the route read itself (GET committed offsets) exactly as Fastify validates declared
+ * bodies: the same null and boolean rules, the same Ajv with its coercion, the same error mapping. Returns the
+ * (coerced) body.
+ */
+export function validateBody<T> (request: FastifyRequest, schema: TSchema, body: unknown): T {
+  const strict = strictTypesError(body, schema)
+  if (strict) throw strict
+  const validate = request.compileValidationSchema(schema as object, 'body')
+  if (!validate(body)) {
+    throw Object.assign(new Error('body validation failed'), { validation: validate.errors ?? [], validationContext: 'body' })
+  }
+  return body as T
 }
 
 /**
@@ -26,7 +81,7 @@ const httpPlugin: FastifyPluginAsync = async (fastify) => {
  * stream with the same rules: JSON types only, the body limit, and a clean 400 on bad JSON.
  */
 export async function readGetBody (request: FastifyRequest, limit: number): Promise<unknown> {
-  const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim() ?? ''
+  const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of request.raw) {
@@ -39,7 +94,11 @@ export async function readGetBody (request: FastifyRequest, limit: number): Prom
   if (type !== '' && type !== 'application/json' && !KAFKA_REQUEST_TYPE.test(type)) {
     throw new ApiError(415, 415, 'Unsupported Media Type: send application/vnd.kafka.v2+json or application/json')
   }
-  return parseJsonBody(Buffer.concat(chunks).toString('utf8'))
+  const charset = charsetOf(request.headers['content-type'])
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    throw new ApiError(415, 415, `Unsupported charset ${charset}: JSON bodies are UTF-8`)
+  }
+  return parseJsonBody(decodeUtf8(Buffer.concat(chunks)))
 }
 
 export default fp(httpPlugin, { name: 'http', fastify: '5.x' })

@@ -12,6 +12,37 @@ export function embeddedType (format: EmbeddedFormat): string {
   return `application/vnd.kafka.${format}.v2+json`
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
+
+/** A body's bytes as text: JSON is UTF-8 (RFC 8259), so bytes that are not UTF-8 are a 400, never replaced. */
+export function decodeUtf8 (bytes: Uint8Array): string {
+  try {
+    return UTF8.decode(bytes)
+  } catch {
+    throw Errors.malformedJson('the body is not valid UTF-8')
+  }
+}
+
+/** The charset parameter of a Content-Type, lower-cased; undefined when there is none. */
+export function charsetOf (contentType: string | undefined): string | undefined {
+  const m = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType ?? '')
+  return m ? (m[1] as string).toLowerCase() : undefined
+}
+
+/**
+ * Can a response in JSON (application/json, or any application/…+json type such as Confluent's) satisfy this
+ * Accept header? A missing or empty header accepts anything; ranges with q=0 are refusals.
+ */
+export function acceptsJson (accept: string | undefined): boolean {
+  if (accept === undefined || accept.trim() === '') return true
+  for (const part of accept.split(',')) {
+    const [range = '', ...params] = part.split(';').map(s => s.trim().toLowerCase())
+    if (params.some(p => /^q\s*=\s*0(\.0*)?$/.test(p))) continue
+    if (range === '*/*' || range === 'application/*' || range === 'application/json' || /^application\/[^/]+\+json$/.test(range)) return true
+  }
+  return false
+}
+
 /**
  * Parse a JSON request body. An empty body is `undefined` (Confluent accepts bodiless create and commit);
  * anything else must be valid JSON. Prototype-poisoning keys are refused.

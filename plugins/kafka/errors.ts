@@ -3,7 +3,10 @@ import { ApiError, Errors } from '../errors/errors.js'
 
 interface KafkaishError { name?: string, type?: string, retriable?: boolean, message?: string, code?: string, originalError?: unknown, cause?: unknown, errors?: unknown[] }
 
-const CONNECTION_ERRORS = new Set(['KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSBrokerNotFound', 'KafkaJSRequestTimeoutError'])
+// No broker or coordinator could be reached (kafkajs marks some of these non-retriable; for a client they are
+// an outage: 50302, not a generic 50002).
+const CONNECTION_ERRORS = new Set(['KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSBrokerNotFound', 'KafkaJSRequestTimeoutError',
+  'KafkaJSGroupCoordinatorNotFound', 'KafkaJSNoBrokerAvailableError'])
 
 /** The chain of causes, outermost first. */
 function chain (err: unknown): KafkaishError[] {
@@ -35,7 +38,7 @@ export function toKafkaApiError (err: unknown): ApiError {
     return new ApiError(403, 40301, `Kafka authorization failure: ${msg}`)
   }
   if (isConnectionError(err)) return Errors.brokerUnavailable(msg)
-  if (chain(err).some(e => e.retriable === true || e.name === 'KafkaJSNumberOfRetriesExceeded' || e.name === 'KafkaJSTimeout')) {
+  if (chain(err).some(e => e.retriable === true || e.name === 'KafkaJSNumberOfRetriesExceeded' || e.name === 'KafkaJSTimeout' || e.name === 'KafkaJSLockTimeout')) {
     return Errors.kafkaRetriable(msg)
   }
   return Errors.kafka(msg)

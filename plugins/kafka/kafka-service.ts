@@ -7,6 +7,7 @@ import type { Config } from '../config/config.js'
 import { kafkaClientConfig, type MinimalLogger, type TokenProvider } from './client-options.js'
 import { registerCodecs } from './codecs.js'
 import { createCachedTokenProvider, mskIamSigner } from './msk-iam.js'
+import { toKafkaApiError } from './errors.js'
 
 export interface KafkaServiceOptions {
   logger?: MinimalLogger
@@ -47,7 +48,10 @@ export class KafkaService {
     return new Kafka(kafkaClientConfig(this.config, opts))
   }
 
-  /** The shared admin client, connected on first use; a failed connect is retried by the next caller. */
+  /**
+   * The shared admin client, connected on first use; a failed connect is retried by the next caller and rejects
+   * with the contract's error (503/50302 when no broker answers), like the calls made with the client.
+   */
   async admin (): Promise<Admin> {
     if (this.#closed) throw new Error('Kafka service is closed')
     if (!this.#adminReady) {
@@ -56,7 +60,7 @@ export class KafkaService {
       this.#adminReady = admin.connect().then(() => admin, async (err: unknown) => {
         this.#adminReady = undefined
         await admin.disconnect().catch(() => {})
-        throw err
+        throw toKafkaApiError(err)
       })
     }
     return this.#adminReady

@@ -67,3 +67,23 @@ t.test('budget signals relief once usage drops well below the limit', async t =>
   budget.release(10)
   t.equal(relieved, 1, 'called once')
 })
+
+t.test('pushes after purge, clear and the empty-queue sweep land in live queues', async t => {
+  const b = new RecordBuffer()
+  b.push(rec(0, 0))
+  b.purge('ns.t', 0)
+  b.push(rec(0, 1))
+  t.same(b.take(1000).map(r => r.offset), [1], 'after purge')
+  b.push(rec(0, 2))
+  b.clear()
+  b.push(rec(0, 3))
+  t.same(b.take(1000).map(r => r.offset), [3], 'after clear')
+  // 64+ partitions make take() drop empty queues, including the one pushed to last.
+  for (let p = 0; p < 70; p++) b.push(rec(p, 10))
+  t.equal(b.take(100_000).length, 70)
+  b.push(rec(69, 11))
+  b.push(rec(69, 12))
+  t.same(b.take(1000).map(r => [r.partition, r.offset]), [[69, 11], [69, 12]], 'after the sweep')
+  t.equal(b.records, 0)
+  t.equal(b.bytes, 0)
+})

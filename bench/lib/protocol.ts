@@ -1,0 +1,55 @@
+/** The IPC protocol between the benchmark runner and a measured child process (bench/server.ts, bench/baseline-consumers.ts). */
+
+export interface Usage {
+  rss: number
+  heapUsed: number
+  heapTotal: number
+  external: number
+  arrayBuffers: number
+  /** process.cpuUsage() in µs. */
+  cpuUser: number
+  cpuSystem: number
+  /** performance.now() of the child, ms. */
+  now: number
+}
+
+export interface LoopDelay {
+  /** ms */
+  p50: number
+  p99: number
+  max: number
+  mean: number
+}
+
+export interface PhaseCounts {
+  instances: number
+  byPhase: Record<string, number>
+  /** Partitions held, summed over instances. */
+  partitions: number
+}
+
+export interface AuthMicro {
+  iterations: number
+  /** µs per awaited fastify.authenticate(request) with a cached token. */
+  authenticateUs: number
+  /** µs per awaited call of an empty async hook, measured the same way (the floor). */
+  noopUs: number
+  /** µs per tokenHash() (SHA-256 of the token), the main cost of a hit. */
+  hashUs: number
+}
+
+export type Command =
+  | { cmd: 'usage', gc?: boolean }
+  | { cmd: 'eld.reset' }
+  | { cmd: 'eld.read' }
+  | { cmd: 'kafka.counts' }
+  | { cmd: 'phases' }
+  | { cmd: 'auth.stats' }
+  | { cmd: 'auth.micro', token: string, iterations: number }
+  | { cmd: 'profile.mark', label: string }
+  | { cmd: 'start', spec: unknown }
+  | { cmd: 'stop' }
+
+export interface Request { id: number, body: Command }
+export interface Reply { id: number, ok: boolean, result?: unknown, error?: string }
+export interface Hello { hello: true, url?: string, pid: number }

@@ -1,0 +1,227 @@
+/**
+ * Scenario 1, fetch throughput. A topic pre-filled with N records (1 KiB and 100 B values; 1 and 4
+ * partitions) is drained from the beginning by one consumer instance with GET records at a large max_bytes,
+ * binary and json, and by a plain kafkajs consumer (library defaults, eachBatch) in the same repetition.
+ * Rates exclude the first delivery (it measures the group join, not the drain).
+ */
+import { BenchUser, BINARY, JSONV2, shortName } from '../lib/http.js'
+import { drainRates, drainWithKafkajs, prefill } from '../lib/kafka.js'
+import { log, type BenchContext } from '../lib/context.js'
+import { fmtSpread, ratioSpread, spread, type Spread } from '../lib/stats.js'
+import type { LoopDelay, Usage } from '../lib/protocol.js'
+import type { ScenarioResult, Target } from '../lib/result.js'
+
+/** The "large max_bytes" of every read: the server's default cap CONSUMER_REQUEST_MAX_BYTES (64 MiB). */
+export const MAX_BYTES = 64 * 1048576
+
+export interface FetchTopic { size: number, partitions: number, topic: string, kafkaTopic: string, count: number }
+export interface FetchSetup { user: BenchUser, topics: FetchTopic[] }
+
+export function fetchCounts (quick: boolean): Record<number, number> {
+  return quick ? { 1024: 10_000, 100: 40_000 } : { 1024: 50_000, 100: 100_000 }
+}
+
+/** The pre-filled topics, made once per run (the profiling pass reuses them). */
+export async function setupFetch (ctx: BenchContext): Promise<FetchSetup> {
+  const cached = ctx.state.get('fetch') as FetchSetup | undefined
+  if (cached) return cached
+  const user = await BenchUser.create(() => ctx.client, ctx.globus)
+  const counts = fetchCounts(ctx.opts.quick)
+  const kafka = ctx.kafka('diaspora-bench-prefill')
+  const topics: FetchTopic[] = []
+  for (const size of [1024, 100]) {
+    for (const partitions of [1, 4]) {
+      const topic = await user.topic(partitions)
+      ctx.cleanup.teardown(() => user.deleteTopic(topic))
+      const count = counts[size] as number
+      const t0 = performance.now()
+      await prefill(kafka, user.kafkaTopic(topic), partitions, count, size)
+      log(`fetch: pre-filled ${user.kafkaTopic(topic)} with ${count} × ${size} B over ${partitions} partition(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+      topics.push({ size, partitions, topic, kafkaTopic: user.kafkaTopic(topic), count })
+    }
+  }
+  const setup = { user, topics }
+  ctx.state.set('fetch', setup)
+  return setup
+}
+
+/** Occurrences of `"partition":` = records in a GET records body (values never contain it here). */
+export function countRecords (body: Buffer): number {
+  const needle = Buffer.from('"partition":')
+  let n = 0
+  let i = body.indexOf(needle)
+  while (i !== -1) { n++; i = body.indexOf(needle, i + needle.length) }
+  return n
+}
+
+export interface ProxyDrain {
+  records: number
+  firstAt: number
+  lastAt: number
+  firstCount: number
+  reads: number
+  wireBytes: number
+  eld: LoopDelay
+  /** Server CPU (user + system) during the drain, % of one core, and per record drained. */
+  cpuPct: number
+  cpuUsPerRecord: number
+}
+
+/** One instance drains the topic from the beginning over real HTTP. */
+export async function drainProxy (ctx: BenchContext, user: BenchUser, topic: string, format: 'binary' | 'json', expected: number, timeoutMs = 180_000): Promise<ProxyDrain> {
+  const path = await user.consumer(shortName('g'), { format, 'auto.offset.reset': 'earliest' })
+  try {
+    await user.subscribe(path, [topic])
+    const accept = format === 'binary' ? BINARY : JSONV2
+    const deadline = performance.now() + timeoutMs
+    let records = 0
+    let firstAt = 0
+    let lastAt = 0
+    let firstCount = 0
+    let reads = 0
+    let wireBytes = 0
+    let u0: Promise<Usage> | undefined
+    while (records < expected) {
+      if (performance.now() > deadline) throw new Error(`proxy ${format}: ${records}/${expected} records after ${timeoutMs} ms`)
+      const res = await user.req('GET', `${path}/records?timeout=1000&max_bytes=${MAX_BYTES}`, undefined, { accept })
+      if (res.status !== 200) throw new Error(`GET records: ${res.status} ${res.text().slice(0, 300)}`)
+      const n = countRecords(res.body)
+      if (n === 0) continue
+      if (records === 0) {
+        firstAt = res.at
+        firstCount = n
+        ctx.server.call({ cmd: 'eld.reset' }).catch(() => {})
+        u0 = ctx.server.call<Usage>({ cmd: 'usage' })
+      } else {
+        reads++
+        wireBytes += res.body.length
+      }
+      records += n
+      lastAt = res.at
+    }
+    const [eld, a, b] = await Promise.all([
+      ctx.server.call<LoopDelay>({ cmd: 'eld.read' }),
+      u0 as Promise<Usage>,
+      ctx.server.call<Usage>({ cmd: 'usage' })
+    ])
+    const cpuUs = b.cpuUser + b.cpuSystem - a.cpuUser - a.cpuSystem
+    const cpuPct = (cpuUs / 1000) / (b.now - a.now) * 100
+    if (records !== expected) log(`fetch: warning: ${format} drain got ${records} records, expected ${expected}`)
+    return { records, firstAt, lastAt, firstCount, reads, wireBytes, eld, cpuPct, cpuUsPerRecord: cpuUs / (records - firstCount) }
+  } finally {
+    await user.deleteConsumer(path).catch(() => {})
+  }
+}
+
+interface Series { recordsPerSec: number[], mbPerSec: number[], eldP99: number[], cpuPct: number[], usPerRecord: number[], wireMbPerSec: number[] }
+const emptySeries = (): Series => ({ recordsPerSec: [], mbPerSec: [], eldP99: [], cpuPct: [], usPerRecord: [], wireMbPerSec: [] })
+
+export interface FetchRow {
+  size: number
+  partitions: number
+  records: number
+  kafkajs: Record<keyof Series, Spread>
+  binary: Record<keyof Series, Spread> & { ratio: Spread }
+  json: Record<keyof Series, Spread> & { ratio: Spread }
+}
+
+const TARGETS: Record<'binary' | 'json', number> = { binary: 0.5, json: 0.4 }
+
+export async function runFetch (ctx: BenchContext): Promise<ScenarioResult> {
+  const started = new Date()
+  const t0 = performance.now()
+  const setup = await setupFetch(ctx)
+  const kafka = ctx.kafka('diaspora-bench-baseline')
+  const rows: FetchRow[] = []
+  for (const t of setup.topics) {
+    const s = { kafkajs: emptySeries(), binary: emptySeries(), json: emptySeries() }
+    for (let rep = 0; rep < ctx.opts.reps; rep++) {
+      // Alternate the order so that neither side always runs first (page cache, broker warmth, noise drift).
+      const order: Array<keyof typeof s> = rep % 2 === 0 ? ['kafkajs', 'binary', 'json'] : ['json', 'binary', 'kafkajs']
+      for (const which of order) {
+        if (which === 'kafkajs') {
+          const r = await drainWithKafkajs(kafka, t.kafkaTopic, t.count)
+          const rates = drainRates(r)
+          s.kafkajs.recordsPerSec.push(rates.recordsPerSec)
+          s.kafkajs.mbPerSec.push(rates.recordsPerSec * t.size / 1e6)
+          s.kafkajs.eldP99.push(r.eld.p99)
+          s.kafkajs.cpuPct.push(NaN)
+          s.kafkajs.usPerRecord.push(NaN)
+          s.kafkajs.wireMbPerSec.push(NaN)
+        } else {
+          const r = await drainProxy(ctx, setup.user, t.topic, which, t.count)
+          const rates = drainRates({ ...r, bytes: 0, firstBytes: 0 })
+          s[which].recordsPerSec.push(rates.recordsPerSec)
+          s[which].mbPerSec.push(rates.recordsPerSec * t.size / 1e6)
+          s[which].eldP99.push(r.eld.p99)
+          s[which].cpuPct.push(r.cpuPct)
+          s[which].usPerRecord.push(r.cpuUsPerRecord)
+          s[which].wireMbPerSec.push(r.wireBytes / rates.seconds / 1e6)
+        }
+        const last = s[which].recordsPerSec.at(-1) as number
+        log(`fetch: ${t.size} B × ${t.partitions}p rep ${rep + 1}/${ctx.opts.reps} ${which}: ${Math.round(last).toLocaleString('en-US')} records/s`)
+      }
+    }
+    const sum = (x: Series): Record<keyof Series, Spread> => ({
+      recordsPerSec: spread(x.recordsPerSec), mbPerSec: spread(x.mbPerSec), eldP99: spread(x.eldP99), cpuPct: spread(x.cpuPct), usPerRecord: spread(x.usPerRecord), wireMbPerSec: spread(x.wireMbPerSec)
+    })
+    rows.push({
+      size: t.size,
+      partitions: t.partitions,
+      records: t.count,
+      kafkajs: sum(s.kafkajs),
+      binary: { ...sum(s.binary), ratio: ratioSpread(s.binary.recordsPerSec, s.kafkajs.recordsPerSec) },
+      json: { ...sum(s.json), ratio: ratioSpread(s.json.recordsPerSec, s.kafkajs.recordsPerSec) }
+    })
+  }
+
+  const targets: Target[] = []
+  for (const r of rows) {
+    if (r.size !== 1024) continue
+    for (const f of ['binary', 'json'] as const) {
+      targets.push({
+        name: `fetch ${f} 1 KiB, ${r.partitions} partition${r.partitions > 1 ? 's' : ''}: proxy / kafkajs records/s`,
+        goal: `≥ ${TARGETS[f]}×`,
+        measured: `${fmtSpread(r[f].ratio, 2)}×`,
+        pass: r[f].ratio.median >= TARGETS[f]
+      })
+    }
+  }
+  const label = (r: FetchRow): string => `${r.size === 1024 ? '1 KiB' : `${r.size} B`} × ${r.partitions}p`
+  const rowsOut: string[][] = []
+  for (const r of rows) {
+    rowsOut.push([label(r), 'kafkajs (baseline)', fmtSpread(r.kafkajs.recordsPerSec), fmtSpread(r.kafkajs.mbPerSec), '1', fmtSpread(r.kafkajs.eldP99, 2), '–', '–'])
+    for (const f of ['binary', 'json'] as const) {
+      const target = r.size === 1024 ? ` (target ≥ ${TARGETS[f]})` : ''
+      rowsOut.push([label(r), `proxy ${f}`, fmtSpread(r[f].recordsPerSec), fmtSpread(r[f].mbPerSec), `${fmtSpread(r[f].ratio, 2)}${target}`, fmtSpread(r[f].eldP99, 2), fmtSpread(r[f].cpuPct, 2), fmtSpread(r[f].usPerRecord, 2)])
+    }
+  }
+  return {
+    id: 'fetch',
+    title: 'Fetch throughput',
+    startedAt: started.toISOString(),
+    seconds: (performance.now() - t0) / 1000,
+    settings: {
+      records: fetchCounts(ctx.opts.quick),
+      reps: ctx.opts.reps,
+      maxBytes: MAX_BYTES,
+      readTimeoutMs: 1000,
+      baseline: 'kafkajs 2.2.4 consumer, library defaults, eachBatch, in the runner process',
+      knobs: pickKnobs(ctx.env)
+    },
+    tables: [{
+      title: 'Fetch throughput (records/s and MB/s of values; event-loop delay p99 of the draining process; server CPU, % of one core and µs per record)',
+      headers: ['topic', 'consumer', 'records/s', 'MB/s', '× baseline', 'loop delay p99 ms', 'server CPU %', 'server CPU µs/record'],
+      rows: rowsOut
+    }],
+    targets,
+    data: { rows },
+    notes: []
+  }
+}
+
+export function pickKnobs (env: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(env)) if (k.startsWith('CONSUMER_')) out[k] = v
+  return out
+}

@@ -1,0 +1,205 @@
+/**
+ * The service's Prometheus metrics over prom-client, on a registry of their own (never prom-client's global
+ * default registry: several apps may live in one process, as in the tests). Plain module: no Fastify. The
+ * plugin (index.ts) feeds it from HTTP hooks; the consumer engine and the auth plugin reach it only through
+ * the small observer callbacks they declare, so neither imports prom-client.
+ *
+ * Counters the engine already keeps (registry stats, auth cache stats) are read at scrape time and turned
+ * into monotonic counters by adding what changed since the previous scrape.
+ */
+import { timingSafeEqual, createHash } from 'node:crypto'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { InstanceObserver } from '../consumers/instance.js'
+
+/** What the metrics read from the consumer registry at scrape time. */
+export interface ConsumerSource {
+  readonly stats: { created: number, deleted: number, expired: number }
+  all (): Iterable<{ readonly opts: { namespace: string }, readonly activeReads: number, readonly bufferedBytes: number, readonly bufferedRecords: number }>
+}
+
+/** What the metrics read from the auth plugin at scrape time. */
+export interface AuthSource {
+  stats (): { hits: number, misses: number }
+}
+
+export interface ServiceMetricsOptions {
+  /** process_* and nodejs_* metrics (default true). They start an event-loop monitor and a GC observer. */
+  defaultMetrics?: boolean
+}
+
+/** Seconds: long polls last up to CONSUMER_REQUEST_TIMEOUT_MAX_MS (30 s by default). */
+const FETCH_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+const INTROSPECTION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+/** Label for requests that matched no route (404s): raw URLs would carry namespace and instance names. */
+export const UNMATCHED_ROUTE = '(unmatched)'
+
+type CounterSource = () => number
+
+/** A counter mirroring a cumulative number kept elsewhere (it only moves forward). */
+function mirrorCounter (registry: Registry, name: string, help: string): { bind (source: CounterSource): void } {
+  let source: CounterSource | undefined
+  let last = 0
+  // eslint-disable-next-line no-new
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect () {
+      if (!source) return
+      const now = source()
+      if (now > last) { this.inc(now - last); last = now }
+    }
+  })
+  return { bind (s) { source = s; last = 0 } }
+}
+
+export class ServiceMetrics {
+  readonly registry = new Registry()
+
+  readonly #httpRequests: Counter<'method' | 'route' | 'status'>
+  readonly #httpDuration: Histogram<'method' | 'route'>
+  readonly #fetchDuration: Histogram
+  readonly #fetches: Counter<'result'>
+  readonly #records: Counter
+  readonly #bytes: Counter
+  readonly #commits: Counter
+  readonly #commitErrors: Counter
+  readonly #rebalances: Counter
+  readonly #introspection: Histogram<'outcome'>
+  readonly #created
+  readonly #deleted
+  readonly #expired
+  readonly #authHits
+  readonly #authMisses
+  #consumers: ConsumerSource | undefined
+
+  constructor (opts: ServiceMetricsOptions = {}) {
+    const registers = [this.registry]
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry })
+
+    this.#httpRequests = new Counter({ name: 'diaspora_http_requests_total', help: 'HTTP requests answered, by method, route pattern and status', labelNames: ['method', 'route', 'status'], registers })
+    this.#httpDuration = new Histogram({ name: 'diaspora_http_request_duration_seconds', help: 'HTTP request duration (long polls included), by method and route pattern', labelNames: ['method', 'route'], buckets: HTTP_BUCKETS, registers })
+
+    const self = this
+    // eslint-disable-next-line no-new
+    new Gauge({
+      name: 'diaspora_consumer_instances',
+      help: 'Consumer instances alive, by namespace',
+      labelNames: ['namespace'],
+      registers,
+      collect () {
+        this.reset()
+        const perNs = new Map<string, number>()
+        for (const inst of self.#consumers?.all() ?? []) perNs.set(inst.opts.namespace, (perNs.get(inst.opts.namespace) ?? 0) + 1)
+        for (const [namespace, n] of perNs) this.set({ namespace }, n)
+      }
+    })
+    // eslint-disable-next-line no-new
+    new Gauge({
+      name: 'diaspora_consumer_long_polls',
+      help: 'Reads (GET records) waiting right now',
+      registers,
+      collect () {
+        let n = 0
+        for (const inst of self.#consumers?.all() ?? []) n += inst.activeReads
+        this.set(n)
+      }
+    })
+    // eslint-disable-next-line no-new
+    new Gauge({
+      name: 'diaspora_consumer_buffered_records',
+      help: 'Records prefetched from Kafka and not yet returned, all instances',
+      registers,
+      collect () {
+        let n = 0
+        for (const inst of self.#consumers?.all() ?? []) n += inst.bufferedRecords
+        this.set(n)
+      }
+    })
+    // eslint-disable-next-line no-new
+    new Gauge({
+      name: 'diaspora_consumer_buffered_bytes',
+      help: 'Key + value bytes prefetched from Kafka and not yet returned, all instances (bounded by CONSUMER_TOTAL_BUFFER_BYTES)',
+      registers,
+      collect () {
+        let n = 0
+        for (const inst of self.#consumers?.all() ?? []) n += inst.bufferedBytes
+        this.set(n)
+      }
+    })
+    this.#created = mirrorCounter(this.registry, 'diaspora_consumer_instances_created_total', 'Consumer instances created')
+    this.#deleted = mirrorCounter(this.registry, 'diaspora_consumer_instances_deleted_total', 'Consumer instances deleted by their owner')
+    this.#expired = mirrorCounter(this.registry, 'diaspora_consumer_instances_expired_total', 'Consumer instances closed after idling past CONSUMER_INSTANCE_TIMEOUT_MS')
+
+    this.#fetchDuration = new Histogram({ name: 'diaspora_consumer_fetch_duration_seconds', help: 'Duration of answered reads (GET records), long-poll wait included', buckets: FETCH_BUCKETS, registers })
+    this.#fetches = new Counter({ name: 'diaspora_consumer_fetches_total', help: 'Answered reads, by result: empty (no record) or records; the empty-fetch ratio is empty / all', labelNames: ['result'], registers })
+    this.#records = new Counter({ name: 'diaspora_consumer_records_served_total', help: 'Records returned by reads', registers })
+    this.#bytes = new Counter({ name: 'diaspora_consumer_bytes_served_total', help: 'Key + value bytes of the records returned by reads', registers })
+    this.#commits = new Counter({ name: 'diaspora_consumer_commits_total', help: 'Offset commits that reached Kafka and succeeded (explicit, commit-all, auto and final)', registers })
+    this.#commitErrors = new Counter({ name: 'diaspora_consumer_commit_errors_total', help: 'Offset commits that failed', registers })
+    this.#rebalances = new Counter({ name: 'diaspora_consumer_rebalances_total', help: 'Group joins of consumer instances (GROUP_JOIN: a new assignment after a rebalance)', registers })
+    // Both result values exist from the start, so the ratio is defined before the first read.
+    this.#fetches.inc({ result: 'empty' }, 0)
+    this.#fetches.inc({ result: 'records' }, 0)
+
+    this.#authHits = mirrorCounter(this.registry, 'diaspora_auth_cache_hits_total', 'Authenticated requests answered from the token cache')
+    this.#authMisses = mirrorCounter(this.registry, 'diaspora_auth_cache_misses_total', 'Authenticated requests not in the token cache (each started or joined an introspection)')
+    this.#introspection = new Histogram({ name: 'diaspora_auth_introspection_duration_seconds', help: 'Globus token introspection calls, by outcome: answered (any document) or failed (timeout, unreachable, 5xx, garbage)', labelNames: ['outcome'], buckets: INTROSPECTION_BUCKETS, registers })
+  }
+
+  /** One answered HTTP request. `route` is the route pattern (routeOptions.url), never the raw URL. */
+  httpRequest (method: string, route: string | undefined, status: number, seconds: number): void {
+    const r = route ?? UNMATCHED_ROUTE
+    this.#httpRequests.inc({ method, route: r, status: String(status) })
+    this.#httpDuration.observe({ method, route: r }, seconds)
+  }
+
+  /** The consumer engine's observer (ConsumerRegistry.observe). */
+  readonly consumerObserver: InstanceObserver = {
+    read: (ms, records, bytes) => {
+      this.#fetchDuration.observe(ms / 1000)
+      this.#fetches.inc({ result: records === 0 ? 'empty' : 'records' })
+      if (records > 0) {
+        this.#records.inc(records)
+        this.#bytes.inc(bytes)
+      }
+    },
+    commit: (ok) => { (ok ? this.#commits : this.#commitErrors).inc() },
+    join: () => { this.#rebalances.inc() }
+  }
+
+  /** The auth plugin's introspection observer. */
+  readonly introspectionObserver = (seconds: number, outcome: 'answered' | 'failed'): void => {
+    this.#introspection.observe({ outcome }, seconds)
+  }
+
+  bindConsumers (source: ConsumerSource): void {
+    this.#consumers = source
+    this.#created.bind(() => source.stats.created)
+    this.#deleted.bind(() => source.stats.deleted)
+    this.#expired.bind(() => source.stats.expired)
+  }
+
+  bindAuth (source: AuthSource): void {
+    this.#authHits.bind(() => source.stats().hits)
+    this.#authMisses.bind(() => source.stats().misses)
+  }
+
+  get contentType (): string { return this.registry.contentType }
+
+  /** The exposition text. */
+  render (): Promise<string> { return this.registry.metrics() }
+}
+
+/**
+ * Whether an Authorization header carries `Bearer <token>`. Compares SHA-256 digests in constant time, so
+ * neither the token's content nor its length leaks through timing.
+ */
+export function bearerMatches (header: string | undefined, token: string): boolean {
+  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header ?? '')
+  if (!m) return false
+  const digest = (s: string): Buffer => createHash('sha256').update(s).digest()
+  return timingSafeEqual(digest(m[1] as string), digest(token))
+}

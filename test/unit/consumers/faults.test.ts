@@ -1,0 +1,153 @@
+/**
+ * The consumer engine under broker faults and shutdown, driven through the fake Kafka port: a crashed session
+ * makes empty reads and commits answer the outage, a commit Kafka never confirms is bounded, drain() releases
+ * waiting long polls, closeAll() is bounded, and the observer sees reads, commits and joins.
+ */
+import t from 'tap'
+import { ApiError } from '../../../plugins/errors/errors.js'
+import { ConsumerRegistry } from '../../../plugins/consumers/registry.js'
+import type { InstanceObserver } from '../../../plugins/consumers/instance.js'
+import { rig } from '../../helpers/fake-kafka.js'
+
+const T = 'ns-abc.events'
+const tick = (ms = 0): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+
+async function caught (p: Promise<unknown>): Promise<ApiError> {
+  try {
+    await p
+  } catch (err) {
+    if (err instanceof ApiError) return err
+    throw err
+  }
+  throw new Error('expected a rejection')
+}
+
+const refused = (): Error => Object.assign(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:9092'), { name: 'KafkaJSConnectionError', retriable: true })
+
+t.test('a crashed session that kafkajs restarts: empty reads and commits answer 50302 until it joins again', async t => {
+  const r = rig({ joinWaitMs: 2000 })
+  r.admin.addTopic(T, 1)
+  const inst = r.instance()
+  t.teardown(() => inst.close())
+  await inst.subscribe({ topics: ['events'] })
+  const s = r.port.current
+  s.join([[T, 0]])
+  s.deliver(T, 0, [0, 1])
+  t.equal((await inst.read(10, 1 << 20, 'binary')).length, 2)
+
+  s.spec.handlers.onCrash(refused(), true)
+  s.deliver(T, 0, [2])
+  t.same((await inst.read(10, 1 << 20, 'binary')).map(x => x.offset), [2], 'records arriving clear the outage')
+  s.spec.handlers.onCrash(refused(), true)
+  const empty = await caught(inst.read(30, 1 << 20, 'binary'))
+  t.equal(empty.errorCode, 50302, 'a read that gets nothing by its timeout reports the outage')
+  t.match(empty.message, /ECONNREFUSED/)
+  const began = Date.now()
+  const commit = await caught(inst.commit())
+  t.equal(commit.errorCode, 50302, 'commit-all fails at once with the outage instead of waiting for a join')
+  t.ok(Date.now() - began < 2000, 'without waiting out CONSUMER_JOIN_WAIT_MS')
+
+  s.join([[T, 0]])
+  t.same(await inst.read(10, 1 << 20, 'binary'), [], 'joined again: an empty read is a plain empty answer')
+  await inst.commit()
+  t.same(s.commits.at(-1), [{ topic: T, partition: 0, offset: 3 }])
+})
+
+t.test('a commit Kafka never confirms answers 50003 at CONSUMER_JOIN_WAIT_MS; the instance stays usable', async t => {
+  const r = rig({ joinWaitMs: 100 })
+  r.admin.addTopic(T, 1)
+  const inst = r.instance()
+  t.teardown(() => inst.close())
+  await inst.subscribe({ topics: ['events'] })
+  const s = r.port.current
+  s.join([[T, 0]])
+  s.deliver(T, 0, [0])
+  await inst.read(10, 1 << 20, 'binary')
+  const original = s.commit.bind(s)
+  s.commit = () => new Promise<void>(() => {}) // a frozen broker: no answer, no error
+  const err = await caught(inst.commit())
+  t.equal(err.errorCode, 50003)
+  t.match(err.message, /did not confirm the commit within 100 ms/)
+  s.commit = original
+  await inst.commit()
+  t.same(s.commits.at(-1), [{ topic: T, partition: 0, offset: 1 }], 'the next commit goes through')
+})
+
+t.test('drain(): waiting long polls return what they hold at once, later reads do not wait', async t => {
+  const r = rig()
+  r.admin.addTopic(T, 1)
+  const inst = r.instance({ fetchMinBytes: 1_000_000 })
+  t.teardown(() => inst.close())
+  await inst.subscribe({ topics: ['events'] })
+  const s = r.port.current
+  s.join([[T, 0]])
+  s.deliver(T, 0, [0, 1])
+  const began = Date.now()
+  const pending = inst.read(60_000, 1 << 20, 'binary')
+  await tick(20)
+  inst.drain()
+  t.same((await pending).map(x => x.offset), [0, 1], 'the held records, long before the 60 s timeout')
+  t.same(await inst.read(60_000, 1 << 20, 'binary'), [], 'a later read answers at once')
+  t.ok(Date.now() - began < 60_000)
+})
+
+t.test('registry: drain() refuses new instances; closeAll() is bounded when an instance cannot close', async t => {
+  const r = rig()
+  r.admin.addTopic(T, 1)
+  const reg = new ConsumerRegistry(r.deps, { instanceTimeoutMs: 60_000, maxPerSubject: 10, closeTimeoutMs: 100 })
+  const base = { namespace: 'ns-abc', group: 'grp', subject: 'alice', format: 'binary' as const, autoOffsetReset: 'earliest' as const, autoCommit: false, fetchMinBytes: 1, requestTimeoutMs: 100 }
+  const a = reg.create({ ...base, name: 'a' })
+  await a.subscribe({ topics: ['events'] })
+  r.port.current.stop = () => new Promise<void>(() => {}) // leaving the group never completes
+  const pending = a.read(60_000, 1 << 20, 'binary')
+  reg.drain()
+  t.same(await pending, [], 'the waiting long poll returned')
+  t.equal((() => { try { reg.create({ ...base, name: 'b' }); return 0 } catch (err) { return (err as ApiError).errorCode } })(), 50302, 'no new instance while shutting down')
+  await reg.closeAll()
+  t.equal(reg.size, 0, 'closeAll returned although an instance is still closing')
+})
+
+t.test('the observer sees reads (records and bytes), commits (ok or not) and joins, and can be set later', async t => {
+  const r = rig({ joinWaitMs: 100 })
+  r.admin.addTopic(T, 1)
+  const reg = new ConsumerRegistry(r.deps, { instanceTimeoutMs: 60_000, maxPerSubject: 10 })
+  t.teardown(() => reg.closeAll())
+  const inst = reg.create({ namespace: 'ns-abc', group: 'grp', subject: 'alice', format: 'binary', autoOffsetReset: 'earliest', autoCommit: false, fetchMinBytes: 1, requestTimeoutMs: 100 })
+  const seen: string[] = []
+  const observer: InstanceObserver = {
+    read: (ms, records, bytes) => { seen.push(`read ${records} ${bytes} ${ms >= 0}`) },
+    commit: (ok) => { seen.push(`commit ${ok}`) },
+    join: () => { seen.push('join') }
+  }
+  reg.observe(observer)
+  await inst.subscribe({ topics: ['events'] })
+  const s = r.port.current
+  s.join([[T, 0]])
+  await inst.read(5, 1 << 20, 'binary')
+  s.deliver(T, 0, [0, 1], o => `v${o}xx`)
+  await inst.read(5, 1 << 20, 'binary')
+  await inst.commit()
+  s.commitFailures.push(Object.assign(new Error('boom'), { type: 'UNKNOWN_SERVER_ERROR' }))
+  await caught(inst.commit())
+  t.same(seen, ['join', 'read 0 0 true', 'read 2 8 true', 'commit true', 'commit false'])
+  reg.observe(undefined)
+  await inst.read(5, 1 << 20, 'binary')
+  t.equal(seen.length, 5, 'removed')
+})
+
+t.test('a subscription or assignment Kafka could not apply changes nothing; retried, it works', async t => {
+  const r = rig()
+  r.admin.addTopic(T, 1)
+  const inst = r.instance()
+  t.teardown(() => inst.close())
+  const working = r.deps.admin
+  r.deps.admin = async () => { throw Object.assign(new Error('no broker'), { name: 'KafkaJSConnectionError' }) }
+  t.equal((await caught(inst.subscribe({ topics: ['events'] }))).errorCode, 50302)
+  t.same(inst.subscription(), [], 'not subscribed')
+  t.equal((await caught(inst.read(10, 1 << 20, 'binary'))).errorCode, 40903, 'a read says so instead of waiting for nothing')
+  t.equal((await caught(inst.assign([{ topic: 'events', partition: 0 }]))).errorCode, 50302, 'and assigning is not refused as a conflict')
+  r.deps.admin = working
+  await inst.subscribe({ topics: ['events'] })
+  t.same(inst.subscription(), ['events'])
+  t.same(r.port.current.topics, [T], 'a session runs')
+})
