@@ -1,0 +1,112 @@
+/**
+ * The kafkajs adapter without a broker: a stand-in kafkajs consumer captures eachBatch, so back-pressure (a
+ * paused session holds the batch it is delivering, heartbeating, until resumed or stopped) can be driven by
+ * hand; and the process-wide fix of kafkajs' request-queue timer loop.
+ */
+import t from 'tap'
+import { createRequire } from 'node:module'
+import type { EachBatchPayload, Kafka } from 'kafkajs'
+import { Session, patchKafkajsRequestQueue, type SessionHandlers } from '../../../plugins/consumers/session.js'
+
+interface Fake { eachBatch?: (p: EachBatchPayload) => Promise<void>, disconnected: boolean }
+
+function fakeKafka (fake: Fake): Kafka {
+  const consumer = {
+    events: { GROUP_JOIN: 'join', REBALANCING: 'rebalancing', CRASH: 'crash' },
+    on () {},
+    async connect () {},
+    async subscribe () {},
+    async run (cfg: { eachBatch: (p: EachBatchPayload) => Promise<void> }) { fake.eachBatch = cfg.eachBatch },
+    async disconnect () { fake.disconnected = true }
+  }
+  return { consumer: () => consumer } as unknown as Kafka
+}
+
+function payload (heartbeat: () => Promise<void>): EachBatchPayload {
+  return {
+    batch: { topic: 'ns.t', partition: 0, messages: [{ offset: '5', timestamp: '1000', key: null, value: Buffer.from('v'), headers: {} }] },
+    isStale: () => false,
+    heartbeat
+  } as unknown as EachBatchPayload
+}
+
+async function until (cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise(resolve => setTimeout(resolve, 10))
+}
+
+function session (fake: Fake, onRecords: (s: Session) => void): Session {
+  const handlers: SessionHandlers = { onJoin () {}, onRecords: () => onRecords(s), onRebalancing () {}, onCrash () {} }
+  const s: Session = new Session({ kafka: fakeKafka(fake), groupId: 'ns.g', topics: ['ns.t'], fromBeginning: true, sessionTimeout: 6000, heartbeatInterval: 20, maxWaitTimeInMs: 100, maxBytes: 1048576, handlers })
+  return s
+}
+
+const eachBatch = (fake: Fake): NonNullable<Fake['eachBatch']> => fake.eachBatch as NonNullable<Fake['eachBatch']>
+
+t.test('a paused session holds the batch, heartbeating, until resumed', async t => {
+  const fake: Fake = { disconnected: false }
+  const s = session(fake, s => s.pause(['ns.t']))
+  await s.start()
+  let beats = 0
+  let done = false
+  const delivered = eachBatch(fake)(payload(async () => { beats++ })).then(() => { done = true })
+  await until(() => beats >= 2)
+  t.ok(beats >= 2, 'heartbeats while held')
+  t.notOk(done, 'the batch is held: kafkajs fetches nothing more')
+  s.resume(['ns.t'])
+  await delivered
+  t.ok(done, 'resume releases it')
+  await s.stop()
+})
+
+t.test('a rebalance seen by the heartbeat hands the consumer back to kafkajs', async t => {
+  const fake: Fake = { disconnected: false }
+  const s = session(fake, s => s.pause(['ns.t']))
+  await s.start()
+  const err = Object.assign(new Error('The group is rebalancing, so a rejoin is needed'), { type: 'REBALANCE_IN_PROGRESS' })
+  await t.rejects(eachBatch(fake)(payload(async () => { throw err })), err)
+  await s.stop()
+})
+
+t.test('stop releases a held batch', async t => {
+  const fake: Fake = { disconnected: false }
+  const s = session(fake, s => s.pause(['ns.t']))
+  await s.start()
+  const delivered = eachBatch(fake)(payload(async () => {}))
+  await s.stop()
+  await delivered
+  t.ok(fake.disconnected)
+})
+
+t.test('an unpaused session returns from eachBatch at once', async t => {
+  const fake: Fake = { disconnected: false }
+  let got = 0
+  const s = session(fake, () => { got++ })
+  await s.start()
+  await eachBatch(fake)(payload(async () => { throw new Error('no heartbeat expected') }))
+  t.equal(got, 1)
+  s.pause([])
+  await eachBatch(fake)(payload(async () => { throw new Error('no heartbeat expected') }))
+  t.equal(got, 2, 'pausing no topics pauses nothing')
+  await s.stop()
+})
+
+t.test('kafkajs request queues re-arm their pending check only when something is pending', async t => {
+  t.equal(patchKafkajsRequestQueue(), true)
+  t.equal(patchKafkajsRequestQueue(), true, 'idempotent')
+  const RequestQueue = createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js') as new (o: object) => {
+    pending: unknown[]
+    throttledUntil: number
+    throttleCheckTimeoutId: NodeJS.Timeout | null
+    checkPendingRequests (): void
+    destroy (): void
+  }
+  const logger = { debug () {}, info () {}, warn () {}, error () {} }
+  const q = new RequestQueue({ maxInFlightRequests: null, requestTimeout: 30000, enforceRequestTimeout: false, clientId: 'c', broker: 'b', logger })
+  t.teardown(() => q.destroy())
+  q.checkPendingRequests() // what every response does
+  t.equal(q.throttleCheckTimeoutId, null, 'nothing pending: no timer (kafkajs 2.2.4 armed a 1 ms one, for ever)')
+  q.throttledUntil = Date.now() + 60_000
+  q.pending.push({ correlationId: 1 })
+  q.checkPendingRequests()
+  t.not(q.throttleCheckTimeoutId, null, 'a throttled pending request still schedules its check')
+})
