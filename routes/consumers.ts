@@ -8,7 +8,7 @@ import { Errors } from '../plugins/errors/errors.js'
 import { readGetBody, validateBody } from '../plugins/http/index.js'
 import { subjectOf } from '../plugins/namespaces/index.js'
 import { KAFKA_V2, embeddedType, negotiateRecordsAccept } from '../plugins/http/media.js'
-import { renderRecords, type ConsumerFormat, type WireRecord } from '../plugins/consumers/format.js'
+import type { ConsumerFormat } from '../plugins/consumers/format.js'
 import { consumerErrorResponses, ConfluentError, Ref } from '../schemas/common.js'
 import {
   AssignmentsResponse, CommitBody, CommittedResponse, CreateConsumerBody, CreateConsumerResponse, Empty, EmptyArray,
@@ -140,12 +140,12 @@ const consumers: FastifyPluginAsyncTypebox = async (fastify) => {
     const q = request.query
     const wait = q.timeout !== undefined && q.timeout > 0 ? Math.min(q.timeout, config.CONSUMER_REQUEST_TIMEOUT_MAX_MS) : inst.opts.requestTimeoutMs
     const maxBytes = q.max_bytes !== undefined && q.max_bytes > 0 ? Math.min(q.max_bytes, config.CONSUMER_REQUEST_MAX_BYTES) : config.CONSUMER_DEFAULT_MAX_BYTES
-    const records = await inst.read(wait, maxBytes, inst.opts.format)
-    // Rendered by renderRecords rather than the schema's generic serializer: the same text, several times faster
-    // (format.ts), handed over as bytes so that a multi-megabyte answer is not measured and encoded again. A
-    // reply serializer skips Fastify's charset default, so the type names it as before.
-    const format = inst.opts.format
-    return reply.type(`${embeddedType(format)}; charset=utf-8`).serializer((r: WireRecord[]) => Buffer.from(renderRecords(r, format)) as unknown as string).send(records)
+    const delivery = await inst.read(wait, maxBytes, inst.opts.format)
+    // Rendered by the delivery straight from the buffered bytes rather than by the schema's generic serializer
+    // (the same JSON; format.ts), and sent as bytes so that a multi-megabyte answer is not measured and encoded
+    // again (a Buffer is not serialized, hence the cast past the schema's type). Fastify adds no charset to a
+    // Buffer, so the type names it.
+    return reply.type(`${embeddedType(inst.opts.format)}; charset=utf-8`).send(delivery.render() as never)
   })
 
   fastify.post(`${I}/offsets`, {

@@ -1,9 +1,15 @@
-/** Embedded formats of consumer instances: decoding happens at response time, never at buffer time. */
+/**
+ * Embedded formats of consumer instances: decoding happens at response time, never at buffer time. A read hands
+ * the route a `Delivery` (the buffered records taken, plus json texts already checked), which renders the GET
+ * records answer straight into one Buffer: no intermediate object per record and no generic serializer on the
+ * hot path (BENCHMARKS.md, fetch throughput).
+ */
 import { Errors } from '../errors/errors.js'
 import type { BufferedRecord } from './record-buffer.js'
 
 export type ConsumerFormat = 'binary' | 'json'
 
+/** One record as the RecordsResponse schema describes it. */
 export interface WireRecord {
   topic: string
   key: unknown
@@ -16,14 +22,20 @@ export interface WireRecord {
 
 const UNDECODABLE = Symbol('undecodable')
 
-function decodeJson (b: Buffer | null): unknown {
-  if (b === null) return null
-  if (b.length === 0) return null
+/**
+ * A json key or value as the text to embed: null for no bytes, else the UTF-8 text once JSON.parse accepts it.
+ * The text is embedded as the producer wrote it (whitespace and number spelling included) rather than parsed and
+ * re-serialised: the same JSON value, without a second pass, and large integers keep their digits.
+ */
+export function jsonText (b: Buffer | null): string | null | typeof UNDECODABLE {
+  if (b === null || b.length === 0) return null
+  const s = b.toString('utf8')
   try {
-    return JSON.parse(b.toString('utf8'))
+    JSON.parse(s)
   } catch {
     return UNDECODABLE
   }
+  return s
 }
 
 /** Headers are always base64 (they are bytes in Kafka), whatever the format. */
@@ -38,44 +50,125 @@ export function toWire (r: BufferedRecord, format: ConsumerFormat, userTopic: st
     key = r.key === null ? null : r.key.toString('base64')
     value = r.value === null ? null : r.value.toString('base64')
   } else {
-    key = decodeJson(r.key)
-    value = decodeJson(r.value)
-    if (key === UNDECODABLE || value === UNDECODABLE) return UNDECODABLE
+    const k = jsonText(r.key)
+    const v = jsonText(r.value)
+    if (k === UNDECODABLE || v === UNDECODABLE) return UNDECODABLE
+    key = k === null ? null : JSON.parse(k)
+    value = v === null ? null : JSON.parse(v)
   }
   const out: WireRecord = { topic: userTopic, key, value, partition: r.partition, offset: r.offset, timestamp: r.timestamp }
   if (r.headers && r.headers.length > 0) out.headers = wireHeaders(r.headers)
   return out
 }
 
-function embedded (v: unknown, format: ConsumerFormat): string {
-  if (v === null || v === undefined) return 'null'
-  // Binary keys and values are base64 ([A-Za-z0-9+/=]): nothing to escape.
-  if (format === 'binary' && typeof v === 'string') return '"' + v + '"'
-  return JSON.stringify(v)
+/** A growable output buffer written with explicit encodings (one copy per piece, no string concatenation). */
+class Writer {
+  buf: Buffer
+  pos = 0
+  constructor (capacity: number) { this.buf = Buffer.allocUnsafe(Math.max(256, capacity)) }
+  #ensure (n: number): void {
+    if (this.pos + n <= this.buf.length) return
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n))
+    this.buf.copy(next, 0, 0, this.pos)
+    this.buf = next
+  }
+
+  /** ASCII text (JSON punctuation, digits, base64): one byte per character. */
+  ascii (s: string): void {
+    this.#ensure(s.length)
+    this.pos += this.buf.write(s, this.pos, 'latin1')
+  }
+
+  /** Any text: at most three UTF-8 bytes per UTF-16 unit. */
+  utf8 (s: string): void {
+    this.#ensure(s.length * 3)
+    this.pos += this.buf.write(s, this.pos, 'utf8')
+  }
+
+  done (): Buffer { return this.buf.subarray(0, this.pos) }
 }
 
-/**
- * The JSON text of a GET records answer, exactly as the RecordsResponse schema renders it (same fields, same
- * order), built directly: the generic serializer spent about 7 µs per 1 KiB binary record scanning base64 for
- * characters to escape, over half of the serialization cost (BENCHMARKS.md, fetch throughput).
- */
-export function renderRecords (records: readonly WireRecord[], format: ConsumerFormat): string {
-  let out = '['
-  let topic: string | undefined
-  let topicJson = ''
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i] as WireRecord
-    if (r.topic !== topic) { topic = r.topic; topicJson = JSON.stringify(topic) }
-    out += (i === 0 ? '{"topic":' : ',{"topic":') + topicJson +
-      ',"key":' + embedded(r.key, format) + ',"value":' + embedded(r.value, format) +
-      ',"partition":' + r.partition + ',"offset":' + r.offset + ',"timestamp":' + r.timestamp +
-      (r.headers === undefined ? '}' : ',"headers":' + JSON.stringify(r.headers) + '}')
+// eslint-disable-next-line no-control-regex
+const NON_ASCII = /[^\x00-\x7f]/
+
+/** What one GET records answer delivers: the records taken from the buffer, rendered on demand. */
+export class Delivery {
+  constructor (
+    readonly records: readonly BufferedRecord[],
+    readonly format: ConsumerFormat,
+    /** The user's name of a Kafka topic. */
+    readonly userTopic: (kafkaTopic: string) => string,
+    /** json: key and value text of each record (2 per record), checked by JSON.parse when taken. */
+    readonly texts?: ReadonlyArray<string | null>
+  ) {}
+
+  get length (): number { return this.records.length }
+
+  /** The records as objects (tests, tools); the route sends `render()`. */
+  wire (): WireRecord[] {
+    const out: WireRecord[] = []
+    for (const r of this.records) {
+      const w = toWire(r, this.format, this.userTopic(r.topic))
+      if (w !== UNDECODABLE) out.push(w)
+    }
+    return out
   }
-  return out + ']'
+
+  /**
+   * The JSON text of the answer, as UTF-8: the RecordsResponse schema's fields in its order, the same JSON value
+   * as JSON.stringify(this.wire()) (byte for byte in binary; json embeds the checked texts verbatim).
+   */
+  render (): Buffer {
+    const records = this.records
+    const texts = this.texts
+    let estimate = 2
+    for (const r of records) estimate += 112 + Math.ceil(r.size * (texts ? 1.05 : 1.34))
+    const w = new Writer(estimate)
+    let topic: string | undefined
+    let topicJson = ''
+    let topicAscii = true
+    w.ascii('[')
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i] as BufferedRecord
+      if (r.topic !== topic) {
+        topic = r.topic
+        topicJson = JSON.stringify(this.userTopic(topic))
+        topicAscii = !NON_ASCII.test(topicJson)
+      }
+      const head = i === 0 ? '{"topic":' : ',{"topic":'
+      const tail = ',"partition":' + r.partition + ',"offset":' + r.offset + ',"timestamp":' + r.timestamp
+      if (!texts && topicAscii) {
+        // Binary, the common case: the whole record is ASCII, one write (fewer calls than pieces).
+        w.ascii(head + topicJson +
+          (r.key === null ? ',"key":null' : ',"key":"' + r.key.toString('base64') + '"') +
+          (r.value === null ? ',"value":null' : ',"value":"' + r.value.toString('base64') + '"') + tail)
+      } else {
+        w.ascii(head)
+        if (topicAscii) w.ascii(topicJson)
+        else w.utf8(topicJson)
+        if (texts) {
+          const k = texts[2 * i] ?? null
+          const v = texts[2 * i + 1] ?? null
+          if (k === null) w.ascii(',"key":null')
+          else { w.ascii(',"key":'); w.utf8(k) }
+          if (v === null) w.ascii(',"value":null')
+          else { w.ascii(',"value":'); w.utf8(v) }
+        } else {
+          w.ascii(r.key === null ? ',"key":null' : ',"key":"' + r.key.toString('base64') + '"')
+          w.ascii(r.value === null ? ',"value":null' : ',"value":"' + r.value.toString('base64') + '"')
+        }
+        w.ascii(tail)
+      }
+      if (r.headers && r.headers.length > 0) w.utf8(',"headers":' + JSON.stringify(wireHeaders(r.headers)) + '}')
+      else w.ascii('}')
+    }
+    w.ascii(']')
+    return w.done()
+  }
 }
 
 export function undecodableError (r: BufferedRecord, format: ConsumerFormat, userTopic: string): Error {
-  const what = toWire({ ...r, value: null }, format, userTopic) === UNDECODABLE ? 'key' : 'value'
+  const what = format === 'json' && jsonText(r.key) === UNDECODABLE ? 'key' : 'value'
   return Errors.undecodableRecord(userTopic, r.partition, String(r.offset), what)
 }
 

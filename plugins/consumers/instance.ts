@@ -10,7 +10,7 @@ import { Errors } from '../errors/errors.js'
 import { toKafkaApiError, kafkaErrorType } from '../kafka/errors.js'
 import { RecordBuffer, tpKey, type BufferBudget, type BufferedRecord } from './record-buffer.js'
 import type { KafkaPort, SessionPort, SessionRecord } from './session.js'
-import { toWire, undecodableError, UNDECODABLE, type ConsumerFormat, type WireRecord } from './format.js'
+import { Delivery, jsonText, undecodableError, UNDECODABLE, type ConsumerFormat } from './format.js'
 
 export interface TopicPartition { topic: string, partition: number }
 export interface PartitionOffset extends TopicPartition { offset: number, metadata?: string | null }
@@ -242,7 +242,7 @@ export class ConsumerInstance {
    * Long poll: returns as soon as fetch.min.bytes are buffered, otherwise when the timeout ends (possibly
    * with nothing). Takes records round-robin across partitions up to maxBytes (at least one).
    */
-  async read (timeoutMs: number, maxBytes: number, format: ConsumerFormat): Promise<WireRecord[]> {
+  async read (timeoutMs: number, maxBytes: number, format: ConsumerFormat): Promise<Delivery> {
     if (this.#desired.kind === 'none') {
       throw Errors.illegalState('Consumer is not subscribed to any topics or assigned any partitions')
     }
@@ -267,28 +267,37 @@ export class ConsumerInstance {
     }
   }
 
-  #take (maxBytes: number, format: ConsumerFormat, started: number): WireRecord[] {
-    const out: WireRecord[] = []
+  #take (maxBytes: number, format: ConsumerFormat, started: number): Delivery {
     let bad: BufferedRecord | undefined
-    const taken = this.#buffer.take(maxBytes, (r) => {
-      const wire = toWire(r, format, this.#user(r.topic))
-      if (wire === UNDECODABLE) { bad = r; return false }
-      out.push(wire)
-      return true
-    })
-    let released = 0
-    for (const r of taken) {
-      released += r.size
-      const pos = this.#positions.get(tpKey(r.topic, r.partition))
-      if (pos) pos.delivered = r.offset + 1
+    let texts: Array<string | null> | undefined
+    let accept: ((r: BufferedRecord) => boolean) | undefined
+    if (format === 'json') {
+      const t: Array<string | null> = texts = []
+      accept = (r) => {
+        const k = jsonText(r.key)
+        const v = k === UNDECODABLE ? k : jsonText(r.value)
+        if (k === UNDECODABLE || v === UNDECODABLE) { bad = r; return false }
+        t.push(k, v)
+        return true
+      }
     }
+    const taken = this.#buffer.take(maxBytes, accept, this.#delivered)
+    let released = 0
+    for (let i = 0; i < taken.length; i++) released += (taken[i] as BufferedRecord).size
     this.#deps.budget.release(released)
     this.#maybeResume()
     // An undecodable record at the head fails the read (it stays buffered so the client can seek past it).
-    if (out.length === 0 && bad) throw undecodableError(bad, format, this.#user(bad.topic))
-    this.#deps.observer?.read?.(Date.now() - started, out.length, released)
-    return out
+    if (taken.length === 0 && bad) throw undecodableError(bad, format, this.#user(bad.topic))
+    this.#deps.observer?.read?.(Date.now() - started, taken.length, released)
+    return new Delivery(taken, format, this.#userTopic, texts)
   }
+
+  #delivered = (topic: string, partition: number, next: number): void => {
+    const pos = this.#positions.get(tpKey(topic, partition))
+    if (pos) pos.delivered = next
+  }
+
+  #userTopic = (kafkaTopic: string): string => this.#user(kafkaTopic)
 
   /**
    * Shutdown, first step: waiting reads return what is buffered now, and later reads do not wait, so the
@@ -643,18 +652,17 @@ export class ConsumerInstance {
 
   #onRecords (topic: string, partition: number, records: SessionRecord[]): void {
     const k = tpKey(topic, partition)
-    if (!this.#assigned.has(k)) return
+    if (!this.#assigned.has(k) || records.length === 0) return
     this.#outage = undefined
-    let pos = this.#positions.get(k)
-    let added = 0
-    for (const r of records) {
-      if (pos && r.offset < pos.next) continue // a re-fetch after a seek or rejoin
-      const size = (r.key?.length ?? 0) + (r.value?.length ?? 0)
-      this.#buffer.push({ ...r, size })
-      added += size
-      if (pos) pos.next = r.offset + 1
-      else { pos = { next: r.offset + 1 }; this.#positions.set(k, pos) }
-    }
+    const pos = this.#positions.get(k)
+    // A re-fetch after a seek or rejoin repeats offsets already buffered: skip them (offsets ascend in a batch).
+    let from = 0
+    if (pos) while (from < records.length && (records[from] as SessionRecord).offset < pos.next) from++
+    if (from === records.length) return
+    const added = this.#buffer.pushBatch(topic, partition, records, from)
+    const next = (records[records.length - 1] as SessionRecord).offset + 1
+    if (pos) pos.next = next
+    else this.#positions.set(k, { next })
     this.#deps.budget.add(added)
     const s = this.#deps.settings
     if (!this.#paused && (this.#buffer.bytes >= s.bufferBytes || this.#buffer.records >= s.bufferRecords || this.#deps.budget.exhausted)) {

@@ -20,16 +20,19 @@ class PartitionQueue {
   items: BufferedRecord[] = []
   head = 0
   bytes = 0
+  /** The take that last took from this queue, and the offset after its last record (see take's `delivered`). */
+  takeId = 0
+  next = 0
+  constructor (readonly key: string, readonly topic: string, readonly partition: number) {}
   get length (): number { return this.items.length - this.head }
   peek (): BufferedRecord | undefined { return this.items[this.head] }
-  shift (): BufferedRecord | undefined {
+  shift (): void {
     const r = this.items[this.head]
-    if (r === undefined) return undefined
+    if (r === undefined) return
     this.items[this.head++] = undefined as unknown as BufferedRecord
     this.bytes -= r.size
     // Compact now and then instead of Array#shift on every record (O(n) each).
     if (this.head > 1024 && this.head * 2 > this.items.length) { this.items = this.items.slice(this.head); this.head = 0 }
-    return r
   }
 }
 
@@ -37,49 +40,69 @@ export function tpKey (topic: string, partition: number): string {
   return `${topic}\u0000${partition}`
 }
 
+/** Told, once per partition a take touched, the offset after the last record taken from it. */
+export type DeliveredFn = (topic: string, partition: number, next: number) => void
+
 export class RecordBuffer {
   #queues = new Map<string, PartitionQueue>()
-  /** Round-robin cursor over partitions with data. */
-  #order: string[] = []
+  /** Round-robin order over partitions (the queues themselves: no lookup per record taken). */
+  #order: PartitionQueue[] = []
   #cursor = 0
+  #takes = 0
   bytes = 0
   records = 0
 
-  /** The queue of the last push: records arrive in batches of one partition, so most pushes skip the lookup. */
-  #last: { topic: string, partition: number, q: PartitionQueue } | undefined
+  #queue (topic: string, partition: number): PartitionQueue {
+    const key = tpKey(topic, partition)
+    let q = this.#queues.get(key)
+    if (!q) {
+      q = new PartitionQueue(key, topic, partition)
+      this.#queues.set(key, q)
+      this.#order.push(q)
+    }
+    return q
+  }
 
   push (r: BufferedRecord): void {
-    const last = this.#last
-    let q = last !== undefined && last.partition === r.partition && last.topic === r.topic ? last.q : undefined
-    if (q === undefined) {
-      const key = tpKey(r.topic, r.partition)
-      q = this.#queues.get(key)
-      if (!q) {
-        q = new PartitionQueue()
-        this.#queues.set(key, q)
-        this.#order.push(key)
-      }
-      this.#last = { topic: r.topic, partition: r.partition, q }
-    }
+    const q = this.#queue(r.topic, r.partition)
     q.items.push(r)
     q.bytes += r.size
     this.bytes += r.size
     this.records++
   }
 
+  /** Append a fetched batch of one partition from index `from` on; returns the bytes added. */
+  pushBatch (topic: string, partition: number, records: readonly BufferedRecord[], from = 0): number {
+    if (from >= records.length) return 0
+    const q = this.#queue(topic, partition)
+    let added = 0
+    for (let i = from; i < records.length; i++) {
+      const r = records[i] as BufferedRecord
+      q.items.push(r)
+      added += r.size
+    }
+    q.bytes += added
+    this.bytes += added
+    this.records += records.length - from
+    return added
+  }
+
   /**
    * Take records round-robin across partitions, one at a time, while the total stays under maxBytes; the
    * first record is always taken so a record larger than max_bytes is still delivered. `accept` may refuse
    * a record (e.g. undecodable); taking then stops and the record stays at the head of its queue.
+   * `delivered` hears, per partition taken from, the offset after its last record taken.
    */
-  take (maxBytes: number, accept?: (r: BufferedRecord, first: boolean) => boolean): BufferedRecord[] {
+  take (maxBytes: number, accept?: (r: BufferedRecord, first: boolean) => boolean, delivered?: DeliveredFn): BufferedRecord[] {
     const out: BufferedRecord[] = []
+    const order = this.#order
     let acc = 0
     let idle = 0
-    while (this.records > 0 && this.#order.length > 0 && idle < this.#order.length) {
-      if (this.#cursor >= this.#order.length) this.#cursor = 0
-      const key = this.#order[this.#cursor] as string
-      const q = this.#queues.get(key) as PartitionQueue
+    const id = ++this.#takes
+    const touched: PartitionQueue[] = []
+    while (this.records > 0 && idle < order.length) {
+      if (this.#cursor >= order.length) this.#cursor = 0
+      const q = order[this.#cursor] as PartitionQueue
       const r = q.peek()
       if (r === undefined) { idle++; this.#cursor++; continue }
       if (out.length > 0 && acc + r.size > maxBytes) break
@@ -89,9 +112,12 @@ export class RecordBuffer {
       this.records--
       acc += r.size
       out.push(r)
+      if (q.takeId !== id) { q.takeId = id; touched.push(q) }
+      q.next = r.offset + 1
       idle = 0
       this.#cursor++
     }
+    if (delivered) for (const q of touched) delivered(q.topic, q.partition, q.next)
     this.#dropEmpty()
     return out
   }
@@ -102,17 +128,15 @@ export class RecordBuffer {
     const q = this.#queues.get(key)
     if (!q) return 0
     const released = q.bytes
-    this.#last = undefined
     this.bytes -= q.bytes
     this.records -= q.length
     this.#queues.delete(key)
-    this.#order = this.#order.filter(k => k !== key)
+    this.#order = this.#order.filter(x => x !== q)
     return released
   }
 
   clear (): number {
     const released = this.bytes
-    this.#last = undefined
     this.#queues.clear()
     this.#order = []
     this.#cursor = 0
@@ -127,9 +151,8 @@ export class RecordBuffer {
 
   #dropEmpty (): void {
     if (this.#order.length < 64) return
-    this.#last = undefined
     for (const [key, q] of this.#queues) if (q.length === 0) this.#queues.delete(key)
-    this.#order = this.#order.filter(k => this.#queues.has(k))
+    this.#order = this.#order.filter(q => this.#queues.has(q.key))
   }
 }
 

@@ -6,6 +6,7 @@
  * This is the only consumer-side module that imports kafkajs.
  */
 import { createRequire } from 'node:module'
+import type { BufferedRecord } from './record-buffer.js'
 import { AssignerProtocol, PartitionAssigners, type Consumer, type EachBatchPayload, type Kafka, type PartitionAssigner } from 'kafkajs'
 
 interface RequestQueueLike { pending: unknown[], scheduleCheckPendingRequests (): void }
@@ -36,15 +37,8 @@ export function patchKafkajsRequestQueue (): boolean {
 }
 patchKafkajsRequestQueue()
 
-export interface SessionRecord {
-  topic: string
-  partition: number
-  offset: number
-  timestamp: number
-  key: Buffer | null
-  value: Buffer | null
-  headers: Array<[string, Buffer | null]> | undefined
-}
+/** A fetched record as the instance buffers it (key and value copied out of kafkajs' fetch response). */
+export type SessionRecord = BufferedRecord
 
 export interface SessionHandlers {
   /** Called synchronously inside kafkajs' join, before the first fetch: seeks issued here apply at once. */
@@ -86,11 +80,6 @@ function fixedAssigner (assignment: Record<string, number[]>): PartitionAssigner
   })
 }
 
-function copy (b: Buffer | null | undefined): Buffer | null {
-  // kafkajs hands out slices of the whole fetch response; copying lets that buffer be freed.
-  return b == null ? null : Buffer.from(b)
-}
-
 function headersOf (h: Record<string, unknown> | undefined): SessionRecord['headers'] {
   if (!h) return undefined
   const keys = Object.keys(h)
@@ -102,6 +91,44 @@ function headersOf (h: Record<string, unknown> | undefined): SessionRecord['head
     for (const x of vals) out.push([k, x == null ? null : Buffer.isBuffer(x) ? Buffer.from(x) : Buffer.from(String(x))])
   }
   return out
+}
+
+type FetchedMessage = EachBatchPayload['batch']['messages'][number]
+
+/**
+ * kafkajs hands out keys and values as slices of the whole fetch response; copying lets that response be
+ * freed. One block per batch holds every key and value of it (one allocation instead of two per record); the
+ * block lives until its last record leaves the buffer, and records leave a partition's queue in order.
+ */
+export function toSessionRecords (topic: string, partition: number, messages: readonly FetchedMessage[]): SessionRecord[] {
+  let total = 0
+  for (const m of messages) total += (m.key?.length ?? 0) + (m.value?.length ?? 0)
+  const block = Buffer.allocUnsafe(total)
+  let at = 0
+  const slice = (b: Buffer | null | undefined): Buffer | null => {
+    if (b == null) return null
+    const n = b.copy(block, at)
+    const out = block.subarray(at, at + n)
+    at += n
+    return out
+  }
+  const records: SessionRecord[] = new Array(messages.length)
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i] as FetchedMessage
+    const key = slice(m.key)
+    const value = slice(m.value)
+    records[i] = {
+      topic,
+      partition,
+      offset: Number(m.offset),
+      timestamp: Number(m.timestamp),
+      key,
+      value,
+      headers: headersOf(m.headers as Record<string, unknown> | undefined),
+      size: (key?.length ?? 0) + (value?.length ?? 0)
+    }
+  }
+  return records
 }
 
 export class Session {
@@ -160,18 +187,7 @@ export class Session {
 
   async #onBatch ({ batch, isStale, heartbeat }: EachBatchPayload): Promise<void> {
     if (this.#stopped || isStale()) return
-    const records: SessionRecord[] = []
-    for (const m of batch.messages) {
-      records.push({
-        topic: batch.topic,
-        partition: batch.partition,
-        offset: Number(m.offset),
-        timestamp: Number(m.timestamp),
-        key: copy(m.key),
-        value: copy(m.value),
-        headers: headersOf(m.headers as Record<string, unknown> | undefined)
-      })
-    }
+    const records = toSessionRecords(batch.topic, batch.partition, batch.messages)
     if (records.length > 0) this.opts.handlers.onRecords(batch.topic, batch.partition, records)
     // Paused (typically by onRecords just now): hold this batch until resume() or stop(). kafkajs does not fetch
     // while a batch is in progress, and we stay in the group by heartbeating; a rebalance makes heartbeat()

@@ -33,11 +33,11 @@ t.test('a crashed session that kafkajs restarts: empty reads and commits answer 
   const s = r.port.current
   s.join([[T, 0]])
   s.deliver(T, 0, [0, 1])
-  t.equal((await inst.read(10, 1 << 20, 'binary')).length, 2)
+  t.equal((await inst.read(10, 1 << 20, 'binary')).wire().length, 2)
 
   s.spec.handlers.onCrash(refused(), true)
   s.deliver(T, 0, [2])
-  t.same((await inst.read(10, 1 << 20, 'binary')).map(x => x.offset), [2], 'records arriving clear the outage')
+  t.same((await inst.read(10, 1 << 20, 'binary')).wire().map(x => x.offset), [2], 'records arriving clear the outage')
   s.spec.handlers.onCrash(refused(), true)
   const empty = await caught(inst.read(30, 1 << 20, 'binary'))
   t.equal(empty.errorCode, 50302, 'a read that gets nothing by its timeout reports the outage')
@@ -48,7 +48,7 @@ t.test('a crashed session that kafkajs restarts: empty reads and commits answer 
   t.ok(Date.now() - began < 2000, 'without waiting out CONSUMER_JOIN_WAIT_MS')
 
   s.join([[T, 0]])
-  t.same(await inst.read(10, 1 << 20, 'binary'), [], 'joined again: an empty read is a plain empty answer')
+  t.same((await inst.read(10, 1 << 20, 'binary')).wire(), [], 'joined again: an empty read is a plain empty answer')
   await inst.commit()
   t.same(s.commits.at(-1), [{ topic: T, partition: 0, offset: 3 }])
 })
@@ -86,8 +86,8 @@ t.test('drain(): waiting long polls return what they hold at once, later reads d
   const pending = inst.read(60_000, 1 << 20, 'binary')
   await tick(20)
   inst.drain()
-  t.same((await pending).map(x => x.offset), [0, 1], 'the held records, long before the 60 s timeout')
-  t.same(await inst.read(60_000, 1 << 20, 'binary'), [], 'a later read answers at once')
+  t.same((await pending).wire().map(x => x.offset), [0, 1], 'the held records, long before the 60 s timeout')
+  t.same((await inst.read(60_000, 1 << 20, 'binary')).wire(), [], 'a later read answers at once')
   t.ok(Date.now() - began < 60_000)
 })
 
@@ -101,7 +101,7 @@ t.test('registry: drain() refuses new instances; closeAll() is bounded when an i
   r.port.current.stop = () => new Promise<void>(() => {}) // leaving the group never completes
   const pending = a.read(60_000, 1 << 20, 'binary')
   reg.drain()
-  t.same(await pending, [], 'the waiting long poll returned')
+  t.same((await pending).wire(), [], 'the waiting long poll returned')
   t.equal((() => { try { reg.create({ ...base, name: 'b' }); return 0 } catch (err) { return (err as ApiError).errorCode } })(), 50302, 'no new instance while shutting down')
   await reg.closeAll()
   t.equal(reg.size, 0, 'closeAll returned although an instance is still closing')

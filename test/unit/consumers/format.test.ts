@@ -1,11 +1,11 @@
 import t from 'tap'
-import { renderRecords, toWire, UNDECODABLE, type WireRecord } from '../../../plugins/consumers/format.js'
+import { Delivery, jsonText, toWire, UNDECODABLE, type ConsumerFormat, type WireRecord } from '../../../plugins/consumers/format.js'
 import type { BufferedRecord } from '../../../plugins/consumers/record-buffer.js'
 
-function rec (offset: number, key: string | null, value: string | null, headers?: Array<[string, Buffer | null]>): BufferedRecord {
+function rec (offset: number, key: string | null, value: string | null, headers?: Array<[string, Buffer | null]>, topic = 'ns-abc.t'): BufferedRecord {
   const k = key === null ? null : Buffer.from(key)
   const v = value === null ? null : Buffer.from(value)
-  return { topic: 'ns-abc.t', partition: offset % 3, offset, timestamp: 1700000000000 + offset, key: k, value: v, headers, size: (k?.length ?? 0) + (v?.length ?? 0) }
+  return { topic, partition: offset % 3, offset, timestamp: 1700000000000 + offset, key: k, value: v, headers, size: (k?.length ?? 0) + (v?.length ?? 0) }
 }
 
 const records = [
@@ -13,32 +13,70 @@ const records = [
   rec(1, '"k1"', '{"nested":{"list":[1,2.5,-3e-7,true,null]},"s":"quote \\" backslash \\\\ newline \\n tab \\t"}'),
   rec(2, '42', '"unicode: é 漢字 😀 \\u2028 \\u0000"'),
   rec(3, null, null),
-  rec(4, '{"k":[]}', '[]', [['h1', Buffer.from('v1')], ['h2', null], ['h1', Buffer.from([0, 255, 10])]]),
+  rec(4, '{"k":[]}', '[]', [['h1', Buffer.from('v1')], ['h2', null], ['h1', Buffer.from([0, 255, 10])], ['ключ', Buffer.from('x')]]),
   rec(5, '""', '""'),
-  rec(6, null, '')
+  rec(6, null, ''),
+  rec(7, ' 12345678901234567890 ', '{ "spaced" : [ 1 , 2 ] }\n')
 ]
 
-t.test('renderRecords writes exactly what JSON.stringify (and so the schema serializer) writes', async t => {
-  for (const format of ['binary', 'json'] as const) {
-    const wire = records.map(r => toWire(r, format, 't')).filter((w): w is WireRecord => w !== UNDECODABLE)
-    t.equal(wire.length, records.length, `${format}: every record renders`)
-    t.equal(renderRecords(wire, format), JSON.stringify(wire), format)
-    t.same(JSON.parse(renderRecords(wire, format)), wire, `${format}: parses back to the records`)
+const user = (k: string): string => k.slice(k.indexOf('.') + 1)
+
+/** What the route does: take (json: check and keep the texts), then render. */
+function deliver (recs: BufferedRecord[], format: ConsumerFormat): Delivery {
+  if (format === 'binary') return new Delivery(recs, format, user)
+  const texts: Array<string | null> = []
+  for (const r of recs) {
+    const k = jsonText(r.key)
+    const v = jsonText(r.value)
+    if (k === UNDECODABLE || v === UNDECODABLE) throw new Error(`undecodable ${r.offset}`)
+    texts.push(k, v)
   }
-  t.equal(renderRecords([], 'binary'), '[]')
-  t.equal(renderRecords([], 'json'), '[]')
+  return new Delivery(recs, format, user, texts)
+}
+
+t.test('binary: render writes exactly what JSON.stringify (and so the schema serializer) writes', async t => {
+  const d = deliver(records, 'binary')
+  const wire = d.wire()
+  t.equal(wire.length, records.length)
+  t.equal(d.render().toString('utf8'), JSON.stringify(wire))
+  t.equal(wire[1]?.value, records[1]?.value?.toString('base64'), 'values are base64 of the bytes')
+})
+
+t.test('json: render is the same JSON value as the records, with each text embedded as produced', async t => {
+  const d = deliver(records, 'json')
+  const text = d.render().toString('utf8')
+  const wire = d.wire()
+  t.same(JSON.parse(text), wire, 'parses back to the records')
+  t.same(wire.map(w => w.value), [{ a: 1 }, { nested: { list: [1, 2.5, -3e-7, true, null] }, s: 'quote " backslash \\ newline \n tab \t' }, 'unicode: é 漢字 😀 \u2028 \u0000', null, [], '', null, { spaced: [1, 2] }])
+  t.ok(text.includes('"key": 12345678901234567890 ,'), 'a large integer keeps its digits (JSON.parse would round it)')
+  t.ok(Buffer.isBuffer(d.render()))
+})
+
+t.test('an empty delivery renders []', async t => {
+  for (const format of ['binary', 'json'] as const) t.equal(deliver([], format).render().toString(), '[]')
 })
 
 t.test('topics are escaped and re-rendered when they change within one answer', async t => {
-  const wire: WireRecord[] = [
-    { topic: 'a', key: null, value: 'AA==', partition: 0, offset: 1, timestamp: -1 },
-    { topic: 'b"c', key: 'AQ==', value: null, partition: 1, offset: 2, timestamp: 0 },
-    { topic: 'a', key: null, value: 'AA==', partition: 0, offset: 2, timestamp: 5 }
-  ]
-  t.equal(renderRecords(wire, 'binary'), JSON.stringify(wire))
+  const recs = [rec(1, null, 'AA', undefined, 'ns.a'), rec(2, 'k', null, undefined, 'ns.b"c'), rec(3, null, 'x', undefined, 'ns.a'), rec(4, null, 'y', undefined, 'ns.ü')]
+  const d = deliver(recs, 'binary')
+  t.equal(d.render().toString('utf8'), JSON.stringify(d.wire()))
+  t.same(d.wire().map(w => w.topic), ['a', 'b"c', 'a', 'ü'])
 })
 
-t.test('a non-string value on a binary answer is still rendered as JSON', async t => {
-  const wire: WireRecord[] = [{ topic: 't', key: 7, value: { x: 'y"z' }, partition: 0, offset: 0, timestamp: 0 }]
-  t.equal(renderRecords(wire, 'binary'), JSON.stringify(wire))
+t.test('the output grows past its estimate without losing bytes', async t => {
+  // json texts of multi-byte characters take up to 3 bytes per UTF-16 unit: more than the estimate.
+  const big = Array.from({ length: 50 }, (_, i) => rec(i, null, JSON.stringify('漢'.repeat(2000 + i))))
+  const d = deliver(big, 'json')
+  t.same(JSON.parse(d.render().toString('utf8')), d.wire())
+})
+
+t.test('undecodable json is told apart from valid json', async t => {
+  t.equal(jsonText(Buffer.from('{"a":')), UNDECODABLE)
+  t.equal(jsonText(Buffer.from('not json')), UNDECODABLE)
+  t.equal(jsonText(Buffer.alloc(0)), null)
+  t.equal(jsonText(null), null)
+  t.equal(jsonText(Buffer.from('7')), '7')
+  t.equal(toWire(rec(0, null, '{'), 'json', 't'), UNDECODABLE)
+  const w = toWire(rec(0, null, '{'), 'binary', 't') as WireRecord
+  t.equal(w.value, Buffer.from('{').toString('base64'), 'binary never fails')
 })

@@ -47,7 +47,7 @@ t.test('a read waits through the join, returns user topic names, and commit-all 
   s.join([[T, 0], [T, 1]])
   s.deliver(T, 0, [5, 6, 7])
   const first = await pending
-  t.same(first.map(x => [x.topic, x.partition, x.offset]), [['events', 0, 5], ['events', 0, 6], ['events', 0, 7]])
+  t.same(first.wire().map(x => [x.topic, x.partition, x.offset]), [['events', 0, 5], ['events', 0, 6], ['events', 0, 7]])
   s.deliver(T, 1, [0, 1], o => 'x'.repeat(10) + o)
   const limited = await inst.read(100, 15, 'binary')
   t.equal(limited.length, 1, 'max_bytes lets one 11-byte record through')
@@ -77,7 +77,7 @@ t.test('a rebalance purges revoked partitions and continues retained ones after 
   s.deliver(T, 1, [2])
   t.equal(inst.bufferedRecords, 3, 'late records of a revoked partition are dropped')
   s.deliver(T, 0, [1, 2, 3])
-  t.same((await inst.read(10, 1 << 20, 'binary')).map(x => x.offset), [0, 1, 2, 3], 'a re-fetch of buffered offsets is not duplicated')
+  t.same((await inst.read(10, 1 << 20, 'binary')).wire().map(x => x.offset), [0, 1, 2, 3], 'a re-fetch of buffered offsets is not duplicated')
 })
 
 t.test('seek purges the partition buffer and refuses partitions not held', async t => {
@@ -94,11 +94,11 @@ t.test('seek purges the partition buffer and refuses partitions not held', async
   t.equal(inst.bufferedRecords, 0)
   t.same(s.seeks.at(-1), [T, 0, 13])
   s.deliver(T, 0, [13, 14])
-  t.same((await inst.read(10, 1 << 20, 'binary')).map(x => x.offset), [13, 14])
+  t.same((await inst.read(10, 1 << 20, 'binary')).wire().map(x => x.offset), [13, 14])
   await inst.seek([{ topic: 'events', partition: 0, offset: 5000 }])
   t.same(s.seeks.at(-1), [T, 0, 100], 'a seek past the end is clamped to the end, so later records still arrive')
   s.deliver(T, 0, [100])
-  t.same((await inst.read(10, 1 << 20, 'binary')).map(x => x.offset), [100])
+  t.same((await inst.read(10, 1 << 20, 'binary')).wire().map(x => x.offset), [100])
   await inst.seek([{ topic: 'events', partition: 0, offset: 2 }])
   t.same(s.seeks.at(-1), [T, 0, 10], 'below the log start: clamped to the start')
   await inst.seekToEdge([{ topic: 'events', partition: 0 }], 'beginning')
@@ -208,12 +208,12 @@ t.test('json: an undecodable record fails the read, stays put, and a seek past i
   const s = r.port.current
   s.join([[T, 0]])
   s.deliver(T, 0, [0, 1, 2], o => (o === 1 ? 'not json' : JSON.stringify({ n: o })))
-  t.same((await inst.read(10, 1 << 20, 'json')).map(x => x.value), [{ n: 0 }], 'records before the bad one are returned')
+  t.same((await inst.read(10, 1 << 20, 'json')).wire().map(x => x.value), [{ n: 0 }], 'records before the bad one are returned')
   t.match(await caught(inst.read(10, 1 << 20, 'json')), { statusCode: 422, errorCode: 42203 })
   t.match(await caught(inst.read(10, 1 << 20, 'json')), { statusCode: 422, errorCode: 42203 })
   await inst.seek([{ topic: 'events', partition: 0, offset: 2 }])
   s.deliver(T, 0, [2], () => JSON.stringify({ n: 2 }))
-  t.same((await inst.read(10, 1 << 20, 'json')).map(x => x.value), [{ n: 2 }])
+  t.same((await inst.read(10, 1 << 20, 'json')).wire().map(x => x.value), [{ n: 2 }])
 })
 
 t.test('close wakes a waiting read and commits delivered offsets when auto-commit is on', async t => {
@@ -224,11 +224,11 @@ t.test('close wakes a waiting read and commits delivered offsets when auto-commi
   const s = r.port.current
   s.join([[T, 0]])
   s.deliver(T, 0, [0, 1])
-  t.same(values(await inst.read(10, 1 << 20, 'binary')), ['v0', 'v1'])
+  t.same(values((await inst.read(10, 1 << 20, 'binary')).wire()), ['v0', 'v1'])
   const waiting = inst.read(30_000, 1 << 20, 'binary')
   await tick(20)
   await inst.close()
-  t.same(await waiting, [], 'the long poll ended with what it had')
+  t.same((await waiting).wire(), [], 'the long poll ended with what it had')
   t.same(s.commits, [[{ topic: T, partition: 0, offset: 2 }]])
   t.ok(s.stopped, 'left the group')
   t.ok(r.port.closed)

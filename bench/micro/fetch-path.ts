@@ -1,0 +1,107 @@
+/**
+ * Micro-benchmark of the server's per-record fetch path, in one process and without Kafka or HTTP: kafkajs-shaped
+ * batches (values as slices of one response buffer, as kafkajs hands them out) go through the real Session
+ * adapter, ConsumerInstance, RecordBuffer and renderRecords, as `GET …/records` does. Prints µs per record for
+ * each stage. `npx tsx bench/micro/fetch-path.ts [binary|json] [valueBytes] [records]`
+ */
+import { EventEmitter } from 'node:events'
+import type { Kafka, EachBatchPayload } from 'kafkajs'
+import { kafkajsPort } from '../../plugins/consumers/session.js'
+import { ConsumerInstance, type InstanceDeps } from '../../plugins/consumers/instance.js'
+import { BufferBudget } from '../../plugins/consumers/record-buffer.js'
+import type { ConsumerFormat } from '../../plugins/consumers/format.js'
+import { kafkaGroup, kafkaTopic, userTopic } from '../../plugins/namespaces/names.js'
+import { scopePattern } from '../../plugins/namespaces/pattern.js'
+
+const format = (process.argv[2] ?? 'binary') as ConsumerFormat
+const size = Number(process.argv[3] ?? 1024)
+const total = Number(process.argv[4] ?? 200_000)
+const perBatch = Math.max(1, Math.floor(1048576 / (size + 70)))
+
+/** A stand-in for kafkajs' Kafka: the consumer records the eachBatch callback and the join listener. */
+function stubKafka (): { kafka: Kafka, batch: () => ((p: EachBatchPayload) => Promise<void>), join: (a: Record<string, number[]>) => void } {
+  let eachBatch: ((p: EachBatchPayload) => Promise<void>) | undefined
+  const events = new EventEmitter()
+  const consumer = {
+    events: { GROUP_JOIN: 'join', REBALANCING: 'rebalancing', CRASH: 'crash' },
+    on: (e: string, fn: (x: unknown) => void) => events.on(e, fn),
+    connect: async () => {},
+    subscribe: async () => {},
+    run: async (o: { eachBatch: (p: EachBatchPayload) => Promise<void> }) => { eachBatch = o.eachBatch },
+    seek: () => {},
+    pause: () => {},
+    resume: () => {},
+    disconnect: async () => {}
+  }
+  const kafka = { consumer: () => consumer } as unknown as Kafka
+  return {
+    kafka,
+    batch: () => { if (!eachBatch) throw new Error('not running'); return eachBatch },
+    join: (a) => events.emit('join', { payload: { memberAssignment: a } })
+  }
+}
+
+function makeBatch (topic: string, first: number, n: number): EachBatchPayload {
+  // A JSON document of exactly `size` bytes, so the same batches serve both formats.
+  const value = Buffer.from('{"pad":"' + 'x'.repeat(Math.max(0, size - 10)) + '"}')
+  const response = Buffer.allocUnsafe(n * (size + 16))
+  const messages = []
+  for (let i = 0; i < n; i++) {
+    const at = i * (size + 16)
+    const key = Buffer.from(String(first + i))
+    key.copy(response, at)
+    value.copy(response, at + 16)
+    messages.push({ offset: String(first + i), timestamp: String(1700000000000 + i), key: response.subarray(at, at + key.length), value: response.subarray(at + 16, at + 16 + size), headers: {}, attributes: 0 })
+  }
+  return {
+    batch: { topic, partition: 0, messages },
+    isStale: () => false,
+    heartbeat: async () => {}
+  } as unknown as EachBatchPayload
+}
+
+async function main (): Promise<void> {
+  const stub = stubKafka()
+  const ns = 'ns-bench'
+  const topic = kafkaTopic(ns, 'fetch')
+  const admin = { listTopics: async () => [topic], fetchTopicOffsets: async () => [{ partition: 0, low: '0', high: String(total), offset: String(total) }] }
+  const deps: InstanceDeps = {
+    connect: () => kafkajsPort(stub.kafka),
+    admin: async () => admin as never,
+    names: { kafkaTopic, kafkaGroup, userTopic, scopePattern },
+    budget: new BufferBudget(1 << 30),
+    settings: { sessionTimeout: 30000, heartbeatInterval: 3000, fetchMaxWaitMs: 500, fetchMaxBytes: 2097152, bufferBytes: 1 << 30, bufferRecords: 1e9, autoCommitIntervalMs: 5000, refreshIntervalMs: 600000, joinWaitMs: 15000 }
+  }
+  const inst = new ConsumerInstance({ namespace: ns, group: 'g', name: 'i', subject: 's', format, autoOffsetReset: 'earliest', autoCommit: false, fetchMinBytes: 1, requestTimeoutMs: 1000 }, deps)
+  await inst.subscribe({ topics: ['fetch'] })
+  await inst.read(0, 1, format).catch(() => {}) // starts the session where it is lazy
+  stub.join({ [topic]: [0] })
+  const batches: EachBatchPayload[] = []
+  for (let o = 0; o < total; o += perBatch) batches.push(makeBatch(topic, o, Math.min(perBatch, total - o)))
+  const eachBatch = stub.batch()
+
+  for (let round = 0; round < 3; round++) {
+    let tBatch = 0; let tRead = 0; let tRender = 0; let n = 0
+    for (const b of batches) {
+      let t = performance.now()
+      await eachBatch(b)
+      tBatch += performance.now() - t
+      t = performance.now()
+      const records = await inst.read(0, 64 * 1048576, format)
+      tRead += performance.now() - t
+      t = performance.now()
+      const body = records.render()
+      tRender += performance.now() - t
+      n += records.length
+      if (body.length === 0) throw new Error('empty')
+    }
+    // Back to the start, so the same batches are accepted again.
+    await inst.seek([{ topic: 'fetch', partition: 0, offset: 0 }])
+    if (round === 0) continue // warm-up
+    const us = (ms: number): string => (ms * 1000 / n).toFixed(2)
+    console.log(`${format} ${size} B, ${n} records: batch→buffer ${us(tBatch)} µs, read (take+wire) ${us(tRead)} µs, render ${us(tRender)} µs, total ${us(tBatch + tRead + tRender)} µs per record`)
+  }
+  await inst.close()
+}
+
+main().catch(err => { console.error(err); process.exit(1) })
