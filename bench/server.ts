@@ -94,12 +94,16 @@ async function handle (body: Command): Promise<unknown> {
       const byPhase: Record<string, number> = {}
       let partitions = 0
       let instances = 0
+      let started = 0
+      let parked = 0
       for (const inst of app.consumers.all()) {
         instances++
         byPhase[inst.phase] = (byPhase[inst.phase] ?? 0) + 1
         partitions += inst.assignment().length
+        if (inst.started) started++
+        if (inst.parked) parked++
       }
-      return { instances, byPhase, partitions }
+      return { instances, byPhase, partitions, started, parked }
     }
     case 'auth.stats':
       return app.auth.stats()

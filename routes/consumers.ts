@@ -194,7 +194,11 @@ const consumers: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get(`${I}/assignments`, {
     schema: { summary: 'Get the current assignment', description: 'Partitions currently held, manual or given by the group.', params: InstanceParams, response: { 200: AssignmentsResponse, ...errors } }
-  }, async (request) => ({ partitions: instanceOf(request).assignment() }))
+  }, async (request) => {
+    const inst = instanceOf(request)
+    inst.startSoon() // a subscription starts its consumer at the first read, commit or this request
+    return { partitions: inst.assignment() }
+  })
 
   fastify.post(`${I}/positions`, {
     schema: {

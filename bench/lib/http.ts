@@ -141,6 +141,11 @@ export class BenchUser {
     await this.ok('POST', `${path}/subscription`, { topics }, [204])
   }
 
+  /** One GET records that waits at most `timeoutMs`: a subscription's first read starts its consumer. */
+  async read (path: string, timeoutMs = 0): Promise<void> {
+    await this.ok('GET', `${path}/records?timeout=${timeoutMs}`, undefined, [200], { accept: 'application/vnd.kafka.binary.v2+json' })
+  }
+
   async deleteConsumer (path: string): Promise<void> {
     await this.ok('DELETE', path, undefined, [204, 404])
   }

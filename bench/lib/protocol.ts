@@ -26,6 +26,9 @@ export interface PhaseCounts {
   byPhase: Record<string, number>
   /** Partitions held, summed over instances. */
   partitions: number
+  /** Instances whose kafkajs consumer has started (a subscription starts at its first read), and parked ones. */
+  started: number
+  parked: number
 }
 
 export interface AuthMicro {

@@ -1,6 +1,7 @@
 /**
  * Scenario 3, many instances. N consumer instances (N/10 groups × 10, spread over N/100 users because of the
- * per-subject quota) are created and subscribed over HTTP, each group to a topic with 10 partitions so every
+ * per-subject quota) are created and subscribed over HTTP (measured idle once: no consumer runs before the first
+ * read), then read once each so that every consumer joins, each group on a topic with 10 partitions so every
  * instance holds one; once the groups are stable they idle for a while; then they are deleted.
  *
  * Measured in the server process: creation and subscription rates, time until the groups are stable, RSS
@@ -89,7 +90,7 @@ export async function awaitStable (m: Measured, n: number, timeoutMs: number, qu
   const t0 = performance.now()
   let lastJoins = -1
   let quietSince = performance.now()
-  let phases: PhaseCounts = { instances: 0, byPhase: {}, partitions: 0 }
+  let phases: PhaseCounts = { instances: 0, byPhase: {}, partitions: 0, started: 0, parked: 0 }
   while (performance.now() - t0 < timeoutMs) {
     phases = await m.call<PhaseCounts>({ cmd: 'phases' })
     const counts = await m.call<Record<string, number>>({ cmd: 'kafka.counts' })
@@ -124,14 +125,20 @@ export async function population (ctx: BenchContext, n: number, groupsPerSubject
   return { members, run }
 }
 
-/** Create and subscribe every member's instance (20 requests in flight); returns the seconds of each step. */
-export async function createAndSubscribe (members: Member[]): Promise<{ createSec: number, subscribeSec: number }> {
+/**
+ * Create and subscribe every member's instance, then read once from each so that its consumer starts and joins
+ * (a subscription starts at its first read); 20 requests in flight. Returns the seconds of each step.
+ */
+export async function createAndSubscribe (members: Member[]): Promise<{ createSec: number, subscribeSec: number, firstReadSec: number }> {
   let c0 = performance.now()
   await pool(members, CONCURRENCY, async m => { m.path = await m.user.consumer(m.group) })
   const createSec = (performance.now() - c0) / 1000
   c0 = performance.now()
   await pool(members, CONCURRENCY, async m => { await m.user.subscribe(m.path as string, [m.topic]) })
-  return { createSec, subscribeSec: (performance.now() - c0) / 1000 }
+  const subscribeSec = (performance.now() - c0) / 1000
+  c0 = performance.now()
+  await pool(members, CONCURRENCY, async m => { await m.user.read(m.path as string) })
+  return { createSec, subscribeSec, firstReadSec: (performance.now() - c0) / 1000 }
 }
 
 export async function runInstances (ctx: BenchContext): Promise<ScenarioResult> {
@@ -166,24 +173,34 @@ export async function runInstances (ctx: BenchContext): Promise<ScenarioResult> 
   const subscribeSec = (performance.now() - c0) / 1000
   log(`instances: created ${n} in ${fmt(createSec)} s, subscribed in ${fmt(subscribeSec)} s`)
 
-  // 2. Until the groups are stable.
+  // 2. Subscribed, never read: no consumer runs yet (it starts at the first read, as Java's at the first poll).
+  const lazyIdle = await idleWindow(server, ctx.opts.quick ? 5 : 10, brokerPid)
+  const afterSubscribe = await server.call<Usage>({ cmd: 'usage', gc: true })
+  const lazyPhases = await server.call<PhaseCounts>({ cmd: 'phases' })
+  log(`instances: subscribed, never read: CPU ${fmt(lazyIdle.cpuPct)} %, ${lazyPhases.started} consumers started`)
+
+  // 3. One read each (timeout 0): every consumer starts and joins its group; then until the groups are stable.
+  c0 = performance.now()
+  await pool(members, CONCURRENCY, async m => { await m.user.read(m.path as string) })
+  const firstReadSec = (performance.now() - c0) / 1000
+  log(`instances: first read of ${n} in ${fmt(firstReadSec)} s`)
   const stable = await awaitStable(server, n, ctx.opts.quick ? 120_000 : 240_000)
   log(`instances: ${stable.stable ? 'stable' : 'NOT stable'} after ${fmt(stable.ms / 1000)} s (${JSON.stringify(stable.phases)})`)
 
-  // 3. Idle.
+  // 4. Idle: joined members nobody reads (they park CONSUMER_PARK_AFTER_MS after their last read).
   const idleServer = await idleWindow(server, idle, brokerPid)
   const held = await server.call<Usage>({ cmd: 'usage', gc: true })
   const phasesAfterIdle = await server.call<PhaseCounts>({ cmd: 'phases' })
   log(`instances: idle ${idle} s: CPU ${fmt(idleServer.cpuPct)} %, ${fmt(idleServer.requestsPerSec)} Kafka requests/s, RSS ${fmt(held.rss / MiB)} MiB`)
 
-  // 4. Delete.
+  // 5. Delete.
   c0 = performance.now()
   await pool(members, CONCURRENCY, async m => { await m.user.deleteConsumer(m.path as string) })
   const deleteSec = (performance.now() - c0) / 1000
   const afterDelete = await server.call<Usage>({ cmd: 'usage', gc: true })
   log(`instances: deleted ${n} in ${fmt(deleteSec)} s`)
 
-  // 5. Baseline: the same consumers with plain kafkajs, in their own process.
+  // 6. Baseline: the same consumers with plain kafkajs, in their own process.
   const base = await Child.start({ script: 'baseline-consumers.ts' })
   ctx.cleanup.teardown(() => base.stop())
   const baseEmpty = await base.call<Usage>({ cmd: 'usage', gc: true })
@@ -216,7 +233,7 @@ export async function runInstances (ctx: BenchContext): Promise<ScenarioResult> 
   const kib = (b: number): string => `${fmt(b / 1024)} KiB`
   const targets: Target[] = [
     { name: `instances: RSS per idle instance (${n} instances)`, goal: '≤ 1 MiB', measured: `${fmt(rssPer / MiB)} MiB`, pass: rssPer <= MiB },
-    { name: `instances: server CPU while ${n} instances idle`, goal: '≤ 25 % of one core', measured: `${fmt(idleServer.cpuPct)} %`, pass: idleServer.cpuPct <= 25 }
+    { name: `instances: server CPU while ${n} instances idle (joined, after one read each)`, goal: '≤ 25 % of one core', measured: `${fmt(idleServer.cpuPct)} %`, pass: idleServer.cpuPct <= 25 }
   ]
   const ratio = (a: number, b: number): string => fmt(a / b, 2)
   const apis = [...new Set([...Object.keys(idleServer.byApi), ...Object.keys(baseIdle.byApi)])].sort()
@@ -225,18 +242,22 @@ export async function runInstances (ctx: BenchContext): Promise<ScenarioResult> 
     title: 'Many instances',
     startedAt: started.toISOString(),
     seconds: (performance.now() - t0) / 1000,
-    settings: { instances: n, groups, perGroup: PER_GROUP, users: subjects, partitionsPerTopic: PARTITIONS, idleSeconds: idle, httpConcurrency: CONCURRENCY, knobs: { ...pickKnobs(ctx.env), effective: { CONSUMER_FETCH_MAX_WAIT_MS: config.CONSUMER_FETCH_MAX_WAIT_MS, CONSUMER_HEARTBEAT_INTERVAL_MS: config.CONSUMER_HEARTBEAT_INTERVAL_MS, CONSUMER_SESSION_TIMEOUT_MS: config.CONSUMER_SESSION_TIMEOUT_MS } } },
+    settings: { instances: n, groups, perGroup: PER_GROUP, users: subjects, partitionsPerTopic: PARTITIONS, idleSeconds: idle, httpConcurrency: CONCURRENCY, knobs: { ...pickKnobs(ctx.env), effective: { CONSUMER_FETCH_MAX_WAIT_MS: config.CONSUMER_FETCH_MAX_WAIT_MS, CONSUMER_HEARTBEAT_INTERVAL_MS: config.CONSUMER_HEARTBEAT_INTERVAL_MS, CONSUMER_SESSION_TIMEOUT_MS: config.CONSUMER_SESSION_TIMEOUT_MS, CONSUMER_PARK_AFTER_MS: config.CONSUMER_PARK_AFTER_MS } } },
     tables: [
       {
         title: `Many instances: ${n} instances (${groups} groups × ${PER_GROUP}, ${subjects} users), idle ${idle} s; baseline: ${n} plain kafkajs consumers, same layout and settings, own process`,
         headers: ['figure', 'service', 'kafkajs baseline', '× baseline'],
         rows: [
           ['create instances (POST, 20 in flight)', `${fmt(n / createSec)} /s (${fmt(createSec)} s)`, '–', '–'],
-          ['subscribe (POST subscription, 20 in flight)', `${fmt(n / subscribeSec)} /s (${fmt(subscribeSec)} s)`, `${fmt(n / baseStartSec)} /s connect+subscribe+run (${fmt(baseStartSec)} s)`, ratio(n / subscribeSec, n / baseStartSec)],
+          ['subscribe (POST subscription, 20 in flight; starts no consumer)', `${fmt(n / subscribeSec)} /s (${fmt(subscribeSec)} s)`, '–', '–'],
+          ['subscribed, never read: process CPU (% of one core)', `${fmt(lazyIdle.cpuPct)} % (${lazyPhases.started} consumers started)`, '–', '–'],
+          ['subscribed, never read: RSS per instance', kib((afterSubscribe.rss - empty.rss) / n), '–', '–'],
+          ['first read of each (GET records, timeout 0: starts its consumer)', `${fmt(n / firstReadSec)} /s (${fmt(firstReadSec)} s)`, `${fmt(n / baseStartSec)} /s connect+subscribe+run (${fmt(baseStartSec)} s)`, ratio(n / firstReadSec, n / baseStartSec)],
           ['until groups are stable', `${fmt(stable.ms / 1000)} s${stable.stable ? '' : ' (not stable)'}`, `${fmt(baseStable.ms / 1000)} s${baseStable.stable ? '' : ' (not stable)'}`, ratio(stable.ms, baseStable.ms)],
           ['RSS per idle instance', kib(rssPer), kib(baseRssPer), ratio(rssPer, baseRssPer)],
           ['heap per idle instance', kib(heapPer), kib(baseHeapPer), ratio(heapPer, baseHeapPer)],
           ['RSS per created, unsubscribed instance', kib((afterCreate.rss - empty.rss) / n), '–', '–'],
+          ['instances parked at the end of the idle time', `${phasesAfterIdle.parked} of ${n}`, '–', '–'],
           ['process CPU while idle (% of one core)', `${fmt(idleServer.cpuPct)} % (empty server: ${fmt(emptyIdle.cpuPct)} %)`, `${fmt(baseIdle.cpuPct)} %`, ratio(idleServer.cpuPct, baseIdle.cpuPct)],
           ['CPU per idle instance', `${fmt(coreFromNet * 10 / n)} ms/s`, `${fmt(baseIdle.cpuPct * 10 / n)} ms/s`, ratio(coreFromNet, baseIdle.cpuPct)],
           ['Kafka requests/s while idle (kafkajs instrumentation)', fmt(idleServer.requestsPerSec), fmt(baseIdle.requestsPerSec), ratio(idleServer.requestsPerSec, baseIdle.requestsPerSec)],
@@ -253,6 +274,9 @@ export async function runInstances (ctx: BenchContext): Promise<ScenarioResult> 
       n,
       createPerSec: n / createSec,
       subscribePerSec: n / subscribeSec,
+      firstReadPerSec: n / firstReadSec,
+      lazyIdle,
+      rssSubscribed: afterSubscribe.rss,
       deletePerSec: n / deleteSec,
       stableSeconds: stable.ms / 1000,
       stable: stable.stable,

@@ -73,7 +73,8 @@ export const ConfigSchema = Type.Object({
   CONSUMER_HEARTBEAT_INTERVAL_MS: Int(3000, 100, 600000),
   CONSUMER_AUTO_COMMIT_INTERVAL_MS: Int(5000, 100, 3600000),
   CONSUMER_PATTERN_REFRESH_MS: Int(10000, 100, 3600000),
-  CONSUMER_JOIN_WAIT_MS: Int(15000, 100, 600000, 'longest a commit waits, for a group join and for Kafka together')
+  CONSUMER_JOIN_WAIT_MS: Int(15000, 100, 600000, 'longest a commit waits, for a group join and for Kafka together'),
+  CONSUMER_PARK_AFTER_MS: Int(10000, 0, 86400000, 'stop fetching for an instance after this long without a read (0 = never)')
 }, { additionalProperties: false })
 
 export type Config = Static<typeof ConfigSchema>

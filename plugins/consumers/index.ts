@@ -27,7 +27,8 @@ const consumersPlugin: FastifyPluginAsync = async (fastify) => {
       bufferRecords: c.CONSUMER_BUFFER_RECORDS,
       autoCommitIntervalMs: c.CONSUMER_AUTO_COMMIT_INTERVAL_MS,
       refreshIntervalMs: c.CONSUMER_PATTERN_REFRESH_MS,
-      joinWaitMs: c.CONSUMER_JOIN_WAIT_MS
+      joinWaitMs: c.CONSUMER_JOIN_WAIT_MS,
+      parkAfterMs: c.CONSUMER_PARK_AFTER_MS
     },
     log: fastify.log.child({ component: 'consumers' })
   }, {

@@ -32,6 +32,8 @@ export interface InstanceSettings {
   autoCommitIntervalMs: number
   refreshIntervalMs: number
   joinWaitMs: number
+  /** Park the session (no fetching, membership kept) after this long without a read; 0 = never. */
+  parkAfterMs: number
 }
 
 /** The admin calls the instance makes. */
@@ -105,6 +107,16 @@ export class ConsumerInstance {
   #buffer = new RecordBuffer()
   #desired: Desired = { kind: 'none' }
   #session: SessionPort | undefined
+  /**
+   * The subscribed topics that exist (a pattern: those it matches now): what the session runs, or will run.
+   * Subscribing starts no session; the first read, commit or assignments request does (`#active`), as Java's
+   * subscribe() joins nothing until the first poll(). Never-read instances cost no connection, timer or fetch.
+   */
+  #topics: string[] = []
+  #active = false
+  /** No read for parkAfterMs: the session fetches nothing until the next read (heartbeats go on). */
+  #parked = false
+  #parkTimer: NodeJS.Timeout | undefined
   #phase: Phase = 'stopped'
   #failure: Error | undefined
   /**
@@ -181,12 +193,19 @@ export class ConsumerInstance {
     })
   }
 
+  /** Start the subscription's consumer now instead of at the first read (assign() starts at once anyway). */
+  start (): Promise<void> {
+    return this.#serial(() => this.#activate())
+  }
+
   unsubscribe (): Promise<void> {
     return this.#serial(() => this.#unsubscribe())
   }
 
   async #unsubscribe (): Promise<void> {
     this.#desired = { kind: 'none' }
+    this.#active = false
+    this.#topics = []
     this.#stopRefresh()
     await this.#stopSession()
     this.#forgetPositions()
@@ -196,10 +215,23 @@ export class ConsumerInstance {
   subscription (): string[] {
     const d = this.#desired
     if (d.kind === 'topics' || d.kind === 'pattern') {
-      const topics = d.kind === 'topics' ? d.topics : (this.#session?.topics ?? [])
+      const topics = d.kind === 'topics' ? d.topics : this.#topics
       return topics.map(t => this.#deps.names.userTopic(this.opts.namespace, t)).filter((t): t is string => t !== undefined).sort()
     }
     return []
+  }
+
+  /** Whether the subscription's consumer has started (see #topics), and whether it is parked. */
+  get started (): boolean { return this.#active || this.#desired.kind === 'assign' }
+  get parked (): boolean { return this.#parked }
+
+  /**
+   * Start the subscription's consumer in the background, if it has not started (GET assignments: asking for the
+   * assignment of a subscription is asking to take part in the group; the answer fills in after the join).
+   */
+  startSoon (): void {
+    if (this.#active || (this.#desired.kind !== 'topics' && this.#desired.kind !== 'pattern')) return
+    this.start().catch(err => this.#deps.log?.debug({ err }, 'starting the consumer failed'))
   }
 
   assignment (): TopicPartition[] {
@@ -248,7 +280,9 @@ export class ConsumerInstance {
     }
     this.activeReads++
     const started = Date.now()
+    this.#unpark()
     try {
+      if (!this.#active) await this.#serial(() => this.#activate())
       const deadline = started + timeoutMs
       const min = this.opts.fetchMinBytes
       while (!this.closed && !this.#draining) {
@@ -264,6 +298,7 @@ export class ConsumerInstance {
     } finally {
       this.activeReads--
       this.lastActive = Date.now()
+      if (this.activeReads === 0) this.#armPark()
     }
   }
 
@@ -327,6 +362,7 @@ export class ConsumerInstance {
   commit (offsets?: PartitionOffset[]): Promise<void> {
     // The deadline counts from the request, so time queued behind other control operations is included.
     return this.#withinJoinWait(this.#serial(async () => {
+      await this.#activate()
       if (offsets === undefined) return this.#commitDelivered(true)
       const list = offsets.map(o => ({ ...o, topic: this.#deps.names.kafkaTopic(this.opts.namespace, o.topic), offset: o.offset + 1 }))
       await this.#validatePartitions(list)
@@ -544,12 +580,49 @@ export class ConsumerInstance {
       ? d.topics.filter(t => existing.includes(t))
       : existing.filter(t => d.matches(t))
     topics.sort()
-    if (topics.join('\n') === (this.#session?.topics ?? []).join('\n')) return
+    if (!this.#active) { this.#topics = topics; return }
+    if (topics.join('\n') === this.#topics.join('\n') && this.#session !== undefined) return
     // Keep our place on partitions we have delivered from; the rest restart from the group's commits.
     for (const [k, pos] of this.#positions) {
       if (pos.delivered !== undefined) this.#resumeAt.set(k, pos.delivered)
     }
     await this.#restart(topics)
+    this.#topics = topics
+  }
+
+  /** Start the subscription's session if it has not started yet (first read, commit or assignments request). */
+  async #activate (): Promise<void> {
+    const d = this.#desired
+    if (this.#active || (d.kind !== 'topics' && d.kind !== 'pattern')) return
+    this.#active = true
+    if (this.#topics.length === 0) return // no subscribed topic exists yet: the refresh starts it when one does
+    try {
+      await this.#restart(this.#topics)
+    } catch (err) {
+      this.#active = false
+      throw err
+    }
+  }
+
+  #armPark (): void {
+    const ms = this.#deps.settings.parkAfterMs
+    clearTimeout(this.#parkTimer)
+    this.#parkTimer = undefined
+    if (ms <= 0 || this.closed || this.#parked) return
+    this.#parkTimer = setTimeout(() => {
+      this.#parkTimer = undefined
+      if (this.activeReads > 0 || this.#parked || !this.#session || this.closed) return
+      this.#parked = true
+      this.#session.park()
+    }, ms).unref()
+  }
+
+  #unpark (): void {
+    clearTimeout(this.#parkTimer)
+    this.#parkTimer = undefined
+    if (!this.#parked) return
+    this.#parked = false
+    this.#session?.unpark()
   }
 
   async #restart (topics: string[]): Promise<void> {
@@ -601,6 +674,7 @@ export class ConsumerInstance {
       await session.stop()
       throw toKafkaApiError(err)
     }
+    if (this.activeReads === 0) this.#armPark()
   }
 
   /** Stop fetching and drop what is buffered and assigned; positions are kept for the next session. */
@@ -609,6 +683,9 @@ export class ConsumerInstance {
     this.#session = undefined
     this.#phase = 'stopped'
     this.#paused = false
+    this.#parked = false
+    clearTimeout(this.#parkTimer)
+    this.#parkTimer = undefined
     this.#outage = undefined
     this.#deps.budget.release(this.#buffer.clear())
     this.#assigned.clear()
@@ -646,6 +723,7 @@ export class ConsumerInstance {
     this.#phase = 'joined'
     this.#outage = undefined
     if (this.#paused) session.pause(session.topics)
+    if (this.#parked) session.park() // a consumer kafkajs rebuilt after a crash starts unpaused
     for (const w of [...this.#joinWaiters]) w()
     this.#deps.observer?.join?.()
   }

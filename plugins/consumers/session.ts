@@ -223,6 +223,27 @@ export class Session {
     this.#release?.()
   }
 
+  /**
+   * Parked (no reads for a while): kafkajs' pause() of every topic. kafkajs then sends no Fetch at all, only
+   * heartbeats, and checks again every maxWaitTimeInMs, so unpark takes effect within CONSUMER_FETCH_MAX_WAIT_MS.
+   * Pausing by topic outlives rebalances; a consumer kafkajs rebuilt after a crash is parked again by the instance.
+   */
+  park (): void {
+    try {
+      this.consumer.pause(this.topics.map(topic => ({ topic })))
+    } catch {
+      // not running yet: nothing is fetching
+    }
+  }
+
+  unpark (): void {
+    try {
+      this.consumer.resume(this.topics.map(topic => ({ topic })))
+    } catch {
+      // not running yet
+    }
+  }
+
   async commit (offsets: Array<{ topic: string, partition: number, offset: number, metadata?: string | null }>): Promise<void> {
     await this.consumer.commitOffsets(offsets.map(o => ({ topic: o.topic, partition: o.partition, offset: String(o.offset), metadata: o.metadata ?? null })))
   }
@@ -299,6 +320,9 @@ export interface SessionPort {
   seek (topic: string, partition: number, offset: number): void
   pause (topics: string[]): void
   resume (topics: string[]): void
+  /** Stop fetching while nobody reads (group membership and heartbeats go on); unpark undoes it. */
+  park (): void
+  unpark (): void
   commit (offsets: Array<{ topic: string, partition: number, offset: number, metadata?: string | null }>): Promise<void>
   stop (): Promise<void>
 }

@@ -27,6 +27,10 @@ export class FakeSession implements SessionPort {
   seek (topic: string, partition: number, offset: number): void { this.seeks.push([topic, partition, offset]) }
   pause (topics: string[]): void { for (const t of topics) this.paused.add(t) }
   resume (topics: string[]): void { for (const t of topics) this.paused.delete(t) }
+  parked = false
+  parks = 0
+  park (): void { this.parked = true; this.parks++ }
+  unpark (): void { this.parked = false }
   async commit (offsets: Offsets): Promise<void> {
     const failure = this.commitFailures.shift()
     if (failure) throw failure
@@ -125,7 +129,8 @@ export const testSettings: InstanceSettings = {
   bufferRecords: 100,
   autoCommitIntervalMs: 60_000,
   refreshIntervalMs: 60_000,
-  joinWaitMs: 500
+  joinWaitMs: 500,
+  parkAfterMs: 0
 }
 
 export interface Rig {

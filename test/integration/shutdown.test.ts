@@ -126,6 +126,8 @@ t.test('SIGTERM: stop accepting, long polls return what they hold, consumers lea
     t.equal(res.status, 200)
     const inst = `${ns}/consumers/${group}/instances/c`
     t.equal((await call('POST', `${inst}/subscription`, { topics: [topics[i]] })).status, 204)
+    // The first read starts the consumer (a subscription joins nothing before it, as in Java).
+    t.equal((await call('GET', `${inst}/records?timeout=0`, undefined, { accept: BINARY })).status, 200)
     instances.push(inst)
   }
   const kafkaGroups = groups.map(g => `${ns}.${g}`)

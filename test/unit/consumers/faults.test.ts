@@ -30,6 +30,7 @@ t.test('a crashed session that kafkajs restarts: empty reads and commits answer 
   const inst = r.instance()
   t.teardown(() => inst.close())
   await inst.subscribe({ topics: ['events'] })
+  await inst.start()
   const s = r.port.current
   s.join([[T, 0]])
   s.deliver(T, 0, [0, 1])
@@ -59,6 +60,7 @@ t.test('a commit Kafka never confirms answers 50003 at CONSUMER_JOIN_WAIT_MS; th
   const inst = r.instance()
   t.teardown(() => inst.close())
   await inst.subscribe({ topics: ['events'] })
+  await inst.start()
   const s = r.port.current
   s.join([[T, 0]])
   s.deliver(T, 0, [0])
@@ -79,6 +81,7 @@ t.test('drain(): waiting long polls return what they hold at once, later reads d
   const inst = r.instance({ fetchMinBytes: 1_000_000 })
   t.teardown(() => inst.close())
   await inst.subscribe({ topics: ['events'] })
+  await inst.start()
   const s = r.port.current
   s.join([[T, 0]])
   s.deliver(T, 0, [0, 1])
@@ -98,6 +101,7 @@ t.test('registry: drain() refuses new instances; closeAll() is bounded when an i
   const base = { namespace: 'ns-abc', group: 'grp', subject: 'alice', format: 'binary' as const, autoOffsetReset: 'earliest' as const, autoCommit: false, fetchMinBytes: 1, requestTimeoutMs: 100 }
   const a = reg.create({ ...base, name: 'a' })
   await a.subscribe({ topics: ['events'] })
+  await a.start()
   r.port.current.stop = () => new Promise<void>(() => {}) // leaving the group never completes
   const pending = a.read(60_000, 1 << 20, 'binary')
   reg.drain()
@@ -121,6 +125,7 @@ t.test('the observer sees reads (records and bytes), commits (ok or not) and joi
   }
   reg.observe(observer)
   await inst.subscribe({ topics: ['events'] })
+  await inst.start()
   const s = r.port.current
   s.join([[T, 0]])
   await inst.read(5, 1 << 20, 'binary')
@@ -148,6 +153,7 @@ t.test('a subscription or assignment Kafka could not apply changes nothing; retr
   t.equal((await caught(inst.assign([{ topic: 'events', partition: 0 }]))).errorCode, 50302, 'and assigning is not refused as a conflict')
   r.deps.admin = working
   await inst.subscribe({ topics: ['events'] })
+  await inst.start()
   t.same(inst.subscription(), ['events'])
   t.same(r.port.current.topics, [T], 'a session runs')
 })
