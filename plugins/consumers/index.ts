@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { ConsumerRegistry } from './registry.js'
 import { BufferBudget } from './record-buffer.js'
 import { kafkajsPort } from './session.js'
+import { TopicList } from './topic-list.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -13,9 +14,11 @@ declare module 'fastify' {
 /** The consumer registry for this process; every instance is closed (leaving its group) on app close. */
 const consumersPlugin: FastifyPluginAsync = async (fastify) => {
   const { config: c, kafka, namespaces } = fastify
+  const topics = new TopicList(async () => (await kafka.admin()).listTopics())
   const registry = new ConsumerRegistry({
     connect: (clientId) => kafkajsPort(kafka.createClient(clientId)),
     admin: () => kafka.admin(),
+    listTopics: (maxAgeMs) => topics.list(maxAgeMs),
     names: namespaces,
     budget: new BufferBudget(c.CONSUMER_TOTAL_BUFFER_BYTES),
     settings: {
@@ -33,7 +36,9 @@ const consumersPlugin: FastifyPluginAsync = async (fastify) => {
     log: fastify.log.child({ component: 'consumers' })
   }, {
     instanceTimeoutMs: c.CONSUMER_INSTANCE_TIMEOUT_MS,
-    maxPerSubject: c.CONSUMER_MAX_INSTANCES_PER_SUBJECT
+    maxPerSubject: c.CONSUMER_MAX_INSTANCES_PER_SUBJECT,
+    // Shutdown (server.ts): in-flight requests get 40 % of CLOSE_GRACE_MS, leaving the groups the next 40 %.
+    closeTimeoutMs: Math.floor(c.CLOSE_GRACE_MS * 0.4)
   })
   fastify.decorate('consumers', registry)
   fastify.addHook('onClose', async () => { await registry.closeAll() })

@@ -56,6 +56,11 @@ export interface InstanceDeps {
   /** Kafka consumption for one instance (kafkajsPort in production, a fake in unit tests). */
   connect (clientId: string): KafkaPort
   admin (): Promise<AdminPort>
+  /**
+   * The cluster's topic names from a listing at most `maxAgeMs` old (0: a new one), shared by the instances of
+   * the process (TopicList); without it each instance asks its admin client.
+   */
+  listTopics? (maxAgeMs: number): Promise<string[]>
   names: NamespaceMapper
   budget: BufferBudget
   settings: InstanceSettings
@@ -770,7 +775,14 @@ export class ConsumerInstance {
     }
   }
 
-  async #listTopics (): Promise<string[]> {
+  async #listTopics (maxAgeMs = 0): Promise<string[]> {
+    if (this.#deps.listTopics) {
+      try {
+        return await this.#deps.listTopics(maxAgeMs)
+      } catch (err) {
+        throw toKafkaApiError(err)
+      }
+    }
     const admin = await this.#admin()
     try {
       return await admin.listTopics()
@@ -787,7 +799,7 @@ export class ConsumerInstance {
       running = true
       // The topic list is fetched outside the control chain: a broker that is slow to answer must not hold up
       // the commits and seeks queued behind a background refresh.
-      this.#listTopics()
+      this.#listTopics(this.#deps.settings.refreshIntervalMs)
         .then(listed => this.#serial(() => this.#reconcile(listed)))
         .catch(err => this.#deps.log?.debug({ err }, 'subscription refresh failed'))
         .finally(() => { running = false })

@@ -37,6 +37,56 @@ export function patchKafkajsRequestQueue (): boolean {
 }
 patchKafkajsRequestQueue()
 
+interface ConsumerGroupLike { cluster: object, fetch (nodeId: number): Promise<unknown[]> }
+
+/** A parked consumer's fetch loops wait here: up to one heartbeat interval, or until unparked or stopped. */
+class Parking {
+  #waiters = new Set<() => void>()
+  constructor (readonly ms: number) {}
+  wait (): Promise<void> {
+    return new Promise(resolve => {
+      const done = (): void => { clearTimeout(timer); this.#waiters.delete(done); resolve() }
+      const timer = setTimeout(done, this.ms)
+      this.#waiters.add(done)
+    })
+  }
+
+  release (): void { for (const w of [...this.#waiters]) w() }
+}
+
+/** Parked consumers, by the kafkajs Cluster each consumer owns (the handle its ConsumerGroup carries). */
+const parkedClusters = new WeakMap<object, Parking>()
+
+/**
+ * Parking without kafkajs' pause(): with every partition paused, kafkajs 2.2.4 still runs its fetch loop every
+ * maxWaitTimeInMs (metadata check, offsets, a sleep it cannot cut short), 2 turns a second per consumer, and a
+ * resume waits for the sleep to end. Instead, ConsumerGroup#fetch of a parked consumer waits one heartbeat
+ * interval (its runner then heartbeats, so the membership holds) or until unpark/stop releases it at once, and
+ * returns no batches. Process-wide and idempotent; returns whether the patch is in place.
+ */
+export function patchKafkajsParking (): boolean {
+  let proto: ConsumerGroupLike & { diasporaParking?: boolean }
+  try {
+    proto = (createRequire(import.meta.url)('kafkajs/src/consumer/consumerGroup.js') as { prototype: typeof proto }).prototype
+  } catch {
+    return false
+  }
+  if (proto.diasporaParking) return true
+  const original = proto.fetch
+  if (typeof original !== 'function') return false
+  proto.fetch = async function (this: ConsumerGroupLike, nodeId: number) {
+    const parking = parkedClusters.get(this.cluster)
+    if (parking) {
+      await parking.wait()
+      return []
+    }
+    return original.call(this, nodeId)
+  }
+  proto.diasporaParking = true
+  return true
+}
+const parkingPatched = patchKafkajsParking()
+
 /** A fetched record as the instance buffers it (key and value copied out of kafkajs' fetch response). */
 export type SessionRecord = BufferedRecord
 
@@ -140,6 +190,8 @@ export class Session {
   /** Back-pressure (pause): the batch being delivered waits, so kafkajs fetches nothing more. */
   #held = false
   #release: (() => void) | undefined
+  /** The kafkajs Cluster of this consumer, handed to the assigner factory (the key of parkedClusters). */
+  #cluster: object | undefined
 
   constructor (private readonly opts: SessionOptions) {
     this.topics = opts.topics
@@ -154,7 +206,10 @@ export class Session {
       maxBytesPerPartition: Math.min(opts.maxBytes, 1048576),
       allowAutoTopicCreation: false,
       readUncommitted: true, // Confluent parity: the Java consumer defaults to read_uncommitted
-      partitionAssigners: opts.fixed ? [fixedAssigner(opts.fixed)] : [PartitionAssigners.roundRobin],
+      partitionAssigners: [(config) => {
+        this.#cluster = config.cluster
+        return (opts.fixed ? fixedAssigner(opts.fixed) : PartitionAssigners.roundRobin)(config)
+      }],
       retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000, restartOnFailure: async () => !this.#stopped }
     })
     const { events } = this.consumer
@@ -204,6 +259,9 @@ export class Session {
 
   get running (): boolean { return this.#running && !this.#stopped }
 
+  /** Parked through patchKafkajsParking (its fetch loops wait instead of fetching). */
+  get parkedWait (): boolean { return this.#cluster !== undefined && parkedClusters.has(this.#cluster) }
+
   seek (topic: string, partition: number, offset: number): void {
     this.consumer.seek({ topic, partition, offset: String(offset) })
   }
@@ -224,11 +282,15 @@ export class Session {
   }
 
   /**
-   * Parked (no reads for a while): kafkajs' pause() of every topic. kafkajs then sends no Fetch at all, only
-   * heartbeats, and checks again every maxWaitTimeInMs, so unpark takes effect within CONSUMER_FETCH_MAX_WAIT_MS.
-   * Pausing by topic outlives rebalances; a consumer kafkajs rebuilt after a crash is parked again by the instance.
+   * Parked (no reads for a while): no Fetch, only heartbeats (patchKafkajsParking); membership and partitions
+   * stay, and unpark takes effect at once. Without the patch (another kafkajs layout), kafkajs' pause() of every
+   * topic, which unpark undoes within maxWaitTimeInMs.
    */
   park (): void {
+    if (parkingPatched && this.#cluster) {
+      if (!parkedClusters.has(this.#cluster)) parkedClusters.set(this.#cluster, new Parking(this.opts.heartbeatInterval))
+      return
+    }
     try {
       this.consumer.pause(this.topics.map(topic => ({ topic })))
     } catch {
@@ -237,6 +299,12 @@ export class Session {
   }
 
   unpark (): void {
+    const parking = this.#cluster && parkedClusters.get(this.#cluster)
+    if (parking && this.#cluster) {
+      parkedClusters.delete(this.#cluster)
+      parking.release()
+      return
+    }
     try {
       this.consumer.resume(this.topics.map(topic => ({ topic })))
     } catch {
@@ -253,6 +321,7 @@ export class Session {
     if (this.#stopped) return
     this.#stopped = true
     this.#release?.()
+    this.unpark() // kafkajs' disconnect waits for the fetch loop, which must not sit out a parked wait
     await this.consumer.disconnect().catch(() => {})
   }
 }

@@ -14,7 +14,7 @@ import type { InstanceObserver } from '../consumers/instance.js'
 /** What the metrics read from the consumer registry at scrape time. */
 export interface ConsumerSource {
   readonly stats: { created: number, deleted: number, expired: number }
-  all (): Iterable<{ readonly opts: { namespace: string }, readonly activeReads: number, readonly bufferedBytes: number, readonly bufferedRecords: number }>
+  all (): Iterable<{ readonly opts: { namespace: string }, readonly activeReads: number, readonly bufferedBytes: number, readonly bufferedRecords: number, readonly started: boolean, readonly parked: boolean }>
 }
 
 /** What the metrics read from the auth plugin at scrape time. */
@@ -127,6 +127,23 @@ export class ServiceMetrics {
         let n = 0
         for (const inst of self.#consumers?.all() ?? []) n += inst.bufferedBytes
         this.set(n)
+      }
+    })
+    // eslint-disable-next-line no-new
+    new Gauge({
+      name: 'diaspora_consumer_kafka_consumers',
+      help: 'Instances whose Kafka consumer runs, by state: fetching, or parked (no read for CONSUMER_PARK_AFTER_MS: heartbeats only); a subscription starts its consumer at its first read',
+      labelNames: ['state'],
+      registers,
+      collect () {
+        let fetching = 0
+        let parked = 0
+        for (const inst of self.#consumers?.all() ?? []) {
+          if (inst.parked) parked++
+          else if (inst.started) fetching++
+        }
+        this.set({ state: 'fetching' }, fetching)
+        this.set({ state: 'parked' }, parked)
       }
     })
     this.#created = mirrorCounter(this.registry, 'diaspora_consumer_instances_created_total', 'Consumer instances created')

@@ -36,6 +36,7 @@ function value (samples: Sample[], name: string, labels: Labels = {}): number {
 const METRICS = [
   'diaspora_http_requests_total', 'diaspora_http_request_duration_seconds',
   'diaspora_consumer_instances', 'diaspora_consumer_long_polls', 'diaspora_consumer_buffered_records', 'diaspora_consumer_buffered_bytes',
+  'diaspora_consumer_kafka_consumers',
   'diaspora_consumer_instances_created_total', 'diaspora_consumer_instances_deleted_total', 'diaspora_consumer_instances_expired_total',
   'diaspora_consumer_fetch_duration_seconds', 'diaspora_consumer_fetches_total', 'diaspora_consumer_records_served_total',
   'diaspora_consumer_bytes_served_total', 'diaspora_consumer_commits_total', 'diaspora_consumer_commit_errors_total',

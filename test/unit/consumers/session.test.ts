@@ -5,8 +5,8 @@
  */
 import t from 'tap'
 import { createRequire } from 'node:module'
-import type { EachBatchPayload, Kafka } from 'kafkajs'
-import { Session, patchKafkajsRequestQueue, type SessionHandlers } from '../../../plugins/consumers/session.js'
+import { Kafka as KafkaClient, logLevel, type ConsumerConfig, type EachBatchPayload, type Kafka, type PartitionAssigner } from 'kafkajs'
+import { Session, patchKafkajsParking, patchKafkajsRequestQueue, type SessionHandlers } from '../../../plugins/consumers/session.js'
 
 interface Fake { eachBatch?: (p: EachBatchPayload) => Promise<void>, disconnected: boolean }
 
@@ -109,4 +109,43 @@ t.test('kafkajs request queues re-arm their pending check only when something is
   q.pending.push({ correlationId: 1 })
   q.checkPendingRequests()
   t.not(q.throttleCheckTimeoutId, null, 'a throttled pending request still schedules its check')
+})
+
+t.test('a parked consumer\'s fetch loop waits (no Fetch) until unpark, stop or one heartbeat interval', async t => {
+  t.equal(patchKafkajsParking(), true)
+  t.equal(patchKafkajsParking(), true, 'idempotent')
+  // A real kafkajs client (never connected): creating its consumer hands the assigner factories its Cluster,
+  // which the test also notes, to call the patched ConsumerGroup#fetch as kafkajs' fetch loop would.
+  const real = new KafkaClient({ clientId: 'unit', brokers: ['127.0.0.1:1'], logLevel: logLevel.NOTHING })
+  let cluster: object | undefined
+  const kafka = {
+    consumer: (cfg: ConsumerConfig) => real.consumer({
+      ...cfg,
+      partitionAssigners: (cfg.partitionAssigners ?? []).map(factory => (c: Parameters<PartitionAssigner>[0]) => { cluster = c.cluster; return factory(c) })
+    })
+  } as unknown as Kafka
+  const handlers: SessionHandlers = { onJoin () {}, onRecords () {}, onRebalancing () {}, onCrash () {} }
+  const s = new Session({ kafka, groupId: 'ns.g', topics: ['ns.t'], fromBeginning: true, sessionTimeout: 6000, heartbeatInterval: 200, maxWaitTimeInMs: 100, maxBytes: 1048576, handlers })
+  t.ok(cluster, 'kafkajs handed over its Cluster')
+  s.park()
+  t.ok(s.parkedWait, 'parked through the patch, not through kafkajs pause()')
+
+  const ConsumerGroup = createRequire(import.meta.url)('kafkajs/src/consumer/consumerGroup.js') as { prototype: { fetch (this: unknown, nodeId: number): Promise<unknown[]> } }
+  const group = { cluster }
+  let done = false
+  const pending = ConsumerGroup.prototype.fetch.call(group, 0).then(r => { done = true; return r })
+  await new Promise(resolve => setTimeout(resolve, 50))
+  t.notOk(done, 'still waiting: a parked consumer sends no Fetch')
+  s.unpark()
+  t.same(await pending, [], 'unpark ends the wait at once, with no batches')
+  t.notOk(s.parkedWait)
+
+  s.park()
+  const began = Date.now()
+  t.same(await ConsumerGroup.prototype.fetch.call(group, 0), [], 'on its own after one heartbeat interval')
+  t.ok(Date.now() - began >= 150, 'so the runner heartbeats between waits')
+
+  const again = ConsumerGroup.prototype.fetch.call(group, 0)
+  await s.stop()
+  t.same(await again, [], 'stop releases the wait (kafkajs disconnect waits for its fetch loop)')
 })

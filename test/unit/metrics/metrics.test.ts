@@ -52,9 +52,9 @@ t.test('observers: reads, commits, introspections, HTTP requests', async t => {
 t.test('registry and auth stats become monotonic counters and gauges at scrape time', async t => {
   const m = new ServiceMetrics({ defaultMetrics: false })
   const instances = [
-    { opts: { namespace: 'ns-a' }, activeReads: 1, bufferedBytes: 10, bufferedRecords: 1 },
-    { opts: { namespace: 'ns-a' }, activeReads: 0, bufferedBytes: 5, bufferedRecords: 2 },
-    { opts: { namespace: 'ns-b' }, activeReads: 2, bufferedBytes: 0, bufferedRecords: 0 }
+    { opts: { namespace: 'ns-a' }, activeReads: 1, bufferedBytes: 10, bufferedRecords: 1, started: true, parked: false },
+    { opts: { namespace: 'ns-a' }, activeReads: 0, bufferedBytes: 5, bufferedRecords: 2, started: true, parked: true },
+    { opts: { namespace: 'ns-b' }, activeReads: 2, bufferedBytes: 0, bufferedRecords: 0, started: false, parked: false }
   ]
   const consumers: ConsumerSource = { stats: { created: 3, deleted: 0, expired: 0 }, all: () => instances }
   const auth = { hits: 10, misses: 2 }
@@ -66,6 +66,8 @@ t.test('registry and auth stats become monotonic counters and gauges at scrape t
   t.equal(sample(text, 'diaspora_consumer_long_polls'), 3)
   t.equal(sample(text, 'diaspora_consumer_buffered_bytes'), 15)
   t.equal(sample(text, 'diaspora_consumer_buffered_records'), 3)
+  t.equal(sample(text, 'diaspora_consumer_kafka_consumers{state="fetching"}'), 1)
+  t.equal(sample(text, 'diaspora_consumer_kafka_consumers{state="parked"}'), 1, 'not started: neither')
   t.equal(sample(text, 'diaspora_consumer_instances_created_total'), 3)
   t.equal(sample(text, 'diaspora_auth_cache_hits_total'), 10)
   t.equal(sample(text, 'diaspora_auth_cache_misses_total'), 2)
