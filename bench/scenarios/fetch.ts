@@ -18,7 +18,8 @@ export interface FetchTopic { size: number, partitions: number, topic: string, k
 export interface FetchSetup { user: BenchUser, topics: FetchTopic[] }
 
 export function fetchCounts (quick: boolean): Record<number, number> {
-  return quick ? { 1024: 10_000, 100: 40_000 } : { 1024: 50_000, 100: 100_000 }
+  // Full size: drains of about 2 s each, long enough that start-up and scheduling noise stay small.
+  return quick ? { 1024: 10_000, 100: 40_000 } : { 1024: 200_000, 100: 500_000 }
 }
 
 /** The pre-filled topics, made once per run (the profiling pass reuses them). */

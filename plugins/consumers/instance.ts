@@ -145,6 +145,8 @@ export class ConsumerInstance {
   #autoCommitTimer: NodeJS.Timeout | undefined
   #userNames = new Map<string, string>()
   #relief = (): void => { this.#maybeResume() }
+  /** The offsets of this instance's last successful commit-all (see #commitDelivered). */
+  #lastCommitted: string | undefined
 
   constructor (opts: InstanceOptions, deps: InstanceDeps) {
     this.opts = opts
@@ -153,7 +155,7 @@ export class ConsumerInstance {
     this.#port = deps.connect(`diaspora-${opts.namespace}-${opts.name}`.slice(0, 200))
     if (opts.autoCommit) {
       this.#autoCommitTimer = setInterval(() => {
-        this.#serial(() => this.#commitDelivered()).catch(err => this.#deps.log?.debug({ err }, 'auto-commit failed'))
+        this.#serial(() => this.#commitDelivered(false, true)).catch(err => this.#deps.log?.debug({ err }, 'auto-commit failed'))
       }, deps.settings.autoCommitIntervalMs).unref()
     }
   }
@@ -371,19 +373,27 @@ export class ConsumerInstance {
       if (offsets === undefined) return this.#commitDelivered(true)
       const list = offsets.map(o => ({ ...o, topic: this.#deps.names.kafkaTopic(this.opts.namespace, o.topic), offset: o.offset + 1 }))
       await this.#validatePartitions(list)
+      this.#lastCommitted = undefined // the group's offsets may differ from what was delivered now
       await this.#commitKafka(list)
     }))
   }
 
-  async #commitDelivered (strict = false): Promise<void> {
+  /**
+   * Commit what was delivered. `skipUnchanged` (the auto-commit timer): not when this very set of offsets is
+   * already committed by this instance, so idle auto-committing instances send no OffsetCommit every interval.
+   */
+  async #commitDelivered (strict = false, skipUnchanged = false): Promise<void> {
     const list: PartitionOffset[] = []
     for (const [k, tp] of this.#assigned) {
       const d = this.#positions.get(k)?.delivered
       if (d !== undefined) list.push({ ...tp, offset: d })
     }
     if (list.length === 0) return
+    const key = list.map(o => `${o.topic}\u0000${o.partition}\u0000${o.offset}`).join('\n')
+    if (skipUnchanged && key === this.#lastCommitted) return
     try {
       await this.#commitKafka(list)
+      this.#lastCommitted = key
     } catch (err) {
       if (strict) throw err
     }

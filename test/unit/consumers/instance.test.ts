@@ -365,3 +365,27 @@ t.test('parking is off with parkAfterMs 0', async t => {
   await tick(50)
   t.equal(r.port.current.parks, 0)
 })
+
+t.test('auto-commit sends delivered offsets once, not again while nothing changes', async t => {
+  const r = rig({ autoCommitIntervalMs: 20 })
+  r.admin.addTopic(T, 1)
+  const inst = r.instance({ autoCommit: true })
+  t.teardown(() => inst.close())
+  await inst.subscribe({ topics: ['events'] })
+  await inst.start()
+  const s = r.port.current
+  s.join([[T, 0]])
+  s.deliver(T, 0, [0, 1])
+  await inst.read(10, 1 << 20, 'binary')
+  await tick(100)
+  t.same(s.commits, [[{ topic: T, partition: 0, offset: 2 }]], 'one commit over several intervals')
+  await inst.commit([{ topic: 'events', partition: 0, offset: 0 }])
+  await tick(100)
+  t.same(s.commits.at(-1), [{ topic: T, partition: 0, offset: 2 }], 'after an explicit commit of other offsets, the timer commits the delivered ones again')
+  const n = s.commits.length
+  s.deliver(T, 0, [2])
+  await inst.read(10, 1 << 20, 'binary')
+  await tick(100)
+  t.equal(s.commits.length, n + 1)
+  t.same(s.commits.at(-1), [{ topic: T, partition: 0, offset: 3 }], 'new deliveries are committed')
+})
