@@ -20,10 +20,9 @@ import { Kafka, logLevel, type Producer } from 'kafkajs'
 import { brokerConfig, startBroker, stopBroker, type BrokerConfig } from '../../scripts/broker.js'
 import { build } from '../helpers/app.js'
 import { apiUser, shortName, BINARY, type ApiUser } from '../helpers/api.js'
+import { sleep, waitFor } from '../helpers/wait.js'
 
 t.setTimeout(240_000)
-
-const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 
 /** A port nothing listens on right now. */
 async function freePort (): Promise<number> {
@@ -32,15 +31,6 @@ async function freePort (): Promise<number> {
   const { port } = server.address() as net.AddressInfo
   await new Promise(resolve => server.close(resolve))
   return port
-}
-
-async function waitFor (what: string, check: () => Promise<boolean> | boolean, ms: number): Promise<void> {
-  const deadline = Date.now() + ms
-  while (Date.now() < deadline) {
-    if (await check()) return
-    await sleep(200)
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`)
 }
 
 // Timeouts of the service under test; the bounds below derive from them.

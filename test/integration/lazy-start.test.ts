@@ -7,6 +7,7 @@ import t from 'tap'
 import { build } from '../helpers/app.js'
 import { apiUser, producer, readAll, shortName, unb64, BINARY } from '../helpers/api.js'
 import { testKafka } from '../helpers/broker.js'
+import { sleep, waitFor } from '../helpers/wait.js'
 
 const PARK_MS = 400
 const { app, globus } = await build(t, { env: { CONSUMER_PARK_AFTER_MS: String(PARK_MS) } })
@@ -16,15 +17,6 @@ const admin = testKafka().admin()
 await admin.connect()
 t.teardown(() => admin.disconnect())
 
-const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
-async function waitFor (what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (await check()) return
-    await sleep(200)
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
 async function members (group: string): Promise<string[]> {
   const { groups } = await admin.describeGroups([group])
   const g = groups[0]

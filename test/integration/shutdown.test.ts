@@ -15,6 +15,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { brokers, testKafka } from '../helpers/broker.js'
 import { startGlobus } from '../helpers/globus.js'
 import { BINARY, V2, producer, shortName } from '../helpers/api.js'
+import { waitFor } from '../helpers/wait.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const METRICS_TOKEN = `metrics-${randomBytes(12).toString('hex')}`
@@ -63,18 +64,6 @@ async function startServer (t: { teardown (fn: () => unknown): void }, env: Reco
     child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited (${code}) before listening:\n${stderr}`)) })
   })
   return { child, url, lines, exited }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
-
-/** Polls `check` until it returns true or `ms` pass. */
-async function waitFor (what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (Date.now() < deadline) {
-    if (await check()) return
-    await sleep(200)
-  }
-  throw new Error(`timed out waiting for ${what}`)
 }
 
 t.test('SIGTERM: stop accepting, long polls return what they hold, consumers leave their groups, exit 0', async t => {
