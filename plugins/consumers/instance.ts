@@ -119,6 +119,8 @@ export class ConsumerInstance {
    */
   #topics: string[] = []
   #active = false
+  /** Why the last start of the subscription's consumer failed (cleared by a successful start). */
+  #startFailure: Error | undefined
   /** No read for parkAfterMs: the session fetches nothing until the next read (heartbeats go on). */
   #parked = false
   #parkTimer: NodeJS.Timeout | undefined
@@ -147,6 +149,8 @@ export class ConsumerInstance {
   #relief = (): void => { this.#maybeResume() }
   /** The offsets of this instance's last successful commit-all (see #commitDelivered). */
   #lastCommitted: string | undefined
+  /** Bumped by every subscribe and unsubscribe (see #startRefresh). */
+  #generation = 0
 
   constructor (opts: InstanceOptions, deps: InstanceDeps) {
     this.opts = opts
@@ -190,6 +194,8 @@ export class ConsumerInstance {
       // A subscription Kafka could not apply (broker unreachable) changes nothing: the client retries it.
       const previous = this.#desired
       this.#desired = next
+      this.#generation++
+      this.#startFailure = undefined
       try {
         await this.#reconcile()
       } catch (err) {
@@ -211,6 +217,8 @@ export class ConsumerInstance {
 
   async #unsubscribe (): Promise<void> {
     this.#desired = { kind: 'none' }
+    this.#generation++
+    this.#startFailure = undefined
     this.#active = false
     this.#topics = []
     this.#stopRefresh()
@@ -289,8 +297,8 @@ export class ConsumerInstance {
     const started = Date.now()
     this.#unpark()
     try {
-      if (!this.#active) await this.#serial(() => this.#activate())
       const deadline = started + timeoutMs
+      if (this.#awaitingStart()) await this.#startWithin(deadline)
       const min = this.opts.fetchMinBytes
       while (!this.closed && !this.#draining) {
         if (this.#phase === 'failed' && this.#buffer.records === 0) throw toKafkaApiError(this.#failure)
@@ -300,7 +308,11 @@ export class ConsumerInstance {
         await this.#waitForData(left)
         this.lastActive = Date.now()
       }
-      if (this.#outage && this.#buffer.records === 0 && !this.closed && !this.#draining) throw toKafkaApiError(this.#outage)
+      if (this.#buffer.records === 0 && !this.closed && !this.#draining) {
+        if (this.#outage) throw toKafkaApiError(this.#outage)
+        // Not started yet (a retry may be under way): the last start's failure is the best answer there is.
+        if (this.#startFailure) throw toKafkaApiError(this.#startFailure)
+      }
       return this.#take(maxBytes, format, started)
     } finally {
       this.activeReads--
@@ -596,7 +608,7 @@ export class ConsumerInstance {
       : existing.filter(t => d.matches(t))
     topics.sort()
     if (!this.#active) { this.#topics = topics; return }
-    if (topics.join('\n') === this.#topics.join('\n') && this.#session !== undefined) return
+    if (topics.join('\n') === this.#topics.join('\n') && (this.#session !== undefined || topics.length === 0)) return
     // Keep our place on partitions we have delivered from; the rest restart from the group's commits.
     for (const [k, pos] of this.#positions) {
       if (pos.delivered !== undefined) this.#resumeAt.set(k, pos.delivered)
@@ -607,15 +619,39 @@ export class ConsumerInstance {
 
   /** Start the subscription's session if it has not started yet (first read, commit or assignments request). */
   async #activate (): Promise<void> {
-    const d = this.#desired
-    if (this.#active || (d.kind !== 'topics' && d.kind !== 'pattern')) return
+    if (!this.#awaitingStart()) return
     this.#active = true
     if (this.#topics.length === 0) return // no subscribed topic exists yet: the refresh starts it when one does
     try {
       await this.#restart(this.#topics)
+      this.#startFailure = undefined
     } catch (err) {
       this.#active = false
+      this.#startFailure = err as Error
       throw err
+    }
+  }
+
+  /** A subscription whose consumer has not started (manual assignment starts at once, in assign()). */
+  #awaitingStart (): boolean {
+    return !this.#active && (this.#desired.kind === 'topics' || this.#desired.kind === 'pattern')
+  }
+
+  /**
+   * The first read starts the consumer, waiting for that at most until its own deadline (the start queues behind
+   * control operations and connects to Kafka): a failure in time is its answer; past the deadline the start goes
+   * on in the background, and a later read that finds nothing answers its failure, if it failed.
+   */
+  async #startWithin (deadline: number): Promise<void> {
+    const starting = this.start()
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<boolean>(resolve => { timer = setTimeout(() => resolve(true), Math.max(0, deadline - Date.now())) })
+    try {
+      if (await Promise.race([starting.then(() => false), late])) {
+        starting.catch(err => this.#deps.log?.debug({ err }, 'starting the consumer failed'))
+      }
+    } finally {
+      clearTimeout(timer)
     }
   }
 
@@ -670,6 +706,7 @@ export class ConsumerInstance {
         onCrash: (err, restart) => {
           if (this.#session !== session) return
           this.#deps.log?.warn({ err, restart, group: this.kafkaGroup }, 'consumer session crashed')
+          this.#lastCommitted = undefined // kafkajs may have skipped a commit while it was tearing down
           if (restart) { this.#phase = 'joining'; this.#outage = err; return }
           this.#phase = 'failed'
           this.#failure = err
@@ -734,6 +771,11 @@ export class ConsumerInstance {
       }
       this.#resumeAt.delete(k)
     }
+    // Places kept for partitions that went to other members are stale from now on: should one come back in a
+    // later rebalance, the group's commit (which that member may have advanced) is where to continue.
+    this.#resumeAt.clear()
+    // A new generation: the next auto-commit goes to Kafka even if the offsets did not change.
+    this.#lastCommitted = undefined
     this.#assigned = next
     this.#phase = 'joined'
     this.#outage = undefined
@@ -808,9 +850,11 @@ export class ConsumerInstance {
       if (running) return
       running = true
       // The topic list is fetched outside the control chain: a broker that is slow to answer must not hold up
-      // the commits and seeks queued behind a background refresh.
+      // the commits and seeks queued behind a background refresh. A (re)subscribe since the listing started
+      // applied a newer listing: this older one is dropped.
+      const generation = this.#generation
       this.#listTopics(this.#deps.settings.refreshIntervalMs)
-        .then(listed => this.#serial(() => this.#reconcile(listed)))
+        .then(listed => this.#serial(async () => { if (generation === this.#generation) await this.#reconcile(listed) }))
         .catch(err => this.#deps.log?.debug({ err }, 'subscription refresh failed'))
         .finally(() => { running = false })
     }, this.#deps.settings.refreshIntervalMs).unref()

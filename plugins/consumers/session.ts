@@ -145,26 +145,36 @@ function headersOf (h: Record<string, unknown> | undefined): SessionRecord['head
 
 type FetchedMessage = EachBatchPayload['batch']['messages'][number]
 
+/** Size of the blocks fetched keys and values are copied into (a record larger than this gets its own). */
+const BLOCK_BYTES = 64 * 1024
+
 /**
  * kafkajs hands out keys and values as slices of the whole fetch response; copying lets that response be
- * freed. One block per batch holds every key and value of it (one allocation instead of two per record); the
- * block lives until its last record leaves the buffer, and records leave a partition's queue in order.
+ * freed. They are copied into blocks of up to 64 KiB (a few allocations per batch instead of two per record);
+ * a block lives until its last record leaves the buffer, and records leave a partition's queue in order, so a
+ * partly read partition keeps at most one block beyond the bytes the buffer budget counts.
  */
 export function toSessionRecords (topic: string, partition: number, messages: readonly FetchedMessage[]): SessionRecord[] {
-  let total = 0
-  for (const m of messages) total += (m.key?.length ?? 0) + (m.value?.length ?? 0)
-  const block = Buffer.allocUnsafe(total)
+  let left = 0
+  for (const m of messages) left += (m.key?.length ?? 0) + (m.value?.length ?? 0)
+  let block = Buffer.allocUnsafe(0)
   let at = 0
   const slice = (b: Buffer | null | undefined): Buffer | null => {
     if (b == null) return null
-    const n = b.copy(block, at)
-    const out = block.subarray(at, at + n)
-    at += n
+    const out = block.subarray(at, at + b.length)
+    b.copy(out)
+    at += b.length
+    left -= b.length
     return out
   }
   const records: SessionRecord[] = new Array(messages.length)
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i] as FetchedMessage
+    const need = (m.key?.length ?? 0) + (m.value?.length ?? 0)
+    if (at + need > block.length) {
+      block = Buffer.allocUnsafe(Math.min(left, Math.max(BLOCK_BYTES, need)))
+      at = 0
+    }
     const key = slice(m.key)
     const value = slice(m.value)
     records[i] = {
@@ -175,7 +185,7 @@ export function toSessionRecords (topic: string, partition: number, messages: re
       key,
       value,
       headers: headersOf(m.headers as Record<string, unknown> | undefined),
-      size: (key?.length ?? 0) + (value?.length ?? 0)
+      size: need
     }
   }
   return records

@@ -22,8 +22,17 @@ export class FakeSession implements SessionPort {
   /** Errors thrown by the next commits, in order. */
   commitFailures: Error[] = []
 
+  /** Set by the port: start() waits for it, then fails with `startFailure` if set. */
+  startGate: Promise<void> | undefined
+  startFailure: Error | undefined
+
   constructor (readonly spec: SessionSpec) { this.topics = spec.topics }
-  async start (): Promise<void> { this.running = true }
+  async start (): Promise<void> {
+    await this.startGate
+    if (this.startFailure) throw this.startFailure
+    this.running = true
+  }
+
   seek (topic: string, partition: number, offset: number): void { this.seeks.push([topic, partition, offset]) }
   pause (topics: string[]): void { for (const t of topics) this.paused.add(t) }
   resume (topics: string[]): void { for (const t of topics) this.paused.delete(t) }
@@ -57,14 +66,22 @@ export class FakePort implements KafkaPort {
   sessions: FakeSession[] = []
   simpleCommits: Array<{ groupId: string, offsets: Offsets }> = []
   simpleCommitFailures: Error[] = []
+  /** While set, membership-less commits wait for it (a slow broker holding the control chain). */
+  simpleCommitGate: Promise<void> | undefined
+  /** Handed to the next sessions opened: their start() waits for the gate, then fails with the error. */
+  startGate: Promise<void> | undefined
+  startFailure: Error | undefined
   closed = false
   openSession (spec: SessionSpec): FakeSession {
     const s = new FakeSession(spec)
+    s.startGate = this.startGate
+    s.startFailure = this.startFailure
     this.sessions.push(s)
     return s
   }
 
   async commitWithoutMembership (groupId: string, offsets: Offsets): Promise<void> {
+    await this.simpleCommitGate
     const failure = this.simpleCommitFailures.shift()
     if (failure) throw failure
     this.simpleCommits.push({ groupId, offsets })

@@ -388,4 +388,50 @@ t.test('auto-commit sends delivered offsets once, not again while nothing change
   await tick(100)
   t.equal(s.commits.length, n + 1)
   t.same(s.commits.at(-1), [{ topic: T, partition: 0, offset: 3 }], 'new deliveries are committed')
+  s.join([[T, 0]])
+  await tick(100)
+  t.equal(s.commits.length, n + 2, 'a rejoin (new generation) commits the same offsets once more')
+})
+
+t.test('a read on an assigned instance does not wait behind a slow control operation', async t => {
+  const r = rig({ autoCommitIntervalMs: 60_000 })
+  r.admin.addTopic(T, 1, 10)
+  const inst = r.instance()
+  t.teardown(() => inst.close())
+  await inst.assign([{ topic: 'events', partition: 0 }])
+  const s = r.port.current
+  s.join([[T, 0]])
+  s.deliver(T, 0, [0, 1])
+  let open: () => void = () => {}
+  r.port.simpleCommitGate = new Promise<void>(resolve => { open = resolve })
+  const commit = inst.commit([{ topic: 'events', partition: 0, offset: 0 }])
+  await tick(5)
+  const began = Date.now()
+  t.same((await inst.read(2000, 1 << 20, 'binary')).wire().map(x => x.offset), [0, 1])
+  t.ok(Date.now() - began < 1000, 'answered from the buffer while the commit still waits for Kafka')
+  open()
+  await commit
+})
+
+t.test('the first read waits for the consumer to start only until its own timeout; a failed start is then its answer', async t => {
+  const r = rig()
+  r.admin.addTopic(T, 1)
+  const inst = r.instance()
+  t.teardown(() => inst.close())
+  await inst.subscribe({ topics: ['events'] })
+  let open: () => void = () => {}
+  r.port.startGate = new Promise<void>(resolve => { open = resolve })
+  r.port.startFailure = Object.assign(new Error('Connection error: connect ECONNREFUSED'), { name: 'KafkaJSConnectionError', retriable: true })
+  t.same((await inst.read(30, 1 << 20, 'binary')).wire(), [], 'the deadline came first: an empty answer, the start goes on')
+  open()
+  await tick(10)
+  t.notOk(inst.started, 'the start failed')
+  let openAgain: () => void = () => {}
+  r.port.startGate = new Promise<void>(resolve => { openAgain = resolve })
+  r.port.startFailure = undefined
+  t.match(await caught(inst.read(30, 1 << 20, 'binary')), { statusCode: 503, errorCode: 50302 }, 'a later read that finds nothing says why, while the retry is under way')
+  openAgain()
+  await tick(10)
+  t.ok(inst.started, 'the retry started it')
+  t.same((await inst.read(10, 1 << 20, 'binary')).wire(), [], 'and reads are plain again')
 })

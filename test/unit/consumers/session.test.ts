@@ -6,7 +6,7 @@
 import t from 'tap'
 import { createRequire } from 'node:module'
 import { Kafka as KafkaClient, logLevel, type ConsumerConfig, type EachBatchPayload, type Kafka, type PartitionAssigner } from 'kafkajs'
-import { Session, patchKafkajsParking, patchKafkajsRequestQueue, type SessionHandlers } from '../../../plugins/consumers/session.js'
+import { Session, patchKafkajsParking, patchKafkajsRequestQueue, toSessionRecords, type SessionHandlers } from '../../../plugins/consumers/session.js'
 
 interface Fake { eachBatch?: (p: EachBatchPayload) => Promise<void>, disconnected: boolean }
 
@@ -148,4 +148,26 @@ t.test('a parked consumer\'s fetch loop waits (no Fetch) until unpark, stop or o
   const again = ConsumerGroup.prototype.fetch.call(group, 0)
   await s.stop()
   t.same(await again, [], 'stop releases the wait (kafkajs disconnect waits for its fetch loop)')
+})
+
+t.test('fetched keys and values are copied out of the response into blocks of at most 64 KiB', async t => {
+  const response = Buffer.alloc(300 * 1100)
+  for (let i = 0; i < response.length; i++) response[i] = (i * 31) & 255
+  const messages = Array.from({ length: 300 }, (_, i) => ({
+    offset: String(i),
+    timestamp: '5',
+    headers: {},
+    key: i % 2 === 0 ? null : response.subarray(i * 1100, i * 1100 + 8),
+    value: response.subarray(i * 1100 + 20, i * 1100 + 1044)
+  }))
+  messages.push({ offset: '300', timestamp: '5', headers: {}, key: null, value: Buffer.alloc(100_000, 7) })
+  const records = toSessionRecords('ns.t', 3, messages as never)
+  t.equal(records.length, 301)
+  t.ok(records.every((r, i) => r.value?.equals(messages[i]?.value as Buffer) && (r.key === null) === (messages[i]?.key === null) && (r.key === null || r.key.equals(messages[i]?.key as Buffer))), 'the same bytes')
+  t.ok(records.every(r => r.value?.buffer !== response.buffer), 'copies, not slices of the response')
+  const blocks = new Set(records.map(r => r.value?.buffer))
+  t.ok(blocks.size >= 5, `${blocks.size} blocks`)
+  t.ok([...blocks].every(b => (b?.byteLength ?? 0) <= 64 * 1024 || b === records[300]?.value?.buffer), 'each at most 64 KiB but the one of an oversized record')
+  t.equal(records[300]?.size, 100_000)
+  t.same([records[1]?.offset, records[1]?.timestamp, records[1]?.partition, records[1]?.size], [1, 5, 3, 1032])
 })
