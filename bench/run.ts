@@ -61,6 +61,7 @@ function parseArgs (argv: string[]): Args {
     scenarios: scenarios.length > 0 ? scenarios : [...SCENARIOS],
     quick,
     reps: reps ?? (quick ? 2 : 3),
+    fetchReps: reps ?? (quick ? 2 : 5),
     // Profiling runs after the measured passes (it perturbs timings); on by default in full runs of scenarios 1 and 4.
     profile: profile ?? (!quick && scenarios.length === 0),
     env,

@@ -11,6 +11,8 @@ export interface BenchOptions {
   quick: boolean
   /** Repetitions per measured configuration. */
   reps: number
+  /** Repetitions of the fetch drains (short and the noisiest figures: 5 in full runs unless --reps). */
+  fetchReps?: number
   profile: boolean
   /** App environment overrides (--env K=V). */
   env: Record<string, string>
