@@ -156,6 +156,8 @@ export interface Rig {
   budget: BufferBudget
   deps: InstanceDeps
   instance (opts?: Partial<InstanceOptions>): ConsumerInstance
+  /** An instance subscribed to the user topic `events` (not started: the first read starts it), closed at teardown. */
+  subscribed (t: { teardown (fn: () => unknown): void }, opts?: Partial<InstanceOptions>): Promise<ConsumerInstance>
 }
 
 export function rig (settings: Partial<InstanceSettings> = {}, budgetBytes = 1 << 30): Rig {
@@ -169,22 +171,29 @@ export function rig (settings: Partial<InstanceSettings> = {}, budgetBytes = 1 <
     budget,
     settings: { ...testSettings, ...settings }
   }
+  const instance = (opts: Partial<InstanceOptions> = {}): ConsumerInstance => new ConsumerInstance({
+    namespace: 'ns-abc',
+    group: 'grp',
+    name: 'i1',
+    subject: 'sub',
+    format: 'binary',
+    autoOffsetReset: 'earliest',
+    autoCommit: false,
+    fetchMinBytes: 1,
+    requestTimeoutMs: 1000,
+    ...opts
+  }, deps)
   return {
     port,
     admin,
     budget,
     deps,
-    instance: (opts = {}) => new ConsumerInstance({
-      namespace: 'ns-abc',
-      group: 'grp',
-      name: 'i1',
-      subject: 'sub',
-      format: 'binary',
-      autoOffsetReset: 'earliest',
-      autoCommit: false,
-      fetchMinBytes: 1,
-      requestTimeoutMs: 1000,
-      ...opts
-    }, deps)
+    instance,
+    async subscribed (t, opts = {}) {
+      const inst = instance(opts)
+      t.teardown(() => inst.close())
+      await inst.subscribe({ topics: ['events'] })
+      return inst
+    }
   }
 }

@@ -27,9 +27,7 @@ const refused = (): Error => Object.assign(new Error('Connection error: connect 
 t.test('a crashed session that kafkajs restarts: empty reads and commits answer 50302 until it joins again', async t => {
   const r = rig({ joinWaitMs: 2000 })
   r.admin.addTopic(T, 1)
-  const inst = r.instance()
-  t.teardown(() => inst.close())
-  await inst.subscribe({ topics: ['events'] })
+  const inst = await r.subscribed(t)
   await inst.start()
   const s = r.port.current
   s.join([[T, 0]])
@@ -57,9 +55,7 @@ t.test('a crashed session that kafkajs restarts: empty reads and commits answer 
 t.test('a commit Kafka never confirms answers 50003 at CONSUMER_JOIN_WAIT_MS; the instance stays usable', async t => {
   const r = rig({ joinWaitMs: 100 })
   r.admin.addTopic(T, 1)
-  const inst = r.instance()
-  t.teardown(() => inst.close())
-  await inst.subscribe({ topics: ['events'] })
+  const inst = await r.subscribed(t)
   await inst.start()
   const s = r.port.current
   s.join([[T, 0]])
@@ -78,9 +74,7 @@ t.test('a commit Kafka never confirms answers 50003 at CONSUMER_JOIN_WAIT_MS; th
 t.test('drain(): waiting long polls return what they hold at once, later reads do not wait', async t => {
   const r = rig()
   r.admin.addTopic(T, 1)
-  const inst = r.instance({ fetchMinBytes: 1_000_000 })
-  t.teardown(() => inst.close())
-  await inst.subscribe({ topics: ['events'] })
+  const inst = await r.subscribed(t, { fetchMinBytes: 1_000_000 })
   await inst.start()
   const s = r.port.current
   s.join([[T, 0]])

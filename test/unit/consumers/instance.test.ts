@@ -39,9 +39,7 @@ t.test('subscribes to existing topics only and picks up a topic created later', 
 t.test('a read waits through the join, returns user topic names, and commit-all commits only what was delivered', async t => {
   const r = rig()
   r.admin.addTopic(T, 2)
-  const inst = r.instance()
-  t.teardown(() => inst.close())
-  await inst.subscribe({ topics: ['events'] })
+  const inst = await r.subscribed(t)
   await inst.start()
   const s = r.port.current
   const pending = inst.read(2000, 1 << 20, 'binary')
@@ -63,9 +61,7 @@ t.test('a read waits through the join, returns user topic names, and commit-all 
 t.test('a rebalance purges revoked partitions and continues retained ones after the buffer', async t => {
   const r = rig()
   r.admin.addTopic(T, 2)
-  const inst = r.instance()
-  t.teardown(() => inst.close())
-  await inst.subscribe({ topics: ['events'] })
+  const inst = await r.subscribed(t)
   await inst.start()
   const s = r.port.current
   s.join([[T, 0], [T, 1]])
@@ -86,9 +82,7 @@ t.test('a rebalance purges revoked partitions and continues retained ones after 
 t.test('seek purges the partition buffer and refuses partitions not held', async t => {
   const r = rig()
   r.admin.addTopic(T, 2, 100, 10)
-  const inst = r.instance()
-  t.teardown(() => inst.close())
-  await inst.subscribe({ topics: ['events'] })
+  const inst = await r.subscribed(t)
   await inst.start()
   const s = r.port.current
   t.match(await caught(inst.seek([{ topic: 'events', partition: 0, offset: 3 }])), { statusCode: 409, errorCode: 40903 })
@@ -115,9 +109,7 @@ t.test('seek purges the partition buffer and refuses partitions not held', async
 t.test('back-pressure: pause at the high-water mark, resume below half of it', async t => {
   const r = rig({ bufferBytes: 100 })
   r.admin.addTopic(T, 1)
-  const inst = r.instance()
-  t.teardown(() => inst.close())
-  await inst.subscribe({ topics: ['events'] })
+  const inst = await r.subscribed(t)
   await inst.start()
   const s = r.port.current
   s.join([[T, 0]])
@@ -133,9 +125,7 @@ t.test('back-pressure: pause at the high-water mark, resume below half of it', a
 t.test('the process-wide budget pauses an instance until others release', async t => {
   const r = rig({}, 100)
   r.admin.addTopic(T, 1)
-  const inst = r.instance()
-  t.teardown(() => inst.close())
-  await inst.subscribe({ topics: ['events'] })
+  const inst = await r.subscribed(t)
   await inst.start()
   const s = r.port.current
   s.join([[T, 0]])
@@ -151,9 +141,7 @@ t.test('the process-wide budget pauses an instance until others release', async 
 t.test('commits during a rebalance wait for the join, and retry once after REBALANCE_IN_PROGRESS', async t => {
   const r = rig({ joinWaitMs: 2000 })
   r.admin.addTopic(T, 1)
-  const inst = r.instance()
-  t.teardown(() => inst.close())
-  await inst.subscribe({ topics: ['events'] })
+  const inst = await r.subscribed(t)
   await inst.start()
   const s = r.port.current
   const early = inst.commit([{ topic: 'events', partition: 0, offset: 4 }])
@@ -175,9 +163,7 @@ t.test('commits during a rebalance wait for the join, and retry once after REBAL
 t.test('a commit that never sees a join fails with a retriable error instead of hanging', async t => {
   const r = rig({ joinWaitMs: 50 })
   r.admin.addTopic(T, 1)
-  const inst = r.instance()
-  t.teardown(() => inst.close())
-  await inst.subscribe({ topics: ['events'] })
+  const inst = await r.subscribed(t)
   await inst.start()
   t.match(await caught(inst.commit([{ topic: 'events', partition: 0, offset: 1 }])), { statusCode: 500, errorCode: 50003 })
   t.match(await caught(inst.commit([{ topic: 'events', partition: 5, offset: 1 }])), { statusCode: 404, errorCode: 40402 })
@@ -210,9 +196,7 @@ t.test('manual assignment: start offsets from the real group, commits without me
 t.test('json: an undecodable record fails the read, stays put, and a seek past it unblocks', async t => {
   const r = rig()
   r.admin.addTopic(T, 1)
-  const inst = r.instance({ format: 'json' })
-  t.teardown(() => inst.close())
-  await inst.subscribe({ topics: ['events'] })
+  const inst = await r.subscribed(t, { format: 'json' })
   await inst.start()
   const s = r.port.current
   s.join([[T, 0]])
@@ -299,9 +283,7 @@ t.test('subscribing starts no consumer: the first read does (as Java joins at th
 t.test('a GET assignments (startSoon) or a commit starts the consumer too', async t => {
   const r = rig({ joinWaitMs: 50 })
   r.admin.addTopic(T, 1)
-  const a = r.instance()
-  t.teardown(() => a.close())
-  await a.subscribe({ topics: ['events'] })
+  const a = await r.subscribed(t)
   t.same(a.assignment(), [], 'nothing assigned before the join')
   await tick(5)
   t.equal(r.port.sessions.length, 0, 'reading the assignment starts nothing by itself')
@@ -329,9 +311,7 @@ t.test('a GET assignments (startSoon) or a commit starts the consumer too', asyn
 t.test('an instance without reads parks its consumer and the next read unparks it', async t => {
   const r = rig({ parkAfterMs: 30 })
   r.admin.addTopic(T, 1)
-  const inst = r.instance()
-  t.teardown(() => inst.close())
-  await inst.subscribe({ topics: ['events'] })
+  const inst = await r.subscribed(t)
   await inst.read(5, 1 << 20, 'binary')
   const s = r.port.current
   s.join([[T, 0]])
@@ -358,9 +338,7 @@ t.test('an instance without reads parks its consumer and the next read unparks i
 t.test('parking is off with parkAfterMs 0', async t => {
   const r = rig({ parkAfterMs: 0 })
   r.admin.addTopic(T, 1)
-  const inst = r.instance()
-  t.teardown(() => inst.close())
-  await inst.subscribe({ topics: ['events'] })
+  const inst = await r.subscribed(t)
   await inst.read(1, 1 << 20, 'binary')
   await tick(50)
   t.equal(r.port.current.parks, 0)
@@ -369,9 +347,7 @@ t.test('parking is off with parkAfterMs 0', async t => {
 t.test('auto-commit sends delivered offsets once, not again while nothing changes', async t => {
   const r = rig({ autoCommitIntervalMs: 20 })
   r.admin.addTopic(T, 1)
-  const inst = r.instance({ autoCommit: true })
-  t.teardown(() => inst.close())
-  await inst.subscribe({ topics: ['events'] })
+  const inst = await r.subscribed(t, { autoCommit: true })
   await inst.start()
   const s = r.port.current
   s.join([[T, 0]])
@@ -416,9 +392,7 @@ t.test('a read on an assigned instance does not wait behind a slow control opera
 t.test('the first read waits for the consumer to start only until its own timeout; a failed start is then its answer', async t => {
   const r = rig()
   r.admin.addTopic(T, 1)
-  const inst = r.instance()
-  t.teardown(() => inst.close())
-  await inst.subscribe({ topics: ['events'] })
+  const inst = await r.subscribed(t)
   let open: () => void = () => {}
   r.port.startGate = new Promise<void>(resolve => { open = resolve })
   r.port.startFailure = Object.assign(new Error('Connection error: connect ECONNREFUSED'), { name: 'KafkaJSConnectionError', retriable: true })
