@@ -213,11 +213,7 @@ const consumers: FastifyPluginAsyncTypebox = async (fastify) => {
     const { offsets, timestamps } = request.body
     if (offsets && offsets.length > 0) await inst.seek(offsets)
     if (timestamps && timestamps.length > 0) {
-      // One lookup per partition, the last entry winning as consecutive seeks would: each costs a broker round
-      // trip, and 10 000 entries naming one partition took 14 s (and held up the instance's other calls).
-      const last = new Map<string, { topic: string, partition: number, timestamp: number }>()
-      for (const t of timestamps) last.set(`${t.topic}/${t.partition}`, { topic: t.topic, partition: t.partition, timestamp: Date.parse(t.timestamp) })
-      await inst.seekToTimestamps([...last.values()])
+      await inst.seekToTimestamps(timestamps.map(t => ({ topic: t.topic, partition: t.partition, timestamp: Date.parse(t.timestamp) })))
     }
     return reply.code(204).send(null)
   })

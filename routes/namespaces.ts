@@ -9,29 +9,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { managementErrorResponses } from '../schemas/common.js'
 import { NamespaceBody, NamespaceChanged, NamespaceList, NamespaceParams } from '../schemas/management.js'
 import { subjectOf } from '../plugins/namespaces/index.js'
-import type { ConsumerRegistry } from '../plugins/consumers/registry.js'
-
-/** Longest a release waits for the namespace's consumer instances to leave their groups. */
-const CLOSE_WAIT_MS = 5000
-
-/**
- * Close every consumer instance of a namespace that is gone (released, or a deleted user's default one).
- * Names are global: another user may claim it next, and an instance left behind would join that owner's
- * groups, take partitions from them and fetch their records, and its name would answer 409 to theirs. The
- * instances leave the registry at once; the wait for them to leave their groups is bounded.
- */
-export async function closeInstancesIn (registry: ConsumerRegistry, namespace: string): Promise<void> {
-  const closing: Array<Promise<void>> = []
-  for (const inst of [...registry.all()]) {
-    if (inst.opts.namespace !== namespace) continue
-    closing.push(registry.delete(inst.opts.subject, namespace, inst.opts.group, inst.opts.name).catch(() => {}))
-  }
-  if (closing.length === 0) return
-  let timer: NodeJS.Timeout | undefined
-  const bound = new Promise<void>(resolve => { timer = setTimeout(resolve, CLOSE_WAIT_MS).unref() })
-  await Promise.race([Promise.allSettled(closing), bound])
-  clearTimeout(timer)
-}
 
 const security = [{ globus: [] }]
 const tags = ['management']
@@ -75,7 +52,7 @@ const namespaces: FastifyPluginAsyncTypebox = async (fastify) => {
   }
   const release = async (subject: string, namespace: string) => {
     const r = await service.releaseNamespace(subject, namespace)
-    await closeInstancesIn(consumers, namespace)
+    await consumers.closeNamespace(namespace)
     return { status: 'success' as const, message: `Namespace ${namespace} deleted for ${subject}`, namespace, namespaces: r.namespaces }
   }
 

@@ -6,7 +6,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { managementErrorResponses } from '../schemas/common.js'
 import { UserCreated, UserDeleted } from '../schemas/management.js'
 import { subjectOf } from '../plugins/namespaces/index.js'
-import { closeInstancesIn } from './namespaces.js'
 
 const security = [{ globus: [] }]
 
@@ -49,7 +48,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => {
     const subject = subjectOf(request)
     const { namespace, deleted, topics } = await namespaces.deleteUser(subject)
-    if (deleted) await closeInstancesIn(consumers, namespace)
+    if (deleted) await consumers.closeNamespace(namespace)
     return {
       status: 'success' as const,
       message: deleted ? `User ${subject} deleted` : `User ${subject} had no namespace to delete`,

@@ -81,6 +81,22 @@ export class ConsumerRegistry {
     this.stats.instances = this.#instances.size
   }
 
+  /**
+   * Close every instance of a namespace that is gone (released, or a deleted user's default one). Names are
+   * global: another user may claim it next, and an instance left behind would join that owner's groups, take
+   * partitions from them and fetch their records, and its name would answer 409 to theirs. The instances leave
+   * the registry at once (counted as deleted: their owner let the namespace go); the wait for them to leave
+   * their groups is bounded by `timeoutMs`.
+   */
+  async closeNamespace (namespace: string, timeoutMs = 5000): Promise<void> {
+    const gone = [...this.#instances.values()].filter(inst => inst.opts.namespace === namespace)
+    for (const inst of gone) {
+      this.#remove(inst)
+      this.stats.deleted++
+    }
+    await closeWithin(gone, timeoutMs)
+  }
+
   /** Remove instances idle for longer than the timeout and close them (leaving their groups). */
   expireIdle (now = Date.now()): number {
     let n = 0
@@ -134,12 +150,18 @@ export class ConsumerRegistry {
     this.#perSubject.clear()
     this.stats.instances = 0
     for (const inst of all) inst.drain()
-    let timer: NodeJS.Timeout | undefined
-    const bound = new Promise<void>(resolve => { timer = setTimeout(resolve, timeoutMs) })
-    try {
-      await Promise.race([Promise.allSettled(all.map(i => i.close())), bound])
-    } finally {
-      clearTimeout(timer)
-    }
+    await closeWithin(all, timeoutMs)
+  }
+}
+
+/** Close instances, waiting at most `ms` (a broker that does not answer must not hold up the caller). */
+async function closeWithin (instances: readonly ConsumerInstance[], ms: number): Promise<void> {
+  if (instances.length === 0) return
+  let timer: NodeJS.Timeout | undefined
+  const bound = new Promise<void>(resolve => { timer = setTimeout(resolve, ms) })
+  try {
+    await Promise.race([Promise.allSettled(instances.map(i => i.close())), bound])
+  } finally {
+    clearTimeout(timer)
   }
 }

@@ -100,6 +100,8 @@ export class FakeAdmin {
   topics = new Map<string, { partitions: number, low: number, high: number }>()
   committed = new Map<string, number>()
   deletedGroups: string[] = []
+  /** Calls of fetchTopicOffsetsByTimestamp. */
+  timestampLookups = 0
 
   addTopic (name: string, partitions: number, high = 0, low = 0): void { this.topics.set(name, { partitions, low, high }) }
 
@@ -127,6 +129,7 @@ export class FakeAdmin {
         return Array.from({ length: t.partitions }, (_, partition) => ({ partition, offset: String(t.high), high: String(t.high), low: String(t.low) }))
       },
       async fetchTopicOffsetsByTimestamp (topic: string) {
+        self.timestampLookups++
         const t = self.topics.get(topic)
         if (!t) throw unknown()
         return Array.from({ length: t.partitions }, (_, partition) => ({ partition, offset: '-1' }))
