@@ -8,24 +8,17 @@ import { ApiError } from '../../../plugins/errors/errors.js'
 import { ConsumerRegistry } from '../../../plugins/consumers/registry.js'
 import type { InstanceObserver } from '../../../plugins/consumers/instance.js'
 import { rig } from '../../helpers/fake-kafka.js'
+import { caught } from '../../helpers/errors.js'
+import { sleep } from '../../helpers/wait.js'
 
 const T = 'ns-abc.events'
-const tick = (ms = 0): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
-
-async function caught (p: Promise<unknown>): Promise<ApiError> {
-  try {
-    await p
-  } catch (err) {
-    if (err instanceof ApiError) return err
-    throw err
-  }
-  throw new Error('expected a rejection')
-}
+const tick = (ms = 0): Promise<void> => sleep(ms)
 
 const refused = (): Error => Object.assign(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:9092'), { name: 'KafkaJSConnectionError', retriable: true })
 
 t.test('a crashed session that kafkajs restarts: empty reads and commits answer 50302 until it joins again', async t => {
-  const r = rig({ joinWaitMs: 2000 })
+  // A join wait far beyond tap's timeout: a commit that waited for the join instead of failing would hang the test.
+  const r = rig({ joinWaitMs: 600_000 })
   r.admin.addTopic(T, 1)
   const inst = await r.subscribed(t)
   await inst.start()
@@ -41,10 +34,8 @@ t.test('a crashed session that kafkajs restarts: empty reads and commits answer 
   const empty = await caught(inst.read(30, 1 << 20, 'binary'))
   t.equal(empty.errorCode, 50302, 'a read that gets nothing by its timeout reports the outage')
   t.match(empty.message, /ECONNREFUSED/)
-  const began = Date.now()
   const commit = await caught(inst.commit())
   t.equal(commit.errorCode, 50302, 'commit-all fails at once with the outage instead of waiting for a join')
-  t.ok(Date.now() - began < 2000, 'without waiting out CONSUMER_JOIN_WAIT_MS')
 
   s.join([[T, 0]])
   t.same((await inst.read(10, 1 << 20, 'binary')).wire(), [], 'joined again: an empty read is a plain empty answer')
@@ -79,13 +70,12 @@ t.test('drain(): waiting long polls return what they hold at once, later reads d
   const s = r.port.current
   s.join([[T, 0]])
   s.deliver(T, 0, [0, 1])
-  const began = Date.now()
-  const pending = inst.read(60_000, 1 << 20, 'binary')
+  // Timeouts far beyond tap's: a read that waited them out would hang the test.
+  const pending = inst.read(600_000, 1 << 20, 'binary')
   await tick(20)
   inst.drain()
-  t.same((await pending).wire().map(x => x.offset), [0, 1], 'the held records, long before the 60 s timeout')
-  t.same((await inst.read(60_000, 1 << 20, 'binary')).wire(), [], 'a later read answers at once')
-  t.ok(Date.now() - began < 60_000)
+  t.same((await pending).wire().map(x => x.offset), [0, 1], 'the held records, before the timeout')
+  t.same((await inst.read(600_000, 1 << 20, 'binary')).wire(), [], 'a later read answers at once')
 })
 
 t.test('registry: drain() refuses new instances; closeAll() is bounded when an instance cannot close', async t => {

@@ -3,23 +3,13 @@
  * meet a rebalance, back-pressure, crashes. These are the moments a real broker cannot produce on demand.
  */
 import t from 'tap'
-import { ApiError } from '../../../plugins/errors/errors.js'
 import { rig } from '../../helpers/fake-kafka.js'
+import { caught } from '../../helpers/errors.js'
+import { sleep } from '../../helpers/wait.js'
 
 const T = 'ns-abc.events'
-const tick = (ms = 0): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+const tick = (ms = 0): Promise<void> => sleep(ms)
 const values = (recs: Array<{ value: unknown }>): string[] => recs.map(r => Buffer.from(String(r.value), 'base64').toString())
-
-/** The ApiError a promise rejects with (fails loudly if it resolves or throws something else). */
-async function caught (p: Promise<unknown>): Promise<ApiError> {
-  try {
-    await p
-  } catch (err) {
-    if (err instanceof ApiError) return err
-    throw err
-  }
-  throw new Error('expected a rejection')
-}
 
 t.test('subscribes to existing topics only and picks up a topic created later', async t => {
   const r = rig({ refreshIntervalMs: 20 })
@@ -382,9 +372,8 @@ t.test('a read on an assigned instance does not wait behind a slow control opera
   r.port.simpleCommitGate = new Promise<void>(resolve => { open = resolve })
   const commit = inst.commit([{ topic: 'events', partition: 0, offset: 0 }])
   await tick(5)
-  const began = Date.now()
-  t.same((await inst.read(2000, 1 << 20, 'binary')).wire().map(x => x.offset), [0, 1])
-  t.ok(Date.now() - began < 1000, 'answered from the buffer while the commit still waits for Kafka')
+  // The commit waits until open(): a read queued behind it would never answer.
+  t.same((await inst.read(2000, 1 << 20, 'binary')).wire().map(x => x.offset), [0, 1], 'answered from the buffer while the commit still waits for Kafka')
   open()
   await commit
 })
@@ -408,4 +397,18 @@ t.test('the first read waits for the consumer to start only until its own timeou
   await tick(10)
   t.ok(inst.started, 'the retry started it')
   t.same((await inst.read(10, 1 << 20, 'binary')).wire(), [], 'and reads are plain again')
+})
+
+t.test('seeks to timestamps look each partition up once, the last entry winning, one broker call per topic and instant', async t => {
+  const r = rig()
+  r.admin.addTopic(T, 2, 50, 10)
+  const inst = r.instance()
+  t.teardown(() => inst.close())
+  await inst.assign([{ topic: 'events', partition: 0 }, { topic: 'events', partition: 1 }])
+  const s = r.port.current
+  const before = s.seeks.length
+  const entries = Array.from({ length: 1000 }, (_, i) => ({ topic: 'events', partition: i % 2, timestamp: 5 }))
+  await inst.seekToTimestamps(entries)
+  t.equal(r.admin.timestampLookups, 1, 'one lookup for one topic and instant')
+  t.same(s.seeks.slice(before), [[T, 0, 50], [T, 1, 50]], 'one seek per partition (no record at or after the instant: the end)')
 })
