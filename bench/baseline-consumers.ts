@@ -4,9 +4,9 @@
  * that memory, idle CPU and Kafka requests per consumer can be set next to the service's per instance.
  * Driven over IPC by the runner (bench/lib/protocol.ts).
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { Kafka, logLevel, type Consumer } from 'kafkajs'
-import type { Command, Hello, Reply, Request, Usage } from './lib/protocol.js'
+import type { Command, Hello, PhaseCounts, Reply, Request } from './lib/protocol.js'
+import { fullGc, LoopDelayMonitor, usage } from './lib/measured.js'
 
 export interface BaselineSpec {
   brokers: string[]
@@ -23,8 +23,7 @@ const kafkaCounts: Record<string, number> = {}
 const consumers: Consumer[] = []
 const joined = new Set<Consumer>()
 const partitions = new Map<Consumer, number>()
-let eld = monitorEventLoopDelay({ resolution: 5 })
-eld.enable()
+const eld = new LoopDelayMonitor()
 
 async function start (spec: BaselineSpec): Promise<void> {
   const kafka = new Kafka({ clientId: 'bench-baseline', brokers: spec.brokers, logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 } })
@@ -60,35 +59,26 @@ async function start (spec: BaselineSpec): Promise<void> {
   await Promise.all(Array.from({ length: spec.concurrency }, one))
 }
 
-function usage (): Usage {
-  const m = process.memoryUsage()
-  const c = process.cpuUsage()
-  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, cpuUser: c.user, cpuSystem: c.system, now: performance.now() }
-}
-
 async function handle (body: Command): Promise<unknown> {
   switch (body.cmd) {
     case 'start':
       await start(body.spec as BaselineSpec)
       return null
-    case 'usage': {
-      const gc = (globalThis as { gc?: () => void }).gc
-      if (body.gc && gc) for (let i = 0; i < 3; i++) { gc(); await new Promise(resolve => setImmediate(resolve)) }
+    case 'usage':
+      if (body.gc) await fullGc()
       return usage()
-    }
     case 'eld.reset':
-      eld.disable()
-      eld = monitorEventLoopDelay({ resolution: 5 })
-      eld.enable()
+      eld.reset()
       return null
     case 'eld.read':
-      return { p50: eld.percentile(50) / 1e6, p99: eld.percentile(99) / 1e6, max: eld.max / 1e6, mean: eld.mean / 1e6 }
+      return eld.read()
     case 'kafka.counts':
       return { ...kafkaCounts }
     case 'phases': {
       let held = 0
       for (const c of joined) held += partitions.get(c) ?? 0
-      return { instances: consumers.length, byPhase: { joined: joined.size }, partitions: held }
+      const counts: PhaseCounts = { instances: consumers.length, byPhase: { joined: joined.size }, partitions: held, started: consumers.length, parked: 0 }
+      return counts
     }
     case 'stop':
       setImmediate(() => {

@@ -10,12 +10,12 @@
  */
 import Fastify from 'fastify'
 import fp from 'fastify-plugin'
-import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { Consumer, ConsumerConfig, Kafka } from 'kafkajs'
 import diaspora, { serverOptions } from '../app.js'
 import { loadConfig } from '../plugins/config/config.js'
 import { tokenHash } from '../plugins/auth/token-cache.js'
-import type { Command, Hello, Reply, Request, Usage } from './lib/protocol.js'
+import type { Command, Hello, Reply, Request } from './lib/protocol.js'
+import { fullGc, LoopDelayMonitor, usage } from './lib/measured.js'
 
 const env = JSON.parse(process.env.BENCH_APP_ENV ?? '{}') as Record<string, string>
 const config = loadConfig(env)
@@ -42,23 +42,7 @@ service.createClient = (clientId?: string): Kafka => {
 
 const url = await app.listen({ port: 0, host: '127.0.0.1' })
 
-let eld = monitorEventLoopDelay({ resolution: 5 })
-eld.enable()
-
-function usage (): Usage {
-  const m = process.memoryUsage()
-  const c = process.cpuUsage()
-  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, cpuUser: c.user, cpuSystem: c.system, now: performance.now() }
-}
-
-async function fullGc (): Promise<void> {
-  const gc = (globalThis as { gc?: () => void }).gc
-  if (!gc) return
-  for (let i = 0; i < 3; i++) {
-    gc()
-    await new Promise(resolve => setImmediate(resolve))
-  }
-}
+const eld = new LoopDelayMonitor()
 
 async function authMicro (token: string, iterations: number): Promise<unknown> {
   const request = { headers: { authorization: `Bearer ${token}` }, principal: null } as unknown as Parameters<typeof app.authenticate>[0]
@@ -82,12 +66,10 @@ async function handle (body: Command): Promise<unknown> {
       if (body.gc) await fullGc()
       return usage()
     case 'eld.reset':
-      eld.disable()
-      eld = monitorEventLoopDelay({ resolution: 5 })
-      eld.enable()
+      eld.reset()
       return null
     case 'eld.read':
-      return { p50: eld.percentile(50) / 1e6, p99: eld.percentile(99) / 1e6, max: eld.max / 1e6, mean: eld.mean / 1e6 }
+      return eld.read()
     case 'kafka.counts':
       return { ...kafkaCounts }
     case 'phases': {

@@ -273,6 +273,15 @@ function probeClient (brokers: string[], timeoutMs: number): Kafka {
   })
 }
 
+/** A loopback port nothing listens on right now (for a private broker's listeners, or a port to find closed). */
+export async function freePort (): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>(resolve => server.listen(0, HOST, resolve))
+  const { port } = server.address() as net.AddressInfo
+  await new Promise(resolve => server.close(resolve))
+  return port
+}
+
 /** True when a Kafka broker answers a metadata request on host:port. */
 export async function isBrokerUp (port: number = brokerConfig().port, host: string = HOST): Promise<boolean> {
   if (!(await tcpReachable(host, port, 1000))) return false

@@ -26,7 +26,6 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import fs from 'node:fs'
 import http from 'node:http'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks'
@@ -37,7 +36,8 @@ import { Kafka, logLevel } from 'kafkajs'
 import app, { serverOptions } from '../app.js'
 import { loadConfig } from '../plugins/config/config.js'
 import { startGlobus } from '../test/helpers/globus.js'
-import { brokerConfig, startBroker, stopBroker, type BrokerConfig } from './broker.js'
+import { brokerConfig, freePort, startBroker, stopBroker, type BrokerConfig } from './broker.js'
+import { defaultNamespace } from '../plugins/namespaces/names.js'
 
 interface Options { duration: number, cycles: number, polls: number, users: number, rate: number, pollTimeout: number, warmup: number }
 
@@ -135,14 +135,6 @@ function delaySampler (intervalMs = 10): { into (h: DelayHistograms | undefined)
   }
   timer = setTimeout(tick, intervalMs)
   return { into (h) { target = h }, stop () { clearTimeout(timer) } }
-}
-
-async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise(resolve => server.close(resolve))
-  return port
 }
 
 // ---- the service process --------------------------------------------------------------------------------------
@@ -417,7 +409,7 @@ async function generate (opts: Options): Promise<void> {
     const users: User[] = []
     for (let u = 0; u < opts.users; u++) {
       const subject = randomUUID()
-      const user: User = { token: globus.userToken(subject), ns: `ns-${subject.replace(/-/g, '').slice(-12)}`, topic: `soak${u}`, produced: new Set(), groups: [] }
+      const user: User = { token: globus.userToken(subject), ns: defaultNamespace(subject), topic: `soak${u}`, produced: new Set(), groups: [] }
       await stats.time('setup: POST user', () => client.request('POST', '/api/v3/user', { token: user.token, timeoutMs: short }))
       await stats.time('setup: POST topic', () => client.request('POST', `/api/v3/${user.ns}/${user.topic}`, { token: user.token, body: { num_partitions: 4 }, type: 'application/json', timeoutMs: short }))
       users.push(user)

@@ -5,6 +5,7 @@
 import http from 'node:http'
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { GlobusStandIn } from '../../test/helpers/globus.js'
+import { defaultNamespace } from '../../plugins/namespaces/names.js'
 
 export const V2 = 'application/vnd.kafka.v2+json'
 export const BINARY = 'application/vnd.kafka.binary.v2+json'
@@ -96,7 +97,7 @@ export class BenchUser {
   private constructor (readonly client: () => HttpClient, subject: string, token: string) {
     this.subject = subject
     this.token = token
-    this.ns = `ns-${subject.replace(/-/g, '').slice(-12)}`
+    this.ns = defaultNamespace(subject)
     this.auth = { authorization: `Bearer ${token}` }
   }
 

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { Kafka } from 'kafkajs'
 import type { LoopDelay } from './protocol.js'
+import { loopDelayOf } from './measured.js'
 
 /** A JSON document of exactly `size` bytes (so the same records serve the binary and the json format). */
 export function jsonValue (i: number, size: number): Buffer {
@@ -35,14 +36,11 @@ export async function prefill (kafka: Kafka, topic: string, partitions: number, 
 
 export interface DrainResult {
   records: number
-  /** key + value bytes received. */
-  bytes: number
   /** performance.now() of the first and the last delivery. */
   firstAt: number
   lastAt: number
   /** Records in the first delivery (excluded from the rate: they measure the join, not the drain). */
   firstCount: number
-  firstBytes: number
   eld: LoopDelay
 }
 
@@ -51,24 +49,20 @@ export async function drainWithKafkajs (kafka: Kafka, topic: string, expected: n
   const consumer = kafka.consumer({ groupId: `bench-baseline-${randomBytes(6).toString('hex')}`, allowAutoTopicCreation: false })
   const eld = monitorEventLoopDelay({ resolution: 5 })
   let records = 0
-  let bytes = 0
   let firstAt = 0
   let lastAt = 0
   let firstCount = 0
-  let firstBytes = 0
   let done!: () => void
   const finished = new Promise<void>(resolve => { done = resolve })
   await consumer.connect()
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true })
     await consumer.run({
+      // Counting only: the baseline does no per-message work the library does not do itself.
       eachBatch: async ({ batch }) => {
-        let b = 0
-        for (const m of batch.messages) b += (m.key?.length ?? 0) + (m.value?.length ?? 0)
         const now = performance.now()
-        if (records === 0) { firstAt = now; firstCount = batch.messages.length; firstBytes = b; eld.enable() }
+        if (records === 0) { firstAt = now; firstCount = batch.messages.length; eld.enable() }
         records += batch.messages.length
-        bytes += b
         lastAt = now
         if (records >= expected) done()
       }
@@ -82,22 +76,16 @@ export async function drainWithKafkajs (kafka: Kafka, topic: string, expected: n
   }
   return {
     records,
-    bytes,
     firstAt,
     lastAt,
     firstCount,
-    firstBytes,
-    eld: { p50: eld.percentile(50) / 1e6, p99: eld.percentile(99) / 1e6, max: eld.max / 1e6, mean: eld.mean / 1e6 }
+    eld: loopDelayOf(eld)
   }
 }
 
-/** Records/s and MB/s of a drain, excluding the first delivery (it carries the join, not the drain). */
-export function drainRates (r: Pick<DrainResult, 'records' | 'bytes' | 'firstAt' | 'lastAt' | 'firstCount' | 'firstBytes'>): { recordsPerSec: number, mbPerSec: number, seconds: number } {
+/** Records/s of a drain, excluding the first delivery (it carries the join, not the drain). */
+export function drainRates (r: Pick<DrainResult, 'records' | 'firstAt' | 'lastAt' | 'firstCount'>): { recordsPerSec: number, seconds: number } {
   const seconds = (r.lastAt - r.firstAt) / 1000
-  if (!(seconds > 0)) return { recordsPerSec: NaN, mbPerSec: NaN, seconds }
-  return {
-    recordsPerSec: (r.records - r.firstCount) / seconds,
-    mbPerSec: (r.bytes - r.firstBytes) / seconds / 1e6,
-    seconds
-  }
+  if (!(seconds > 0)) return { recordsPerSec: NaN, seconds }
+  return { recordsPerSec: (r.records - r.firstCount) / seconds, seconds }
 }

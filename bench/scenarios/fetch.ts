@@ -151,7 +151,7 @@ export async function runFetch (ctx: BenchContext): Promise<ScenarioResult> {
           s.kafkajs.wireMbPerSec.push(NaN)
         } else {
           const r = await drainProxy(ctx, setup.user, t.topic, which, t.count)
-          const rates = drainRates({ ...r, bytes: 0, firstBytes: 0 })
+          const rates = drainRates(r)
           s[which].recordsPerSec.push(rates.recordsPerSec)
           s[which].mbPerSec.push(rates.recordsPerSec * t.size / 1e6)
           s[which].eldP99.push(r.eld.p99)

@@ -14,7 +14,17 @@ import type { InstanceObserver } from '../consumers/instance.js'
 /** What the metrics read from the consumer registry at scrape time. */
 export interface ConsumerSource {
   readonly stats: { created: number, deleted: number, expired: number }
-  all (): Iterable<{ readonly opts: { namespace: string }, readonly activeReads: number, readonly bufferedBytes: number, readonly bufferedRecords: number, readonly started: boolean, readonly parked: boolean }>
+  all (): Iterable<ConsumerFigures>
+}
+
+/** What the metrics read of one consumer instance. */
+export interface ConsumerFigures {
+  readonly opts: { namespace: string }
+  readonly activeReads: number
+  readonly bufferedBytes: number
+  readonly bufferedRecords: number
+  readonly started: boolean
+  readonly parked: boolean
 }
 
 /** What the metrics read from the auth plugin at scrape time. */
@@ -96,39 +106,23 @@ export class ServiceMetrics {
         for (const [namespace, n] of perNs) this.set({ namespace }, n)
       }
     })
-    // eslint-disable-next-line no-new
-    new Gauge({
-      name: 'diaspora_consumer_long_polls',
-      help: 'Reads (GET records) waiting right now',
-      registers,
-      collect () {
-        let n = 0
-        for (const inst of self.#consumers?.all() ?? []) n += inst.activeReads
-        this.set(n)
-      }
-    })
-    // eslint-disable-next-line no-new
-    new Gauge({
-      name: 'diaspora_consumer_buffered_records',
-      help: 'Records prefetched from Kafka and not yet returned, all instances',
-      registers,
-      collect () {
-        let n = 0
-        for (const inst of self.#consumers?.all() ?? []) n += inst.bufferedRecords
-        this.set(n)
-      }
-    })
-    // eslint-disable-next-line no-new
-    new Gauge({
-      name: 'diaspora_consumer_buffered_bytes',
-      help: 'Key + value bytes prefetched from Kafka and not yet returned, all instances (bounded by CONSUMER_TOTAL_BUFFER_BYTES)',
-      registers,
-      collect () {
-        let n = 0
-        for (const inst of self.#consumers?.all() ?? []) n += inst.bufferedBytes
-        this.set(n)
-      }
-    })
+    /** A gauge summing one figure over every instance at scrape time. */
+    const sumOverInstances = (name: string, help: string, figure: (inst: ConsumerFigures) => number): void => {
+      // eslint-disable-next-line no-new
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect () {
+          let n = 0
+          for (const inst of self.#consumers?.all() ?? []) n += figure(inst)
+          this.set(n)
+        }
+      })
+    }
+    sumOverInstances('diaspora_consumer_long_polls', 'Reads (GET records) waiting right now', i => i.activeReads)
+    sumOverInstances('diaspora_consumer_buffered_records', 'Records prefetched from Kafka and not yet returned, all instances', i => i.bufferedRecords)
+    sumOverInstances('diaspora_consumer_buffered_bytes', 'Key + value bytes prefetched from Kafka and not yet returned, all instances (bounded by CONSUMER_TOTAL_BUFFER_BYTES)', i => i.bufferedBytes)
     // eslint-disable-next-line no-new
     new Gauge({
       name: 'diaspora_consumer_kafka_consumers',

@@ -7,6 +7,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import type { Producer } from 'kafkajs'
 import type { GlobusStandIn } from './globus.js'
 import { testKafka, type Teardownable } from './broker.js'
+import { defaultNamespace } from '../../plugins/namespaces/names.js'
 
 export const V2 = 'application/vnd.kafka.v2+json'
 export const BINARY = 'application/vnd.kafka.binary.v2+json'
@@ -32,7 +33,7 @@ export interface ApiUser {
 export async function apiUser (app: FastifyInstance, globus: GlobusStandIn): Promise<ApiUser> {
   const subject = randomUUID()
   const token = globus.userToken(subject)
-  const ns = `ns-${subject.replace(/-/g, '').slice(-12)}`
+  const ns = defaultNamespace(subject)
   const req: ApiUser['req'] = (method, url, body, headers = {}) => app.inject({
     method,
     url: url.startsWith('/') ? url : `/api/v3/${url}`,

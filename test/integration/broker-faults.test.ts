@@ -12,26 +12,16 @@
  * - offsets committed before the stop are still committed after the restart.
  */
 import t from 'tap'
-import net from 'node:net'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Kafka, logLevel, type Producer } from 'kafkajs'
-import { brokerConfig, startBroker, stopBroker, type BrokerConfig } from '../../scripts/broker.js'
+import { brokerConfig, freePort, startBroker, stopBroker, type BrokerConfig } from '../../scripts/broker.js'
 import { build } from '../helpers/app.js'
 import { apiUser, shortName, BINARY, type ApiUser } from '../helpers/api.js'
 import { sleep, waitFor } from '../helpers/wait.js'
 
 t.setTimeout(240_000)
-
-/** A port nothing listens on right now. */
-async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise(resolve => server.close(resolve))
-  return port
-}
 
 // Timeouts of the service under test; the bounds below derive from them.
 const READ_TIMEOUT_MS = 1000

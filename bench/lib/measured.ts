@@ -1,0 +1,37 @@
+/** What a measured child process (bench/server.ts, bench/baseline-consumers.ts) reports of itself. */
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
+import type { LoopDelay, Usage } from './protocol.js'
+
+export function usage (): Usage {
+  const m = process.memoryUsage()
+  const c = process.cpuUsage()
+  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, cpuUser: c.user, cpuSystem: c.system, now: performance.now() }
+}
+
+/** Full collections, with a turn of the event loop between them (needs node --expose-gc; else nothing). */
+export async function fullGc (): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (!gc) return
+  for (let i = 0; i < 3; i++) {
+    gc()
+    await new Promise(resolve => setImmediate(resolve))
+  }
+}
+
+/** Event-loop delay percentiles of a histogram, in ms. */
+export function loopDelayOf (h: IntervalHistogram): LoopDelay {
+  return { p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6, mean: h.mean / 1e6 }
+}
+
+/** The process's event-loop delay since the last reset (5 ms resolution). */
+export class LoopDelayMonitor {
+  #h = monitorEventLoopDelay({ resolution: 5 })
+  constructor () { this.#h.enable() }
+  reset (): void {
+    this.#h.disable()
+    this.#h = monitorEventLoopDelay({ resolution: 5 })
+    this.#h.enable()
+  }
+
+  read (): LoopDelay { return loopDelayOf(this.#h) }
+}
