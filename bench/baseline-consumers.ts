@@ -6,7 +6,7 @@
  */
 import { Kafka, logLevel, type Consumer } from 'kafkajs'
 import type { Command, Hello, PhaseCounts, Reply, Request } from './lib/protocol.js'
-import { fullGc, LoopDelayMonitor, usage } from './lib/measured.js'
+import { answerCommon, LoopDelayMonitor } from './lib/measured.js'
 
 export interface BaselineSpec {
   brokers: string[]
@@ -60,20 +60,12 @@ async function start (spec: BaselineSpec): Promise<void> {
 }
 
 async function handle (body: Command): Promise<unknown> {
+  const common = await answerCommon(body, eld, kafkaCounts)
+  if (common) return common.reply
   switch (body.cmd) {
     case 'start':
       await start(body.spec as BaselineSpec)
       return null
-    case 'usage':
-      if (body.gc) await fullGc()
-      return usage()
-    case 'eld.reset':
-      eld.reset()
-      return null
-    case 'eld.read':
-      return eld.read()
-    case 'kafka.counts':
-      return { ...kafkaCounts }
     case 'phases': {
       let held = 0
       for (const c of joined) held += partitions.get(c) ?? 0

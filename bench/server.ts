@@ -15,7 +15,7 @@ import diaspora, { serverOptions } from '../app.js'
 import { loadConfig } from '../plugins/config/config.js'
 import { tokenHash } from '../plugins/auth/token-cache.js'
 import type { Command, Hello, Reply, Request } from './lib/protocol.js'
-import { fullGc, LoopDelayMonitor, usage } from './lib/measured.js'
+import { answerCommon, LoopDelayMonitor } from './lib/measured.js'
 
 const env = JSON.parse(process.env.BENCH_APP_ENV ?? '{}') as Record<string, string>
 const config = loadConfig(env)
@@ -61,17 +61,9 @@ async function authMicro (token: string, iterations: number): Promise<unknown> {
 }
 
 async function handle (body: Command): Promise<unknown> {
+  const common = await answerCommon(body, eld, kafkaCounts)
+  if (common) return common.reply
   switch (body.cmd) {
-    case 'usage':
-      if (body.gc) await fullGc()
-      return usage()
-    case 'eld.reset':
-      eld.reset()
-      return null
-    case 'eld.read':
-      return eld.read()
-    case 'kafka.counts':
-      return { ...kafkaCounts }
     case 'phases': {
       const byPhase: Record<string, number> = {}
       let partitions = 0

@@ -1,6 +1,6 @@
 /** What a measured child process (bench/server.ts, bench/baseline-consumers.ts) reports of itself. */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
-import type { LoopDelay, Usage } from './protocol.js'
+import type { Command, LoopDelay, Usage } from './protocol.js'
 
 export function usage (): Usage {
   const m = process.memoryUsage()
@@ -34,4 +34,25 @@ export class LoopDelayMonitor {
   }
 
   read (): LoopDelay { return loopDelayOf(this.#h) }
+}
+
+/**
+ * The commands every measured child answers alike (usage, loop delay, Kafka request counts); undefined for the
+ * others, which the child handles itself.
+ */
+export async function answerCommon (body: Command, eld: LoopDelayMonitor, kafkaCounts: Record<string, number>): Promise<{ reply: unknown } | undefined> {
+  switch (body.cmd) {
+    case 'usage':
+      if (body.gc) await fullGc()
+      return { reply: usage() }
+    case 'eld.reset':
+      eld.reset()
+      return { reply: null }
+    case 'eld.read':
+      return { reply: eld.read() }
+    case 'kafka.counts':
+      return { reply: { ...kafkaCounts } }
+    default:
+      return undefined
+  }
 }
