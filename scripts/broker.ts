@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import net from 'node:net'
+import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel } from 'kafkajs'
@@ -274,12 +275,43 @@ function probeClient (brokers: string[], timeoutMs: number): Kafka {
 }
 
 /** A loopback port nothing listens on right now (for a private broker's listeners, or a port to find closed). */
+/**
+ * `count` distinct TCP ports free right now. Every listener stays open until all are taken: a port
+ * closed at once may be handed out again by the next bind(0), and two Kafka listeners on one port
+ * refuse to start.
+ */
+export async function freePorts (count: number): Promise<number[]> {
+  const servers: net.Server[] = []
+  try {
+    for (let i = 0; i < count; i++) {
+      const server = net.createServer()
+      servers.push(server)
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(0, HOST, resolve)
+      })
+    }
+    return servers.map(server => (server.address() as net.AddressInfo).port)
+  } finally {
+    await Promise.all(servers.map(server => new Promise(resolve => server.close(resolve))))
+  }
+}
+
 export async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>(resolve => server.listen(0, HOST, resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise(resolve => server.close(resolve))
-  return port
+  return (await freePorts(1))[0] as number
+}
+
+/** A throwaway broker (tests, soak): its own run folder under the OS temp dir and three distinct free ports. */
+export async function privateBrokerConfig (prefix: string): Promise<BrokerConfig> {
+  const [port, saslPort, controllerPort] = await freePorts(3) as [number, number, number]
+  return {
+    ...brokerConfig(),
+    port,
+    saslPort,
+    controllerPort,
+    runDir: fs.mkdtempSync(path.join(os.tmpdir(), prefix)),
+    keepData: false
+  }
 }
 
 /** True when a Kafka broker answers a metadata request on host:port. */

@@ -36,7 +36,7 @@ import { Kafka, logLevel } from 'kafkajs'
 import app, { serverOptions } from '../app.js'
 import { loadConfig } from '../plugins/config/config.js'
 import { startGlobus } from '../test/helpers/globus.js'
-import { brokerConfig, freePort, startBroker, stopBroker, type BrokerConfig } from './broker.js'
+import { privateBrokerConfig, startBroker, stopBroker, type BrokerConfig } from './broker.js'
 import { defaultNamespace } from '../plugins/namespaces/names.js'
 
 interface Options { duration: number, cycles: number, polls: number, users: number, rate: number, pollTimeout: number, warmup: number }
@@ -156,14 +156,7 @@ async function serve (opts: Options): Promise<number> {
   let ownBroker: BrokerConfig | undefined
   let bootstrap = process.env.DEFAULT_SERVERS || process.env.KAFKA_TEST_BROKERS || ''
   if (bootstrap === '') {
-    ownBroker = {
-      ...brokerConfig(),
-      port: await freePort(),
-      saslPort: await freePort(),
-      controllerPort: await freePort(),
-      runDir: fs.mkdtempSync(path.join(os.tmpdir(), 'diaspora-soak-broker-')),
-      keepData: false
-    }
+    ownBroker = await privateBrokerConfig('diaspora-soak-broker-')
     await startBroker(ownBroker)
     bootstrap = `127.0.0.1:${ownBroker.port}`
   }

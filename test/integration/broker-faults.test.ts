@@ -12,11 +12,9 @@
  * - offsets committed before the stop are still committed after the restart.
  */
 import t from 'tap'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
+import { rmSync } from 'node:fs'
 import { Kafka, logLevel, type Producer } from 'kafkajs'
-import { brokerConfig, freePort, startBroker, stopBroker, type BrokerConfig } from '../../scripts/broker.js'
+import { freePort, privateBrokerConfig, startBroker, stopBroker } from '../../scripts/broker.js'
 import { build } from '../helpers/app.js'
 import { apiUser, shortName, BINARY, type ApiUser } from '../helpers/api.js'
 import { sleep, waitFor } from '../helpers/wait.js'
@@ -50,21 +48,13 @@ type Phase = 'up' | 'stopped' | 'restarted' | 'frozen' | 'thawed'
 interface Outcome { phase: Phase, kind: Kind, status: number, errorCode?: number, message?: string, ms: number }
 
 t.test('broker stopped and frozen under load: bounded 5xx, resume in place, nothing lost or skipped', async t => {
-  const runDir = mkdtempSync(path.join(tmpdir(), 'diaspora-faults-broker-'))
-  const cfg: BrokerConfig = {
-    ...brokerConfig(),
-    port: await freePort(),
-    saslPort: await freePort(),
-    controllerPort: await freePort(),
-    runDir,
-    keepData: false
-  }
+  const cfg = await privateBrokerConfig('diaspora-faults-broker-')
   let pid = (await startBroker(cfg)).pid as number
   let frozen = false
   t.teardown(async () => {
     if (frozen) process.kill(pid, 'SIGCONT')
     await stopBroker(cfg)
-    rmSync(runDir, { recursive: true, force: true })
+    rmSync(cfg.runDir, { recursive: true, force: true })
   })
   const bootstrap = `127.0.0.1:${cfg.port}`
 

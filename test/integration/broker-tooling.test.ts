@@ -2,9 +2,11 @@
 // a PLAINTEXT listener, SASL PLAIN / SCRAM-SHA-512 / OAUTHBEARER on the SASL listener,
 // and a Java producer that writes compressed batches.
 import t from 'tap'
+import { rmSync } from 'node:fs'
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs'
 import { brokers, createTopic, saslBrokers, testKafka, uniqueName, unsecuredJwt } from '../helpers/broker.js'
 import { produceWithJava } from '../helpers/java-producer.js'
+import { freePorts, privateBrokerConfig, RUN_DIR } from '../../scripts/broker.js'
 
 function saslKafka (sasl: SASLOptions): Kafka {
   return new Kafka({
@@ -114,4 +116,16 @@ t.test('Java producer writes zstd-compressed records', async (t) => {
 
   const after = await admin.fetchTopicOffsets(topic)
   t.equal(after[0]?.high, '3', 'end offset advanced by the three records')
+})
+
+t.test('private brokers get distinct free ports (two Kafka listeners on one port refuse to start)', async (t) => {
+  // Ports closed one by one may come back from the next bind(0); 200 draws collide often that way.
+  const ports = await freePorts(200)
+  t.equal(ports.length, 200)
+  t.equal(new Set(ports).size, 200, 'no port repeats')
+  const cfg = await privateBrokerConfig('diaspora-ports-')
+  t.teardown(() => rmSync(cfg.runDir, { recursive: true, force: true }))
+  t.equal(new Set([cfg.port, cfg.saslPort, cfg.controllerPort]).size, 3, 'listener ports are distinct')
+  t.not(cfg.runDir, RUN_DIR, 'its own run folder, not the shared broker\'s')
+  t.equal(cfg.keepData, false)
 })
