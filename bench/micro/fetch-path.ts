@@ -70,7 +70,7 @@ async function main (): Promise<void> {
     admin: async () => admin as never,
     names: { kafkaTopic, kafkaGroup, userTopic, scopePattern },
     budget: new BufferBudget(1 << 30),
-    settings: { sessionTimeout: 30000, heartbeatInterval: 3000, fetchMaxWaitMs: 500, fetchMaxBytes: 2097152, bufferBytes: 1 << 30, bufferRecords: 1e9, autoCommitIntervalMs: 5000, refreshIntervalMs: 600000, joinWaitMs: 15000, parkAfterMs: 0 }
+    settings: { sessionTimeout: 30000, heartbeatInterval: 3000, fetchMaxWaitMs: 500, fetchMaxBytes: 2097152, bufferBytes: 1 << 30, bufferRecords: 1e9, autoCommitIntervalMs: 5000, refreshIntervalMs: 600000, joinWaitMs: 15000, parkAfterMs: 0, fetchStallMs: 5000 }
   }
   const inst = new ConsumerInstance({ namespace: ns, group: 'g', name: 'i', subject: 's', format, autoOffsetReset: 'earliest', autoCommit: false, fetchMinBytes: 1, requestTimeoutMs: 1000 }, deps)
   await inst.subscribe({ topics: ['fetch'] })

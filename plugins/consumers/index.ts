@@ -31,7 +31,8 @@ const consumersPlugin: FastifyPluginAsync = async (fastify) => {
       autoCommitIntervalMs: c.CONSUMER_AUTO_COMMIT_INTERVAL_MS,
       refreshIntervalMs: c.CONSUMER_PATTERN_REFRESH_MS,
       joinWaitMs: c.CONSUMER_JOIN_WAIT_MS,
-      parkAfterMs: c.CONSUMER_PARK_AFTER_MS
+      parkAfterMs: c.CONSUMER_PARK_AFTER_MS,
+      fetchStallMs: c.CONSUMER_FETCH_STALL_MS
     },
     log: fastify.log.child({ component: 'consumers' })
   }, {

@@ -34,6 +34,11 @@ export interface InstanceSettings {
   joinWaitMs: number
   /** Park the session (no fetching, membership kept) after this long without a read; 0 = never. */
   parkAfterMs: number
+  /**
+   * A fetch still unanswered this long beyond fetchMaxWaitMs means the broker has stopped answering (frozen,
+   * partitioned away): a read that then ends empty answers 503/50302 instead of an empty 200.
+   */
+  fetchStallMs: number
 }
 
 /** The admin calls the instance makes. */
@@ -310,6 +315,8 @@ export class ConsumerInstance {
       }
       if (this.#buffer.records === 0 && !this.closed && !this.#draining) {
         if (this.#outage) throw toKafkaApiError(this.#outage)
+        const stalled = this.#fetchStalledFor()
+        if (stalled !== undefined) throw Errors.brokerUnavailable(`Kafka has not answered a fetch for ${Math.round(stalled / 1000)} s`)
         // Not started yet (a retry may be under way): the last start's failure is the best answer there is.
         if (this.#startFailure) throw toKafkaApiError(this.#startFailure)
       }
@@ -319,6 +326,15 @@ export class ConsumerInstance {
       this.lastActive = Date.now()
       if (this.activeReads === 0) this.#armPark()
     }
+  }
+
+  /** How long the session's oldest fetch has gone unanswered, once that is past the stall bound. */
+  #fetchStalledFor (): number | undefined {
+    const since = this.#session?.fetchingSince
+    if (since === undefined) return undefined
+    const waited = Date.now() - since
+    const { fetchMaxWaitMs, fetchStallMs } = this.#deps.settings
+    return waited > fetchMaxWaitMs + fetchStallMs ? waited : undefined
   }
 
   #take (maxBytes: number, format: ConsumerFormat, started: number): Delivery {

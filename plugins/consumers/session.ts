@@ -58,6 +58,13 @@ class Parking {
 const parkedClusters = new WeakMap<object, Parking>()
 
 /**
+ * Fetches under way (their start times), by the Cluster of the consumer that sent them. A broker that stops
+ * answering without closing its sockets (frozen, partitioned away) shows as a fetch outstanding far beyond
+ * maxWaitTimeInMs, long before kafkajs gives up on it at its request timeout.
+ */
+const fetchesInFlight = new WeakMap<object, Set<{ since: number }>>()
+
+/**
  * Parking without kafkajs' pause(): with every partition paused, kafkajs 2.2.4 still runs its fetch loop every
  * maxWaitTimeInMs (metadata check, offsets, a sleep it cannot cut short), 2 turns a second per consumer, and a
  * resume waits for the sleep to end. Instead, ConsumerGroup#fetch of a parked consumer waits one heartbeat
@@ -80,7 +87,15 @@ export function patchKafkajsParking (): boolean {
       await parking.wait()
       return []
     }
-    return original.call(this, nodeId)
+    let fetches = fetchesInFlight.get(this.cluster)
+    if (!fetches) fetchesInFlight.set(this.cluster, (fetches = new Set()))
+    const fetch = { since: Date.now() }
+    fetches.add(fetch)
+    try {
+      return await original.call(this, nodeId)
+    } finally {
+      fetches.delete(fetch)
+    }
   }
   proto.diasporaParking = true
   return true
@@ -272,6 +287,14 @@ export class Session {
   /** Parked through patchKafkajsParking (its fetch loops wait instead of fetching). */
   get parkedWait (): boolean { return this.#cluster !== undefined && parkedClusters.has(this.#cluster) }
 
+  get fetchingSince (): number | undefined {
+    const fetches = this.#cluster && fetchesInFlight.get(this.#cluster)
+    if (!fetches) return undefined
+    let oldest: number | undefined
+    for (const { since } of fetches) if (oldest === undefined || since < oldest) oldest = since
+    return oldest
+  }
+
   seek (topic: string, partition: number, offset: number): void {
     this.consumer.seek({ topic, partition, offset: String(offset) })
   }
@@ -395,6 +418,11 @@ export class GroupCommitter {
 export interface SessionPort {
   readonly topics: string[]
   readonly running: boolean
+  /**
+   * When the oldest fetch still waiting for the broker began (Date.now() ms); undefined when none is under way
+   * or it cannot be known. Parked waits do not count.
+   */
+  readonly fetchingSince: number | undefined
   start (): Promise<void>
   seek (topic: string, partition: number, offset: number): void
   pause (topics: string[]): void

@@ -36,6 +36,8 @@ export class FakeSession implements SessionPort {
   seek (topic: string, partition: number, offset: number): void { this.seeks.push([topic, partition, offset]) }
   pause (topics: string[]): void { for (const t of topics) this.paused.add(t) }
   resume (topics: string[]): void { for (const t of topics) this.paused.delete(t) }
+  /** Set by a test: a fetch to the broker unanswered since then (Date.now() ms). */
+  fetchingSince: number | undefined
   parked = false
   parks = 0
   park (): void { this.parked = true; this.parks++ }
@@ -150,7 +152,8 @@ export const testSettings: InstanceSettings = {
   autoCommitIntervalMs: 60_000,
   refreshIntervalMs: 60_000,
   joinWaitMs: 500,
-  parkAfterMs: 0
+  parkAfterMs: 0,
+  fetchStallMs: 5000
 }
 
 export interface Rig {

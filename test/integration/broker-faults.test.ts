@@ -5,6 +5,7 @@
  * kept, then frozen (SIGSTOP) and thawed (SIGCONT). Proven:
  * - every request answers, within a bound derived from its own timeout and the Kafka timeouts, with 200/204 or
  *   a Confluent 5xx (50302 broker unavailable, 50003 retriable): never a hang, never another error;
+ * - reads report both outages (50302), the frozen one too, where no connection error ever comes;
  * - /ready answers 503 during the outage and 200 after it;
  * - the instances resume without being recreated (no 404 ever);
  * - every record the producer had acknowledged is delivered at least once, and every offset of every
@@ -25,6 +26,7 @@ t.setTimeout(240_000)
 const READ_TIMEOUT_MS = 1000
 const KAFKA_CONNECTION_TIMEOUT_MS = 1000
 const KAFKA_REQUEST_TIMEOUT_MS = 5000
+const CONSUMER_FETCH_STALL_MS = 1000
 type Kind = 'read' | 'commit' | 'ready' | 'probe commit' | 'probe committed' | 'probe seek'
 const CONSUMER_JOIN_WAIT_MS = 5000
 const SLACK_MS = 2000
@@ -64,6 +66,8 @@ t.test('broker stopped and frozen under load: bounded 5xx, resume in place, noth
       KAFKA_CONNECTION_TIMEOUT_MS: String(KAFKA_CONNECTION_TIMEOUT_MS),
       KAFKA_REQUEST_TIMEOUT_MS: String(KAFKA_REQUEST_TIMEOUT_MS),
       CONSUMER_JOIN_WAIT_MS: String(CONSUMER_JOIN_WAIT_MS),
+      // A frozen broker keeps its sockets open: reads see it as a fetch unanswered this long past max wait.
+      CONSUMER_FETCH_STALL_MS: String(CONSUMER_FETCH_STALL_MS),
       CONSUMER_INSTANCE_TIMEOUT_MS: '600000'
     }
   })
@@ -234,6 +238,8 @@ t.test('broker stopped and frozen under load: bounded 5xx, resume in place, noth
   for (const kind of ['read', 'commit', 'probe commit', 'probe committed', 'probe seek'] as const) {
     t.ok(outcomes.some(o => o.phase === 'stopped' && o.kind === kind && o.status >= 500), `${kind}: the stopped broker was reported (5xx)`)
   }
+  // kafkajs would notice the frozen broker only after its request timeout and retries (here 5 s × 6 attempts).
+  t.ok(outcomes.some(o => o.phase === 'frozen' && o.kind === 'read' && o.errorCode === 50302), 'read: the frozen broker was reported (50302), not answered with []')
   const missing = [...acked].filter(n => !seqs.has(n))
   t.same(missing, [], `every acknowledged record delivered (${acked.size} acknowledged)`)
   for (const [partition, skipped] of await undelivered()) {

@@ -43,6 +43,28 @@ t.test('a crashed session that kafkajs restarts: empty reads and commits answer 
   t.same(s.commits.at(-1), [{ topic: T, partition: 0, offset: 3 }])
 })
 
+t.test('a broker that stops answering (fetch outstanding past the stall bound): empty reads answer 50302', async t => {
+  const r = rig({ fetchMaxWaitMs: 500, fetchStallMs: 5000 })
+  r.admin.addTopic(T, 1)
+  const inst = await r.subscribed(t)
+  await inst.start()
+  const s = r.port.current
+  s.join([[T, 0]])
+
+  s.fetchingSince = Date.now() - 5000
+  t.same((await inst.read(10, 1 << 20, 'binary')).wire(), [], 'a fetch within max wait + stall bound: a plain empty answer')
+  s.fetchingSince = Date.now() - 5600
+  const empty = await caught(inst.read(10, 1 << 20, 'binary'))
+  t.equal(empty.statusCode, 503)
+  t.equal(empty.errorCode, 50302, 'past the bound the silence is reported, not answered with []')
+  t.match(empty.message, /has not answered a fetch for 6 s/)
+
+  s.deliver(T, 0, [0])
+  t.same((await inst.read(10, 1 << 20, 'binary')).wire().map(x => x.offset), [0], 'buffered records are still served first')
+  s.fetchingSince = undefined
+  t.same((await inst.read(10, 1 << 20, 'binary')).wire(), [], 'answered again: plain empty answers')
+})
+
 t.test('a commit Kafka never confirms answers 50003 at CONSUMER_JOIN_WAIT_MS; the instance stays usable', async t => {
   const r = rig({ joinWaitMs: 100 })
   r.admin.addTopic(T, 1)

@@ -148,8 +148,37 @@ t.test('a parked consumer\'s fetch loop waits (no Fetch) until unpark, stop or o
   t.same(await alone, [], 'and it ends on its own (one heartbeat interval), so the runner heartbeats between waits')
 
   const again = ConsumerGroup.prototype.fetch.call(group, 0)
+  t.equal(s.fetchingSince, undefined, 'a parked wait is no fetch waiting for the broker')
   await s.stop()
   t.same(await again, [], 'stop releases the wait (kafkajs disconnect waits for its fetch loop)')
+})
+
+t.test('a fetch waiting for the broker shows in fetchingSince until it settles', async t => {
+  const real = new KafkaClient({ clientId: 'unit', brokers: ['127.0.0.1:1'], logLevel: logLevel.NOTHING })
+  let cluster: { refreshMetadataIfNecessary?: () => Promise<void> } | undefined
+  const kafka = {
+    consumer: (cfg: ConsumerConfig) => real.consumer({
+      ...cfg,
+      partitionAssigners: (cfg.partitionAssigners ?? []).map(factory => (c: Parameters<PartitionAssigner>[0]) => { cluster = c.cluster as typeof cluster; return factory(c) })
+    })
+  } as unknown as Kafka
+  const handlers: SessionHandlers = { onJoin () {}, onRecords () {}, onRebalancing () {}, onCrash () {} }
+  const s = new Session({ kafka, groupId: 'ns.g', topics: ['ns.t'], fromBeginning: true, sessionTimeout: 6000, heartbeatInterval: 200, maxWaitTimeInMs: 100, maxBytes: 1048576, handlers })
+  t.teardown(() => s.stop())
+  if (!cluster) throw new Error('kafkajs handed over no Cluster')
+  t.equal(s.fetchingSince, undefined, 'nothing under way')
+
+  // The first step of kafkajs' fetch is a metadata check against the broker: a silent broker never answers it.
+  let answer: (() => void) | undefined
+  cluster.refreshMetadataIfNecessary = () => new Promise<void>(resolve => { answer = resolve })
+  const ConsumerGroup = createRequire(import.meta.url)('kafkajs/src/consumer/consumerGroup.js') as { prototype: { fetch (this: unknown, nodeId: number): Promise<unknown[]> } }
+  const before = Date.now()
+  const pending = ConsumerGroup.prototype.fetch.call({ cluster, logger: { debug () {}, warn () {}, error () {} } }, 0).catch(() => [])
+  const since = s.fetchingSince
+  t.ok(since !== undefined && since >= before && since <= Date.now(), 'the fetch is under way since it began')
+  answer?.()
+  await pending
+  t.equal(s.fetchingSince, undefined, 'settled (here with an error): no longer under way')
 })
 
 t.test('fetched keys and values are copied out of the response into blocks of at most 64 KiB', async t => {
