@@ -4,7 +4,9 @@
  * records answer straight into one Buffer: no intermediate object per record and no generic serializer on the
  * hot path (BENCHMARKS.md, fetch throughput).
  */
+import { isUtf8 } from 'node:buffer'
 import { Errors } from '../errors/errors.js'
+import { isJsonText } from './json-check.js'
 import type { BufferedRecord } from './record-buffer.js'
 
 export type ConsumerFormat = 'binary' | 'json'
@@ -23,12 +25,15 @@ export interface WireRecord {
 const UNDECODABLE = Symbol('undecodable')
 
 /**
- * A json key or value as the text to embed: null for no bytes, else the UTF-8 text once JSON.parse accepts it.
- * The text is embedded as the producer wrote it (whitespace and number spelling included) rather than parsed and
+ * A json key or value as the JSON text to embed: null for no bytes; the bytes themselves when they are UTF-8 and
+ * one JSON value (checked by a scanner that allocates nothing); otherwise, for bytes that are not UTF-8, their
+ * decoded text (invalid sequences become U+FFFD, as Buffer#toString does) once JSON.parse accepts it.
+ * Embedded as the producer wrote it (whitespace and number spelling included) rather than parsed and
  * re-serialised: the same JSON value, without a second pass, and large integers keep their digits.
  */
-export function jsonText (b: Buffer | null): string | null | typeof UNDECODABLE {
+export function jsonText (b: Buffer | null): JsonText | null | typeof UNDECODABLE {
   if (b === null || b.length === 0) return null
+  if (isUtf8(b)) return isJsonText(b) ? b : UNDECODABLE
   const s = b.toString('utf8')
   try {
     JSON.parse(s)
@@ -37,6 +42,9 @@ export function jsonText (b: Buffer | null): string | null | typeof UNDECODABLE 
   }
   return s
 }
+
+/** The text of a checked json key or value: its UTF-8 bytes, or a string decoded from bytes that were not UTF-8. */
+export type JsonText = Buffer | string
 
 /** Headers are always base64 (they are bytes in Kafka), whatever the format. */
 function wireHeaders (h: BufferedRecord['headers']): WireRecord['headers'] {
@@ -53,8 +61,8 @@ export function toWire (r: BufferedRecord, format: ConsumerFormat, userTopic: st
     const k = jsonText(r.key)
     const v = jsonText(r.value)
     if (k === UNDECODABLE || v === UNDECODABLE) return UNDECODABLE
-    key = k === null ? null : JSON.parse(k)
-    value = v === null ? null : JSON.parse(v)
+    key = k === null ? null : JSON.parse(k.toString())
+    value = v === null ? null : JSON.parse(v.toString())
   }
   const out: WireRecord = { topic: userTopic, key, value, partition: r.partition, offset: r.offset, timestamp: r.timestamp }
   if (r.headers && r.headers.length > 0) out.headers = wireHeaders(r.headers)
@@ -95,6 +103,18 @@ class Writer {
     this.pos += (this.buf as unknown as EncodingWriters).utf8Write(s, this.pos, this.buf.length - this.pos)
   }
 
+  /** Bytes as they are. */
+  bytes (b: Buffer): void {
+    this.#ensure(b.length)
+    this.pos += b.copy(this.buf, this.pos)
+  }
+
+  /** A checked json text: UTF-8 bytes copied, or a string encoded. */
+  text (t: JsonText): void {
+    if (typeof t === 'string') this.utf8(t)
+    else this.bytes(t)
+  }
+
   done (): Buffer { return this.buf.subarray(0, this.pos) }
 }
 
@@ -108,8 +128,8 @@ export class Delivery {
     readonly format: ConsumerFormat,
     /** The user's name of a Kafka topic. */
     readonly userTopic: (kafkaTopic: string) => string,
-    /** json: key and value text of each record (2 per record), checked by JSON.parse when taken. */
-    readonly texts?: ReadonlyArray<string | null>
+    /** json: key and value text of each record (2 per record), checked when taken. */
+    readonly texts?: ReadonlyArray<JsonText | null>
   ) {}
 
   get length (): number { return this.records.length }
@@ -137,6 +157,10 @@ export class Delivery {
     let topic: string | undefined
     let topicJson = ''
     let topicAscii = true
+    // Records of one producer batch share their timestamp, and a millisecond timestamp is no small integer for
+    // V8: its decimal text is worth keeping.
+    let timestamp = NaN
+    let timestampText = ''
     w.ascii('[')
     for (let i = 0; i < records.length; i++) {
       const r = records[i] as BufferedRecord
@@ -146,7 +170,11 @@ export class Delivery {
         topicAscii = !NON_ASCII.test(topicJson)
       }
       const head = i === 0 ? '{"topic":' : ',{"topic":'
-      const tail = ',"partition":' + r.partition + ',"offset":' + r.offset + ',"timestamp":' + r.timestamp
+      if (r.timestamp !== timestamp) {
+        timestamp = r.timestamp
+        timestampText = ',"timestamp":' + timestamp
+      }
+      const tail = ',"partition":' + r.partition + ',"offset":' + r.offset + timestampText
       if (!texts && topicAscii) {
         // Binary, the common case: all ASCII. The value's base64 is written on its own: concatenated with the
         // rest it would be a rope that V8 copies into a new flat string before the write.
@@ -165,9 +193,9 @@ export class Delivery {
           const k = texts[2 * i] ?? null
           const v = texts[2 * i + 1] ?? null
           if (k === null) w.ascii(',"key":null')
-          else { w.ascii(',"key":'); w.utf8(k) }
+          else { w.ascii(',"key":'); w.text(k) }
           if (v === null) w.ascii(',"value":null')
-          else { w.ascii(',"value":'); w.utf8(v) }
+          else { w.ascii(',"value":'); w.text(v) }
         } else {
           w.ascii(r.key === null ? ',"key":null' : ',"key":"' + r.key.toString('base64') + '"')
           w.ascii(r.value === null ? ',"value":null' : ',"value":"' + r.value.toString('base64') + '"')

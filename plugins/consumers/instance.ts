@@ -10,7 +10,7 @@ import { Errors } from '../errors/errors.js'
 import { toKafkaApiError, kafkaErrorType } from '../kafka/errors.js'
 import { RecordBuffer, tpKey, type BufferBudget, type BufferedRecord } from './record-buffer.js'
 import type { KafkaPort, SessionPort, SessionRecord } from './session.js'
-import { Delivery, jsonText, undecodableError, UNDECODABLE, type ConsumerFormat } from './format.js'
+import { Delivery, jsonText, undecodableError, UNDECODABLE, type ConsumerFormat, type JsonText } from './format.js'
 
 export interface TopicPartition { topic: string, partition: number }
 export interface PartitionOffset extends TopicPartition { offset: number, metadata?: string | null }
@@ -339,10 +339,10 @@ export class ConsumerInstance {
 
   #take (maxBytes: number, format: ConsumerFormat, started: number): Delivery {
     let bad: BufferedRecord | undefined
-    let texts: Array<string | null> | undefined
+    let texts: Array<JsonText | null> | undefined
     let accept: ((r: BufferedRecord) => boolean) | undefined
     if (format === 'json') {
-      const t: Array<string | null> = texts = []
+      const t: Array<JsonText | null> = texts = []
       accept = (r) => {
         const k = jsonText(r.key)
         const v = k === UNDECODABLE ? k : jsonText(r.value)

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { Delivery, jsonText, toWire, UNDECODABLE, type ConsumerFormat, type WireRecord } from '../../../plugins/consumers/format.js'
+import { Delivery, jsonText, toWire, UNDECODABLE, type ConsumerFormat, type JsonText, type WireRecord } from '../../../plugins/consumers/format.js'
 import type { BufferedRecord } from '../../../plugins/consumers/record-buffer.js'
 
 function rec (offset: number, key: string | null, value: string | null, headers?: Array<[string, Buffer | null]>, topic = 'ns-abc.t'): BufferedRecord {
@@ -24,7 +24,7 @@ const user = (k: string): string => k.slice(k.indexOf('.') + 1)
 /** What the route does: take (json: check and keep the texts), then render. */
 function deliver (recs: BufferedRecord[], format: ConsumerFormat): Delivery {
   if (format === 'binary') return new Delivery(recs, format, user)
-  const texts: Array<string | null> = []
+  const texts: Array<JsonText | null> = []
   for (const r of recs) {
     const k = jsonText(r.key)
     const v = jsonText(r.value)
@@ -75,8 +75,20 @@ t.test('undecodable json is told apart from valid json', async t => {
   t.equal(jsonText(Buffer.from('not json')), UNDECODABLE)
   t.equal(jsonText(Buffer.alloc(0)), null)
   t.equal(jsonText(null), null)
-  t.equal(jsonText(Buffer.from('7')), '7')
+  const seven = Buffer.from('7')
+  t.equal(jsonText(seven), seven, 'UTF-8 JSON: the bytes themselves, embedded as they are')
+  t.equal(jsonText(Buffer.from('"tab\tinside"')), UNDECODABLE, 'a raw control character inside a string')
+  t.equal(jsonText(Buffer.from('\ufeff{}')), UNDECODABLE, 'a byte-order mark (JSON.parse refuses it too)')
+  t.equal(jsonText(Buffer.from([0x22, 0xff, 0x22])), '"\ufffd"', 'not UTF-8: the decoded text, as before')
+  t.equal(jsonText(Buffer.from([0x7b, 0xff])), UNDECODABLE)
   t.equal(toWire(rec(0, null, '{'), 'json', 't'), UNDECODABLE)
   const w = toWire(rec(0, null, '{'), 'binary', 't') as WireRecord
   t.equal(w.value, Buffer.from('{').toString('base64'), 'binary never fails')
+})
+
+t.test('json: keys and values that are not UTF-8 render as their decoded text', async t => {
+  const r: BufferedRecord = { topic: 'ns-abc.t', partition: 0, offset: 9, timestamp: 1, key: Buffer.from([0x22, 0xc3, 0x22]), value: Buffer.from([0x5b, 0x22, 0xe9, 0x22, 0x5d]), headers: undefined, size: 8 }
+  const d = deliver([r], 'json')
+  t.same(JSON.parse(d.render().toString('utf8')), [{ topic: 't', key: '\ufffd', value: ['\ufffd'], partition: 0, offset: 9, timestamp: 1 }])
+  t.same(JSON.parse(d.render().toString('utf8')), d.wire())
 })
