@@ -165,6 +165,16 @@ function scanScalar (b: Buffer, i: number, end: number): number {
   return -1
 }
 
+/** Index of the member's value after `"name" :` starting at i (whitespace after the colon skipped); -1 if invalid. */
+function scanMemberName (b: Buffer, i: number, end: number): number {
+  if (b[i] !== QUOTE) return -1
+  i = scanString(b, i + 1, end)
+  if (i < 0) return -1
+  i = skipSpace(b, i, end)
+  if (b[i] !== COLON) return -1
+  return skipSpace(b, i + 1, end)
+}
+
 /**
  * True when `b` is exactly one JSON value with optional surrounding whitespace. Iterative, so any nesting depth
  * is fine (JSON.parse accepts deep nesting too). Reads past the end see undefined, which matches no byte.
@@ -186,13 +196,8 @@ export function isJsonText (b: Buffer): boolean {
       } else {
         stack.push(object)
         if (object) {
-          // A member: "name" : value
-          if (b[i] !== QUOTE) return false
-          i = scanString(b, i + 1, end)
+          i = scanMemberName(b, i, end)
           if (i < 0) return false
-          i = skipSpace(b, i, end)
-          if (b[i] !== COLON) return false
-          i = skipSpace(b, i + 1, end)
         }
         continue
       }
@@ -209,12 +214,8 @@ export function isJsonText (b: Buffer): boolean {
       if (d === COMMA) {
         i = skipSpace(b, i + 1, end)
         if (object) {
-          if (b[i] !== QUOTE) return false
-          i = scanString(b, i + 1, end)
+          i = scanMemberName(b, i, end)
           if (i < 0) return false
-          i = skipSpace(b, i, end)
-          if (b[i] !== COLON) return false
-          i = skipSpace(b, i + 1, end)
         }
         break
       }
