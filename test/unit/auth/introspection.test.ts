@@ -4,9 +4,9 @@ import t from 'tap'
 import http from 'node:http'
 import net from 'node:net'
 import type { AddressInfo } from 'node:net'
-import { ApiError } from '../../../plugins/errors/errors.js'
 import { IntrospectionClient, type AuthLogger } from '../../../plugins/auth/introspection.js'
 import { startGlobus, type GlobusStandIn } from '../../helpers/globus.js'
+import { caught } from '../../helpers/errors.js'
 
 interface Logged { level: string, obj: object, msg: string }
 
@@ -20,16 +20,6 @@ function client (t: { teardown (fn: () => unknown): void }, globus: GlobusStandI
   const c = new IntrospectionClient({ baseUrl: globus.url, clientId: globus.clientId, clientSecret: globus.clientSecret, timeoutMs: 2000, logger, ...over })
   t.teardown(() => c.close())
   return { c, logs }
-}
-
-async function failure (p: Promise<unknown>): Promise<ApiError> {
-  try {
-    await p
-  } catch (err) {
-    if (err instanceof ApiError) return err
-    throw err
-  }
-  throw new Error('expected a failure')
 }
 
 t.test('sends Basic credentials and a form-encoded token, without include', async (t) => {
@@ -61,7 +51,7 @@ t.test('a base URL with a trailing slash or a path prefix', async (t) => {
   t.same(await c.introspect('unknown'), { active: false })
   t.equal(globus.calls, 1)
   const { c: prefixed } = client(t, globus, { baseUrl: `${globus.url}/prefix` })
-  const err = await failure(prefixed.introspect('unknown'))
+  const err = await caught(prefixed.introspect('unknown'))
   t.equal(err.code, 'AUTH_BAD_RESPONSE', 'the stand-in 404s on /prefix/v2/...: proof the prefix was kept')
 })
 
@@ -78,7 +68,7 @@ t.test('row 10: timeout → 503 AUTH_UNAVAILABLE with Retry-After', async (t) =>
   const globus = await startGlobus(t)
   const { c, logs } = client(t, globus, { timeoutMs: 100 })
   globus.setToken('slow', { fault: 'delay', ms: 5000 })
-  const err = await failure(c.introspect('slow'))
+  const err = await caught(c.introspect('slow'))
   t.match(err, { statusCode: 503, code: 'AUTH_UNAVAILABLE', message: 'Globus Auth is unreachable; retry later' })
   t.match(err.headers, { 'retry-after': /^\d+$/ })
   t.ok(logs.some(l => l.level === 'warn' && /timed out/.test(l.msg)))
@@ -91,7 +81,7 @@ t.test('row 10: connection refused → 503 AUTH_UNAVAILABLE', async (t) => {
   await new Promise(resolve => server.close(resolve))
   const globus = await startGlobus(t)
   const { c } = client(t, globus, { baseUrl: `http://127.0.0.1:${port}` })
-  const err = await failure(c.introspect('any'))
+  const err = await caught(c.introspect('any'))
   t.match(err, { statusCode: 503, code: 'AUTH_UNAVAILABLE' })
   t.ok(err.headers['retry-after'])
 })
@@ -100,21 +90,21 @@ t.test('row 11: 429 and 5xx → 503, passing Retry-After through', async (t) => 
   const globus = await startGlobus(t)
   const { c } = client(t, globus)
   globus.setToken('busy', { fault: 'status', status: 429, retryAfter: 17 })
-  let err = await failure(c.introspect('busy'))
+  let err = await caught(c.introspect('busy'))
   t.match(err, { statusCode: 503, code: 'AUTH_UNAVAILABLE', message: 'Globus Auth is temporarily unavailable' })
   t.equal(err.headers['retry-after'], '17')
   const date = 'Wed, 21 Oct 2026 07:28:00 GMT'
   globus.setToken('busy', { fault: 'status', status: 503, retryAfter: date })
-  err = await failure(c.introspect('busy'))
+  err = await caught(c.introspect('busy'))
   t.equal(err.headers['retry-after'], date, 'an HTTP-date passes too')
   for (const status of [500, 502, 504]) {
     globus.setToken('busy', { fault: 'status', status })
-    err = await failure(c.introspect('busy'))
+    err = await caught(c.introspect('busy'))
     t.equal(err.statusCode, 503, `${status}`)
     t.equal(err.headers['retry-after'], '5', 'default Retry-After')
   }
   globus.setToken('busy', { fault: 'status', status: 503, retryAfter: 'soon, maybe' })
-  err = await failure(c.introspect('busy'))
+  err = await caught(c.introspect('busy'))
   t.equal(err.headers['retry-after'], '5', 'an unusable upstream value is replaced')
 })
 
@@ -122,28 +112,28 @@ t.test('row 12: non-JSON, no active, unexpected 4xx → 502', async (t) => {
   const globus = await startGlobus(t)
   const { c } = client(t, globus)
   globus.setToken('g', { fault: 'garbage' })
-  t.match(await failure(c.introspect('g')), { statusCode: 502, code: 'AUTH_BAD_RESPONSE', message: 'Unexpected response from Globus Auth' })
+  t.match(await caught(c.introspect('g')), { statusCode: 502, code: 'AUTH_BAD_RESPONSE', message: 'Unexpected response from Globus Auth' })
   globus.setToken('g', { fault: 'no-active' })
-  t.match(await failure(c.introspect('g')), { statusCode: 502, code: 'AUTH_BAD_RESPONSE' })
+  t.match(await caught(c.introspect('g')), { statusCode: 502, code: 'AUTH_BAD_RESPONSE' })
   for (const status of [400, 404, 409, 418]) {
     globus.setToken('g', { fault: 'status', status })
-    t.match(await failure(c.introspect('g')), { statusCode: 502, code: 'AUTH_BAD_RESPONSE' }, `${status}`)
+    t.match(await caught(c.introspect('g')), { statusCode: 502, code: 'AUTH_BAD_RESPONSE' }, `${status}`)
   }
   globus.setToken('g', { fault: 'status', status: 200, body: '[true]' })
-  t.match(await failure(c.introspect('g')), { statusCode: 502 }, 'a JSON array is not a document')
+  t.match(await caught(c.introspect('g')), { statusCode: 502 }, 'a JSON array is not a document')
   globus.setToken('g', { fault: 'status', status: 200, body: 'null' })
-  t.match(await failure(c.introspect('g')), { statusCode: 502 }, 'JSON null is not a document')
+  t.match(await caught(c.introspect('g')), { statusCode: 502 }, 'JSON null is not a document')
 })
 
 t.test('row 13: Globus refuses our credentials → 500 AUTH_MISCONFIGURED, logged at error level', async (t) => {
   const globus = await startGlobus(t)
   const { c, logs } = client(t, globus, { clientSecret: 'wrong' })
-  const err = await failure(c.introspect(globus.userToken()))
+  const err = await caught(c.introspect(globus.userToken()))
   t.match(err, { statusCode: 500, code: 'AUTH_MISCONFIGURED', message: 'Service authentication is misconfigured' })
   t.ok(logs.some(l => l.level === 'error' && /SERVER_SECRET/.test(l.msg)))
   const { c: ok } = client(t, globus)
   globus.setToken('forbidden', { fault: 'status', status: 403 })
-  t.match(await failure(ok.introspect('forbidden')), { statusCode: 500, code: 'AUTH_MISCONFIGURED' })
+  t.match(await caught(ok.introspect('forbidden')), { statusCode: 500, code: 'AUTH_MISCONFIGURED' })
 })
 
 t.test('nothing logged or thrown carries the token', async (t) => {
@@ -153,7 +143,7 @@ t.test('nothing logged or thrown carries the token', async (t) => {
   const scripts = [{ fault: 'delay', ms: 1000 }, { fault: 'status', status: 503 }, { fault: 'garbage' }, { fault: 'status', status: 401 }] as const
   for (const s of scripts) {
     globus.setToken(token, s)
-    const err = await failure(c.introspect(token))
+    const err = await caught(c.introspect(token))
     t.notMatch(JSON.stringify({ m: err.message, h: err.headers, cause: String(err.cause) }), token)
   }
   t.ok(logs.length >= 4)
@@ -204,7 +194,7 @@ t.test('keep-alive race: no second retry, and no retry on a fresh socket', async
   t.same(await c.introspect('b'), { active: false })
   const always = await flakyServer(t, () => true)
   const { c: c2 } = client(t, globus, { baseUrl: always.url })
-  const err = await failure(c2.introspect('x'))
+  const err = await caught(c2.introspect('x'))
   t.match(err, { statusCode: 503, code: 'AUTH_UNAVAILABLE' }, 'a reset on a fresh socket is an outage')
   t.equal(always.state.requests, 1, 'not retried')
 })
