@@ -576,6 +576,8 @@ export class ConsumerInstance {
       this.#requireAssigned(list)
       const admin = await this.#admin()
       const lookups = new Map<string, ReturnType<AdminPort['fetchTopicOffsetsByTimestamp']>>()
+      // End offsets, fetched once per topic and only if some partition has no record at or after its instant.
+      const ends = new Map<string, Promise<Map<string, { low: number, high: number }>>>()
       for (const e of list) {
         try {
           const k = `${e.topic}\u0000${e.timestamp}`
@@ -584,7 +586,11 @@ export class ConsumerInstance {
           const p = (await lookup).find(r => r.partition === e.partition)
           let off = Number(p?.offset ?? -1)
           // No record at or after the instant: go to the end (Confluent fails with a 500 here).
-          if (off < 0) off = (await this.#edges([e])).get(tpKey(e.topic, e.partition))?.high ?? 0
+          if (off < 0) {
+            let end = ends.get(e.topic)
+            if (!end) ends.set(e.topic, end = this.#edges([e]))
+            off = (await end).get(tpKey(e.topic, e.partition))?.high ?? 0
+          }
           this.#seekNow(e.topic, e.partition, off)
         } catch (err) {
           throw toKafkaApiError(err)

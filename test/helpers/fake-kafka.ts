@@ -102,8 +102,9 @@ export class FakeAdmin {
   topics = new Map<string, { partitions: number, low: number, high: number }>()
   committed = new Map<string, number>()
   deletedGroups: string[] = []
-  /** Calls of fetchTopicOffsetsByTimestamp. */
+  /** Calls of fetchTopicOffsetsByTimestamp and of fetchTopicOffsets. */
   timestampLookups = 0
+  offsetLookups = 0
 
   addTopic (name: string, partitions: number, high = 0, low = 0): void { this.topics.set(name, { partitions, low, high }) }
 
@@ -126,6 +127,7 @@ export class FakeAdmin {
         }))
       },
       async fetchTopicOffsets (topic: string) {
+        self.offsetLookups++
         const t = self.topics.get(topic)
         if (!t) throw unknown()
         return Array.from({ length: t.partitions }, (_, partition) => ({ partition, offset: String(t.high), high: String(t.high), low: String(t.low) }))

@@ -407,8 +407,10 @@ t.test('seeks to timestamps look each partition up once, the last entry winning,
   await inst.assign([{ topic: 'events', partition: 0 }, { topic: 'events', partition: 1 }])
   const s = r.port.current
   const before = s.seeks.length
+  const offsetLookupsBefore = r.admin.offsetLookups
   const entries = Array.from({ length: 1000 }, (_, i) => ({ topic: 'events', partition: i % 2, timestamp: 5 }))
   await inst.seekToTimestamps(entries)
   t.equal(r.admin.timestampLookups, 1, 'one lookup for one topic and instant')
+  t.equal(r.admin.offsetLookups - offsetLookupsBefore, 1, 'the end offsets of the topic looked up once, not once per partition')
   t.same(s.seeks.slice(before), [[T, 0, 50], [T, 1, 50]], 'one seek per partition (no record at or after the instant: the end)')
 })
