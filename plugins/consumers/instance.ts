@@ -250,8 +250,12 @@ export class ConsumerInstance {
    * assignment of a subscription is asking to take part in the group; the answer fills in after the join).
    */
   startSoon (): void {
-    if (this.#active || (this.#desired.kind !== 'topics' && this.#desired.kind !== 'pattern')) return
-    this.start().catch(err => this.#deps.log?.debug({ err }, 'starting the consumer failed'))
+    if (this.#awaitingStart()) this.#inBackground(this.start())
+  }
+
+  /** A start nobody waits for: its failure is kept for the next read (#startFailure) and logged. */
+  #inBackground (starting: Promise<void>): void {
+    starting.catch(err => this.#deps.log?.debug({ err }, 'starting the consumer failed'))
   }
 
   assignment (): TopicPartition[] {
@@ -682,9 +686,7 @@ export class ConsumerInstance {
     let timer: NodeJS.Timeout | undefined
     const late = new Promise<boolean>(resolve => { timer = setTimeout(() => resolve(true), Math.max(0, deadline - Date.now())) })
     try {
-      if (await Promise.race([starting.then(() => false), late])) {
-        starting.catch(err => this.#deps.log?.debug({ err }, 'starting the consumer failed'))
-      }
+      if (await Promise.race([starting.then(() => false), late])) this.#inBackground(starting)
     } finally {
       clearTimeout(timer)
     }
@@ -804,7 +806,6 @@ export class ConsumerInstance {
         session.seek(tp.topic, tp.partition, resume)
         this.#positions.set(k, { next: resume, delivered: resume })
       }
-      this.#resumeAt.delete(k)
     }
     // Places kept for partitions that went to other members are stale from now on: should one come back in a
     // later rebalance, the group's commit (which that member may have advanced) is where to continue.
