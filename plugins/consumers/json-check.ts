@@ -75,16 +75,18 @@ function scanString (b: Buffer, i: number, end: number): number {
   }
 }
 
-/** The last ArrayBuffer looked at in words, and its view (the records of a batch share one copy block). */
-let wordsOf: ArrayBufferLike | undefined
-let words: Int32Array<ArrayBufferLike> = new Int32Array(0)
+/**
+ * The last buffer's word view (the records of a batch share one copy block), held weakly: a strong hold would
+ * keep a block, possibly a large record's own, alive after its records were delivered.
+ */
+let lastWords: WeakRef<Int32Array<ArrayBufferLike>> | undefined
 
 function wordView (buffer: ArrayBufferLike): Int32Array<ArrayBufferLike> {
-  if (buffer !== wordsOf) {
-    words = new Int32Array(buffer, 0, buffer.byteLength >> 2)
-    wordsOf = buffer
-  }
-  return words
+  const cached = lastWords?.deref()
+  if (cached?.buffer === buffer) return cached
+  const view = new Int32Array(buffer, 0, buffer.byteLength >> 2)
+  lastWords = new WeakRef(view)
+  return view
 }
 
 /**
