@@ -274,7 +274,6 @@ function probeClient (brokers: string[], timeoutMs: number): Kafka {
   })
 }
 
-/** A loopback port nothing listens on right now (for a private broker's listeners, or a port to find closed). */
 /**
  * `count` distinct TCP ports free right now. Every listener stays open until all are taken: a port
  * closed at once may be handed out again by the next bind(0), and two Kafka listeners on one port
@@ -297,6 +296,7 @@ export async function freePorts (count: number): Promise<number[]> {
   }
 }
 
+/** A loopback port nothing listens on right now (e.g. a port to find closed). */
 export async function freePort (): Promise<number> {
   return (await freePorts(1))[0] as number
 }

@@ -12,7 +12,7 @@ export interface BenchOptions {
   /** Repetitions per measured configuration. */
   reps: number
   /** Repetitions of the fetch drains (short and the noisiest figures: 5 in full runs unless --reps). */
-  fetchReps?: number
+  fetchReps: number
   profile: boolean
   /** App environment overrides (--env K=V). */
   env: Record<string, string>

@@ -2,14 +2,14 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import type { Command, LoopDelay, Usage } from './protocol.js'
 
-export function usage (): Usage {
+function usage (): Usage {
   const m = process.memoryUsage()
   const c = process.cpuUsage()
   return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, cpuUser: c.user, cpuSystem: c.system, now: performance.now() }
 }
 
 /** Full collections, with a turn of the event loop between them (needs node --expose-gc; else nothing). */
-export async function fullGc (): Promise<void> {
+async function fullGc (): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc
   if (!gc) return
   for (let i = 0; i < 3; i++) {

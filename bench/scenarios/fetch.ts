@@ -136,7 +136,7 @@ export async function runFetch (ctx: BenchContext): Promise<ScenarioResult> {
   const rows: FetchRow[] = []
   for (const t of setup.topics) {
     const s = { kafkajs: emptySeries(), binary: emptySeries(), json: emptySeries() }
-    for (let rep = 0; rep < (ctx.opts.fetchReps ?? ctx.opts.reps); rep++) {
+    for (let rep = 0; rep < ctx.opts.fetchReps; rep++) {
       // Alternate the order so that neither side always runs first (page cache, broker warmth, noise drift).
       const order: Array<keyof typeof s> = rep % 2 === 0 ? ['kafkajs', 'binary', 'json'] : ['json', 'binary', 'kafkajs']
       for (const which of order) {
@@ -160,7 +160,7 @@ export async function runFetch (ctx: BenchContext): Promise<ScenarioResult> {
           s[which].wireMbPerSec.push(r.wireBytes / rates.seconds / 1e6)
         }
         const last = s[which].recordsPerSec.at(-1) as number
-        log(`fetch: ${t.size} B × ${t.partitions}p rep ${rep + 1}/${(ctx.opts.fetchReps ?? ctx.opts.reps)} ${which}: ${Math.round(last).toLocaleString('en-US')} records/s`)
+        log(`fetch: ${t.size} B × ${t.partitions}p rep ${rep + 1}/${ctx.opts.fetchReps} ${which}: ${Math.round(last).toLocaleString('en-US')} records/s`)
       }
     }
     const sum = (x: Series): Record<keyof Series, Spread> => ({
@@ -204,7 +204,7 @@ export async function runFetch (ctx: BenchContext): Promise<ScenarioResult> {
     seconds: (performance.now() - t0) / 1000,
     settings: {
       records: fetchCounts(ctx.opts.quick),
-      reps: (ctx.opts.fetchReps ?? ctx.opts.reps),
+      reps: ctx.opts.fetchReps,
       maxBytes: MAX_BYTES,
       readTimeoutMs: 1000,
       baseline: 'kafkajs 2.2.4 consumer, library defaults, eachBatch, in the runner process',
