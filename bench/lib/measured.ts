@@ -1,11 +1,26 @@
 /** What a measured child process (bench/server.ts, bench/baseline-consumers.ts) reports of itself. */
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
-import type { Command, LoopDelay, Usage } from './protocol.js'
+import { constants, monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks'
+import type { Command, GcTotals, LoopDelay, Usage } from './protocol.js'
+
+/** Garbage collections of this process since it started (perf_hooks 'gc' entries). */
+const gcTotals: GcTotals = { major: 0, majorMs: 0, minor: 0, minorMs: 0, otherMs: 0 }
+new PerformanceObserver(list => {
+  for (const e of list.getEntries()) {
+    const kind = ((e as { detail?: unknown }).detail as { kind?: number } | undefined)?.kind
+    if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+      gcTotals.major++
+      gcTotals.majorMs += e.duration
+    } else if (kind === constants.NODE_PERFORMANCE_GC_MINOR) {
+      gcTotals.minor++
+      gcTotals.minorMs += e.duration
+    } else gcTotals.otherMs += e.duration // incremental marking steps, weak callbacks
+  }
+}).observe({ entryTypes: ['gc'] })
 
 function usage (): Usage {
   const m = process.memoryUsage()
   const c = process.cpuUsage()
-  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, cpuUser: c.user, cpuSystem: c.system, now: performance.now() }
+  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, cpuUser: c.user, cpuSystem: c.system, now: performance.now(), gc: { ...gcTotals } }
 }
 
 /** Full collections, with a turn of the event loop between them (needs node --expose-gc; else nothing). */

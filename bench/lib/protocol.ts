@@ -11,7 +11,14 @@ export interface Usage {
   cpuSystem: number
   /** performance.now() of the child, ms. */
   now: number
+  gc: GcTotals
 }
+
+/**
+ * Collections since the process started, with their main-thread time in ms: major (mark-compact), minor
+ * (scavenge), other (incremental marking steps, weak callbacks).
+ */
+export interface GcTotals { major: number, majorMs: number, minor: number, minorMs: number, otherMs: number }
 
 export interface LoopDelay {
   /** ms */

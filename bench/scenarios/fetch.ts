@@ -66,6 +66,9 @@ export interface ProxyDrain {
   /** Server CPU (user + system) during the drain, % of one core, and per record drained. */
   cpuPct: number
   cpuUsPerRecord: number
+  /** Server garbage collection during the drain: mark-compacts, and all GC main-thread time as % of the drain. */
+  gcMajor: number
+  gcPct: number
 }
 
 /** One instance drains the topic from the beginning over real HTTP. */
@@ -107,15 +110,16 @@ export async function drainProxy (ctx: BenchContext, user: BenchUser, topic: str
     ])
     const cpuUs = b.cpuUser + b.cpuSystem - a.cpuUser - a.cpuSystem
     const cpuPct = (cpuUs / 1000) / (b.now - a.now) * 100
+    const gcMs = b.gc.majorMs + b.gc.minorMs + b.gc.otherMs - a.gc.majorMs - a.gc.minorMs - a.gc.otherMs
     if (records !== expected) log(`fetch: warning: ${format} drain got ${records} records, expected ${expected}`)
-    return { records, firstAt, lastAt, firstCount, reads, wireBytes, eld, cpuPct, cpuUsPerRecord: cpuUs / (records - firstCount) }
+    return { records, firstAt, lastAt, firstCount, reads, wireBytes, eld, cpuPct, cpuUsPerRecord: cpuUs / (records - firstCount), gcMajor: b.gc.major - a.gc.major, gcPct: gcMs / (b.now - a.now) * 100 }
   } finally {
     await user.deleteConsumer(path).catch(() => {})
   }
 }
 
-interface Series { recordsPerSec: number[], mbPerSec: number[], eldP99: number[], cpuPct: number[], usPerRecord: number[], wireMbPerSec: number[] }
-const emptySeries = (): Series => ({ recordsPerSec: [], mbPerSec: [], eldP99: [], cpuPct: [], usPerRecord: [], wireMbPerSec: [] })
+interface Series { recordsPerSec: number[], mbPerSec: number[], eldP99: number[], cpuPct: number[], usPerRecord: number[], wireMbPerSec: number[], gcMajor: number[], gcPct: number[] }
+const emptySeries = (): Series => ({ recordsPerSec: [], mbPerSec: [], eldP99: [], cpuPct: [], usPerRecord: [], wireMbPerSec: [], gcMajor: [], gcPct: [] })
 
 export interface FetchRow {
   size: number
@@ -149,6 +153,8 @@ export async function runFetch (ctx: BenchContext): Promise<ScenarioResult> {
           s.kafkajs.cpuPct.push(NaN)
           s.kafkajs.usPerRecord.push(NaN)
           s.kafkajs.wireMbPerSec.push(NaN)
+          s.kafkajs.gcMajor.push(NaN)
+          s.kafkajs.gcPct.push(NaN)
         } else {
           const r = await drainProxy(ctx, setup.user, t.topic, which, t.count)
           const rates = drainRates(r)
@@ -158,13 +164,16 @@ export async function runFetch (ctx: BenchContext): Promise<ScenarioResult> {
           s[which].cpuPct.push(r.cpuPct)
           s[which].usPerRecord.push(r.cpuUsPerRecord)
           s[which].wireMbPerSec.push(r.wireBytes / rates.seconds / 1e6)
+          s[which].gcMajor.push(r.gcMajor)
+          s[which].gcPct.push(r.gcPct)
         }
         const last = s[which].recordsPerSec.at(-1) as number
-        log(`fetch: ${t.size} B × ${t.partitions}p rep ${rep + 1}/${ctx.opts.fetchReps} ${which}: ${Math.round(last).toLocaleString('en-US')} records/s`)
+        const detail = which === 'kafkajs' ? '' : `, server ${(s[which].usPerRecord.at(-1) as number).toFixed(1)} µs/record, ${s[which].gcMajor.at(-1) as number} mark-compacts, GC ${(s[which].gcPct.at(-1) as number).toFixed(0)} % of the drain`
+        log(`fetch: ${t.size} B × ${t.partitions}p rep ${rep + 1}/${ctx.opts.fetchReps} ${which}: ${Math.round(last).toLocaleString('en-US')} records/s${detail}`)
       }
     }
     const sum = (x: Series): Record<keyof Series, Spread> => ({
-      recordsPerSec: spread(x.recordsPerSec), mbPerSec: spread(x.mbPerSec), eldP99: spread(x.eldP99), cpuPct: spread(x.cpuPct), usPerRecord: spread(x.usPerRecord), wireMbPerSec: spread(x.wireMbPerSec)
+      recordsPerSec: spread(x.recordsPerSec), mbPerSec: spread(x.mbPerSec), eldP99: spread(x.eldP99), cpuPct: spread(x.cpuPct), usPerRecord: spread(x.usPerRecord), wireMbPerSec: spread(x.wireMbPerSec), gcMajor: spread(x.gcMajor), gcPct: spread(x.gcPct)
     })
     rows.push({
       size: t.size,
@@ -191,10 +200,10 @@ export async function runFetch (ctx: BenchContext): Promise<ScenarioResult> {
   const label = (r: FetchRow): string => `${r.size === 1024 ? '1 KiB' : `${r.size} B`} × ${r.partitions}p`
   const rowsOut: string[][] = []
   for (const r of rows) {
-    rowsOut.push([label(r), 'kafkajs (baseline)', fmtSpread(r.kafkajs.recordsPerSec), fmtSpread(r.kafkajs.mbPerSec), '1', fmtSpread(r.kafkajs.eldP99, 2), '–', '–'])
+    rowsOut.push([label(r), 'kafkajs (baseline)', fmtSpread(r.kafkajs.recordsPerSec), fmtSpread(r.kafkajs.mbPerSec), '1', fmtSpread(r.kafkajs.eldP99, 2), '–', '–', '–', '–'])
     for (const f of ['binary', 'json'] as const) {
       const target = r.size === 1024 ? ` (target ≥ ${TARGETS[f]})` : ''
-      rowsOut.push([label(r), `proxy ${f}`, fmtSpread(r[f].recordsPerSec), fmtSpread(r[f].mbPerSec), `${fmtSpread(r[f].ratio, 2)}${target}`, fmtSpread(r[f].eldP99, 2), fmtSpread(r[f].cpuPct, 2), fmtSpread(r[f].usPerRecord, 2)])
+      rowsOut.push([label(r), `proxy ${f}`, fmtSpread(r[f].recordsPerSec), fmtSpread(r[f].mbPerSec), `${fmtSpread(r[f].ratio, 2)}${target}`, fmtSpread(r[f].eldP99, 2), fmtSpread(r[f].cpuPct, 2), fmtSpread(r[f].usPerRecord, 2), fmtSpread(r[f].gcMajor, 2), fmtSpread(r[f].gcPct, 2)])
     }
   }
   return {
@@ -211,8 +220,8 @@ export async function runFetch (ctx: BenchContext): Promise<ScenarioResult> {
       knobs: pickKnobs(ctx.env)
     },
     tables: [{
-      title: 'Fetch throughput (records/s and MB/s of values; event-loop delay p99 of the draining process; server CPU, % of one core and µs per record)',
-      headers: ['topic', 'consumer', 'records/s', 'MB/s', '× baseline', 'loop delay p99 ms', 'server CPU %', 'server CPU µs/record'],
+      title: 'Fetch throughput (records/s and MB/s of values; event-loop delay p99 of the draining process; server CPU, % of one core and µs per record; server garbage collection during the drain: mark-compacts, and main-thread GC time as % of the drain)',
+      headers: ['topic', 'consumer', 'records/s', 'MB/s', '× baseline', 'loop delay p99 ms', 'server CPU %', 'server CPU µs/record', 'server mark-compacts', 'server GC %'],
       rows: rowsOut
     }],
     targets,
