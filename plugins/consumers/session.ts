@@ -39,10 +39,17 @@ patchKafkajsRequestQueue()
 
 interface ConsumerGroupLike { cluster: object, fetch (nodeId: number): Promise<unknown[]> }
 
-/** A parked consumer's fetch loops wait here: up to one heartbeat interval, or until unparked or stopped. */
-class Parking {
+/**
+ * When a session's fetch loop may fetch. Closed while parked (nobody reads) or held (the instance's buffer is
+ * full): the loop then waits here, up to one heartbeat interval (its runner heartbeats when the wait returns no
+ * batches, so the membership holds) or until opened or stopped, and fetches nothing.
+ */
+class FetchGate {
+  parked = false
+  held = false
   #waiters = new Set<() => void>()
   constructor (readonly ms: number) {}
+  get closed (): boolean { return this.parked || this.held }
   wait (): Promise<void> {
     return new Promise(resolve => {
       const done = (): void => { clearTimeout(timer); this.#waiters.delete(done); resolve() }
@@ -51,11 +58,12 @@ class Parking {
     })
   }
 
+  /** End every wait now (opened, or stopping: kafkajs' disconnect waits for the fetch loop). */
   release (): void { for (const w of [...this.#waiters]) w() }
 }
 
-/** Parked consumers, by the kafkajs Cluster each consumer owns (the handle its ConsumerGroup carries). */
-const parkedClusters = new WeakMap<object, Parking>()
+/** The gate of each session, by the kafkajs Cluster its consumer owns (the handle its ConsumerGroup carries). */
+const gates = new WeakMap<object, FetchGate>()
 
 /**
  * Fetches under way (their start times), by the Cluster of the consumer that sent them. A broker that stops
@@ -65,26 +73,31 @@ const parkedClusters = new WeakMap<object, Parking>()
 const fetchesInFlight = new WeakMap<object, Set<{ since: number }>>()
 
 /**
- * Parking without kafkajs' pause(): with every partition paused, kafkajs 2.2.4 still runs its fetch loop every
- * maxWaitTimeInMs (metadata check, offsets, a sleep it cannot cut short), 2 turns a second per consumer, and a
- * resume waits for the sleep to end. Instead, ConsumerGroup#fetch of a parked consumer waits one heartbeat
- * interval (its runner then heartbeats, so the membership holds) or until unpark/stop releases it at once, and
- * returns no batches. Process-wide and idempotent; returns whether the patch is in place.
+ * Parking and back-pressure at the fetch, through ConsumerGroup#fetch (process-wide and idempotent; returns
+ * whether the patch is in place):
+ * - not kafkajs' pause(): with every partition paused, kafkajs 2.2.4 still runs its fetch loop every
+ *   maxWaitTimeInMs (metadata check, offsets, a sleep it cannot cut short), 2 turns a second per consumer, and a
+ *   resume waits for the sleep to end;
+ * - not holding the batch being delivered in eachBatch either: kafkajs' fetcher keeps the whole fetch response
+ *   (its buffer and a decoded message object per record) until every batch of it is handled, so a held batch
+ *   kept megabytes alive long enough to be promoted to V8's old space, and a consumer whose reader fell behind
+ *   made the garbage collector run mark-compacts back to back (BENCHMARKS.md, fetch throughput). Waiting before
+ *   the next fetch instead lets each response die young, right after its records are copied out.
  */
-export function patchKafkajsParking (): boolean {
-  let proto: ConsumerGroupLike & { diasporaParking?: boolean }
+export function patchKafkajsFetchGate (): boolean {
+  let proto: ConsumerGroupLike & { diasporaGate?: boolean }
   try {
     proto = (createRequire(import.meta.url)('kafkajs/src/consumer/consumerGroup.js') as { prototype: typeof proto }).prototype
   } catch {
     return false
   }
-  if (proto.diasporaParking) return true
+  if (proto.diasporaGate) return true
   const original = proto.fetch
   if (typeof original !== 'function') return false
   proto.fetch = async function (this: ConsumerGroupLike, nodeId: number) {
-    const parking = parkedClusters.get(this.cluster)
-    if (parking) {
-      await parking.wait()
+    const gate = gates.get(this.cluster)
+    if (gate?.closed) {
+      await gate.wait()
       return []
     }
     let fetches = fetchesInFlight.get(this.cluster)
@@ -97,10 +110,10 @@ export function patchKafkajsParking (): boolean {
       fetches.delete(fetch)
     }
   }
-  proto.diasporaParking = true
+  proto.diasporaGate = true
   return true
 }
-const parkingPatched = patchKafkajsParking()
+const gatePatched = patchKafkajsFetchGate()
 
 /** A fetched record as the instance buffers it (key and value copied out of kafkajs' fetch response). */
 export type SessionRecord = BufferedRecord
@@ -212,15 +225,17 @@ export class Session {
   readonly fixed: Record<string, number[]> | undefined
   #stopped = false
   #running = false
-  /** Back-pressure (pause): the batch being delivered waits, so kafkajs fetches nothing more. */
-  #held = false
-  #release: (() => void) | undefined
-  /** The kafkajs Cluster of this consumer, handed to the assigner factory (the key of parkedClusters). */
+  /** Parked and held (paused), kept here and enforced at the fetch (patchKafkajsFetchGate) when #gated. */
+  readonly #gate: FetchGate
+  /** The kafkajs Cluster of this consumer, handed to the assigner factory (the key of gates). */
   #cluster: object | undefined
+  /** Without the gate (another kafkajs layout): ends the wait of the batch held in eachBatch. */
+  #release: (() => void) | undefined
 
   constructor (private readonly opts: SessionOptions) {
     this.topics = opts.topics
     this.fixed = opts.fixed
+    this.#gate = new FetchGate(opts.heartbeatInterval)
     this.consumer = opts.kafka.consumer({
       groupId: opts.groupId,
       sessionTimeout: opts.sessionTimeout,
@@ -233,6 +248,7 @@ export class Session {
       readUncommitted: true, // Confluent parity: the Java consumer defaults to read_uncommitted
       partitionAssigners: [(config) => {
         this.#cluster = config.cluster
+        gates.set(config.cluster, this.#gate)
         return (opts.fixed ? fixedAssigner(opts.fixed) : PartitionAssigners.roundRobin)(config)
       }],
       retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000, restartOnFailure: async () => !this.#stopped }
@@ -269,23 +285,31 @@ export class Session {
     if (this.#stopped || isStale()) return
     const records = toSessionRecords(batch.topic, batch.partition, batch.messages)
     if (records.length > 0) this.opts.handlers.onRecords(batch.topic, batch.partition, records)
-    // Paused (typically by onRecords just now): hold this batch until resume() or stop(). kafkajs does not fetch
-    // while a batch is in progress, and we stay in the group by heartbeating; a rebalance makes heartbeat()
-    // throw, which hands the consumer back to kafkajs to rejoin (the instance re-pauses on the join).
-    while (this.#held && !this.#stopped) {
+    if (this.#gated) return // paused or not, the next fetch waits at the gate while it is closed
+    // No gate (another kafkajs layout) and paused, typically by onRecords just now: hold this batch until resume()
+    // or stop(). kafkajs does not fetch while a batch is in progress, and we stay in the group by heartbeating; a
+    // rebalance makes heartbeat() throw, which hands the consumer back to kafkajs to rejoin (the instance
+    // re-pauses on the join).
+    while (this.#gate.held && !this.#stopped) {
       await new Promise<void>(resolve => {
         const timer = setTimeout(resolve, this.opts.heartbeatInterval)
         this.#release = () => { clearTimeout(timer); resolve() }
       })
       this.#release = undefined
-      if (this.#held && !this.#stopped) await heartbeat()
+      if (this.#gate.held && !this.#stopped) await heartbeat()
     }
   }
 
   get running (): boolean { return this.#running && !this.#stopped }
 
-  /** Parked through patchKafkajsParking (its fetch loops wait instead of fetching). */
-  get parkedWait (): boolean { return this.#cluster !== undefined && parkedClusters.has(this.#cluster) }
+  /** Fetching is gated at ConsumerGroup#fetch (patchKafkajsFetchGate), not by the fallbacks. */
+  get #gated (): boolean { return gatePatched && this.#cluster !== undefined }
+
+  /** Parked at the gate (its fetch loop waits instead of fetching), not through kafkajs' pause(). */
+  get parkedWait (): boolean { return this.#gated && this.#gate.parked }
+
+  /** Held at the gate (paused: its fetch loop waits; no batch is held in eachBatch). */
+  get heldAtGate (): boolean { return this.#gated && this.#gate.held }
 
   get fetchingSince (): number | undefined {
     const fetches = this.#cluster && fetchesInFlight.get(this.#cluster)
@@ -300,28 +324,30 @@ export class Session {
   }
 
   /**
-   * Stop taking records (the instance always pauses all of a session's topics together). Not kafkajs' pause():
-   * with every partition paused kafkajs sleeps maxWaitTimeInMs between checks, so each resume stalled a
-   * draining consumer for up to CONSUMER_FETCH_MAX_WAIT_MS. Holding the batch in eachBatch resumes at once.
+   * Stop taking records (the instance always pauses all of a session's topics together): the next fetch waits at
+   * the gate, and resume() lets it go at once. Not kafkajs' pause(): with every partition paused kafkajs sleeps
+   * maxWaitTimeInMs between checks, so each resume stalled a draining consumer for up to
+   * CONSUMER_FETCH_MAX_WAIT_MS. Without the gate, the batch being delivered is held in eachBatch instead.
    */
   pause (topics: string[]): void {
-    if (topics.length > 0) this.#held = true
+    if (topics.length > 0) this.#gate.held = true
   }
 
   resume (topics: string[]): void {
     if (topics.length === 0) return
-    this.#held = false
+    this.#gate.held = false
+    this.#gate.release()
     this.#release?.()
   }
 
   /**
-   * Parked (no reads for a while): no Fetch, only heartbeats (patchKafkajsParking); membership and partitions
-   * stay, and unpark takes effect at once. Without the patch (another kafkajs layout), kafkajs' pause() of every
-   * topic, which unpark undoes within maxWaitTimeInMs.
+   * Parked (no reads for a while): no Fetch, only heartbeats (the gate); membership and partitions stay, and
+   * unpark takes effect at once. Without the gate (another kafkajs layout), kafkajs' pause() of every topic,
+   * which unpark undoes within maxWaitTimeInMs.
    */
   park (): void {
-    if (parkingPatched && this.#cluster) {
-      if (!parkedClusters.has(this.#cluster)) parkedClusters.set(this.#cluster, new Parking(this.opts.heartbeatInterval))
+    if (this.#gated) {
+      this.#gate.parked = true
       return
     }
     try {
@@ -332,10 +358,9 @@ export class Session {
   }
 
   unpark (): void {
-    const parking = this.#cluster && parkedClusters.get(this.#cluster)
-    if (parking && this.#cluster) {
-      parkedClusters.delete(this.#cluster)
-      parking.release()
+    if (this.#gated) {
+      this.#gate.parked = false
+      this.#gate.release()
       return
     }
     try {
@@ -353,8 +378,11 @@ export class Session {
   async stop (): Promise<void> {
     if (this.#stopped) return
     this.#stopped = true
+    // kafkajs' disconnect waits for the fetch loop, which must not sit out a wait at the gate or in eachBatch.
+    this.#gate.parked = false
+    this.#gate.held = false
+    this.#gate.release()
     this.#release?.()
-    this.unpark() // kafkajs' disconnect waits for the fetch loop, which must not sit out a parked wait
     await this.consumer.disconnect().catch(() => {})
   }
 }

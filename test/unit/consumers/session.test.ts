@@ -1,12 +1,14 @@
 /**
- * The kafkajs adapter without a broker: a stand-in kafkajs consumer captures eachBatch, so back-pressure (a
- * paused session holds the batch it is delivering, heartbeating, until resumed or stopped) can be driven by
- * hand; and the process-wide fix of kafkajs' request-queue timer loop.
+ * The kafkajs adapter without a broker. With kafkajs' real ConsumerGroup prototype (patched) and a real client
+ * that never connects: the fetch gate, where a paused or parked session's fetch loop waits while eachBatch returns
+ * at once. With a stand-in kafkajs consumer that hands over no Cluster (so no gate): the fallback, a paused
+ * session holding the batch it is delivering, heartbeating, until resumed or stopped. And the process-wide fix of
+ * kafkajs' request-queue timer loop.
  */
 import t from 'tap'
 import { createRequire } from 'node:module'
 import { Kafka as KafkaClient, logLevel, type ConsumerConfig, type EachBatchPayload, type Kafka, type PartitionAssigner } from 'kafkajs'
-import { Session, patchKafkajsParking, patchKafkajsRequestQueue, toSessionRecords, type SessionHandlers } from '../../../plugins/consumers/session.js'
+import { Session, patchKafkajsFetchGate, patchKafkajsRequestQueue, toSessionRecords, type SessionHandlers } from '../../../plugins/consumers/session.js'
 
 interface Fake { eachBatch?: (p: EachBatchPayload) => Promise<void>, disconnected: boolean }
 
@@ -42,7 +44,7 @@ function session (fake: Fake, onRecords: (s: Session) => void): Session {
 
 const eachBatch = (fake: Fake): NonNullable<Fake['eachBatch']> => fake.eachBatch as NonNullable<Fake['eachBatch']>
 
-t.test('a paused session holds the batch, heartbeating, until resumed', async t => {
+t.test('without the gate, a paused session holds the batch, heartbeating, until resumed', async t => {
   const fake: Fake = { disconnected: false }
   const s = session(fake, s => s.pause(['ns.t']))
   await s.start()
@@ -58,7 +60,7 @@ t.test('a paused session holds the batch, heartbeating, until resumed', async t 
   await s.stop()
 })
 
-t.test('a rebalance seen by the heartbeat hands the consumer back to kafkajs', async t => {
+t.test('without the gate, a rebalance seen by the heartbeat hands the consumer back to kafkajs', async t => {
   const fake: Fake = { disconnected: false }
   const s = session(fake, s => s.pause(['ns.t']))
   await s.start()
@@ -67,7 +69,7 @@ t.test('a rebalance seen by the heartbeat hands the consumer back to kafkajs', a
   await s.stop()
 })
 
-t.test('stop releases a held batch', async t => {
+t.test('without the gate, stop releases a held batch', async t => {
   const fake: Fake = { disconnected: false }
   const s = session(fake, s => s.pause(['ns.t']))
   await s.start()
@@ -111,46 +113,100 @@ t.test('kafkajs request queues re-arm their pending check only when something is
   t.not(q.throttleCheckTimeoutId, null, 'a throttled pending request still schedules its check')
 })
 
-t.test('a parked consumer\'s fetch loop waits (no Fetch) until unpark, stop or one heartbeat interval', async t => {
-  t.equal(patchKafkajsParking(), true)
-  t.equal(patchKafkajsParking(), true, 'idempotent')
-  // A real kafkajs client (never connected): creating its consumer hands the assigner factories its Cluster,
-  // which the test also notes, to call the patched ConsumerGroup#fetch as kafkajs' fetch loop would.
+/**
+ * A Session over a real kafkajs client that never connects: creating its consumer hands the assigner factories
+ * its Cluster (noted here, to call the patched ConsumerGroup#fetch as kafkajs' fetch loop would), and start()
+ * only captures eachBatch.
+ */
+function gatedSession (onRecords: (s: Session) => void = () => {}): { s: Session, cluster: object, eachBatch: () => NonNullable<Fake['eachBatch']> } {
   const real = new KafkaClient({ clientId: 'unit', brokers: ['127.0.0.1:1'], logLevel: logLevel.NOTHING })
   let cluster: object | undefined
+  let captured: Fake['eachBatch']
   const kafka = {
-    consumer: (cfg: ConsumerConfig) => real.consumer({
-      ...cfg,
-      partitionAssigners: (cfg.partitionAssigners ?? []).map(factory => (c: Parameters<PartitionAssigner>[0]) => { cluster = c.cluster; return factory(c) })
-    })
+    consumer: (cfg: ConsumerConfig) => {
+      const c = real.consumer({
+        ...cfg,
+        partitionAssigners: (cfg.partitionAssigners ?? []).map(factory => (x: Parameters<PartitionAssigner>[0]) => { cluster = x.cluster; return factory(x) })
+      })
+      return Object.assign(c, {
+        connect: async () => {},
+        subscribe: async () => {},
+        run: async (r: { eachBatch: NonNullable<Fake['eachBatch']> }) => { captured = r.eachBatch },
+        disconnect: async () => {}
+      })
+    }
   } as unknown as Kafka
-  const handlers: SessionHandlers = { onJoin () {}, onRecords () {}, onRebalancing () {}, onCrash () {} }
-  const s = new Session({ kafka, groupId: 'ns.g', topics: ['ns.t'], fromBeginning: true, sessionTimeout: 6000, heartbeatInterval: 200, maxWaitTimeInMs: 100, maxBytes: 1048576, handlers })
-  t.ok(cluster, 'kafkajs handed over its Cluster')
-  s.park()
-  t.ok(s.parkedWait, 'parked through the patch, not through kafkajs pause()')
+  const handlers: SessionHandlers = { onJoin () {}, onRecords: () => onRecords(s), onRebalancing () {}, onCrash () {} }
+  const s: Session = new Session({ kafka, groupId: 'ns.g', topics: ['ns.t'], fromBeginning: true, sessionTimeout: 6000, heartbeatInterval: 200, maxWaitTimeInMs: 100, maxBytes: 1048576, handlers })
+  if (!cluster) throw new Error('kafkajs handed over no Cluster')
+  return { s, cluster, eachBatch: () => captured as NonNullable<Fake['eachBatch']> }
+}
 
-  const ConsumerGroup = createRequire(import.meta.url)('kafkajs/src/consumer/consumerGroup.js') as { prototype: { fetch (this: unknown, nodeId: number): Promise<unknown[]> } }
-  const group = { cluster }
+const ConsumerGroup = createRequire(import.meta.url)('kafkajs/src/consumer/consumerGroup.js') as { prototype: { fetch (this: unknown, nodeId: number): Promise<unknown[]> } }
+
+/** ConsumerGroup#fetch as kafkajs' fetch loop calls it, with whether it has settled. */
+function fetchAt (cluster: object): { result: Promise<unknown[]>, settled: () => boolean } {
+  let settled = false
+  const result = ConsumerGroup.prototype.fetch.call({ cluster }, 0).finally(() => { settled = true })
+  return { result, settled: () => settled }
+}
+
+const tick = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+
+t.test('a paused session returns from eachBatch at once and its next fetch waits at the gate until resumed', async t => {
+  t.equal(patchKafkajsFetchGate(), true)
+  t.equal(patchKafkajsFetchGate(), true, 'idempotent')
+  const { s, cluster, eachBatch } = gatedSession(s => s.pause(['ns.t']))
+  await s.start()
   let done = false
-  const pending = ConsumerGroup.prototype.fetch.call(group, 0).then(r => { done = true; return r })
-  await new Promise(resolve => setTimeout(resolve, 50))
-  t.notOk(done, 'still waiting: a parked consumer sends no Fetch')
+  // Not held: kafkajs keeps a whole fetch response alive until every batch of it is handled.
+  const delivered = eachBatch()(payload(async () => { throw new Error('no heartbeat expected') })).then(() => { done = true })
+  await tick(20)
+  t.ok(done, 'the batch is not held in eachBatch')
+  await delivered
+  t.ok(s.heldAtGate, 'paused at the gate')
+
+  const next = fetchAt(cluster)
+  await tick(50)
+  t.notOk(next.settled(), 'the next fetch waits: nothing more is fetched while paused')
+  t.equal(s.fetchingSince, undefined, 'a wait at the gate is no fetch waiting for the broker')
+  s.resume(['ns.t'])
+  t.same(await next.result, [], 'resume ends the wait at once, with no batches (the loop fetches again)')
+  t.notOk(s.heldAtGate)
+
+  s.pause(['ns.t'])
+  const alone = fetchAt(cluster)
+  await tick(50)
+  t.notOk(alone.settled(), 'paused again: waiting')
+  t.same(await alone.result, [], 'and it ends on its own after one heartbeat interval, so the runner heartbeats between waits')
+  const last = fetchAt(cluster)
+  await s.stop()
+  t.same(await last.result, [], 'stop releases the wait (kafkajs disconnect waits for its fetch loop)')
+})
+
+t.test('a parked consumer\'s fetch loop waits at the gate (no Fetch) until unpark, stop or one heartbeat interval', async t => {
+  const { s, cluster } = gatedSession()
+  s.park()
+  t.ok(s.parkedWait, 'parked at the gate, not through kafkajs pause()')
+  const first = fetchAt(cluster)
+  await tick(50)
+  t.notOk(first.settled(), 'still waiting: a parked consumer sends no Fetch')
   s.unpark()
-  t.same(await pending, [], 'unpark ends the wait at once, with no batches')
+  t.same(await first.result, [], 'unpark ends the wait at once, with no batches')
   t.notOk(s.parkedWait)
 
   s.park()
-  let ended = false
-  const alone = ConsumerGroup.prototype.fetch.call(group, 0).then(r => { ended = true; return r })
-  await new Promise(resolve => setTimeout(resolve, 50))
-  t.notOk(ended, 'parked again: waiting')
-  t.same(await alone, [], 'and it ends on its own (one heartbeat interval), so the runner heartbeats between waits')
+  s.pause(['ns.t'])
+  s.resume(['ns.t'])
+  const alone = fetchAt(cluster)
+  await tick(50)
+  t.notOk(alone.settled(), 'a resume does not open the gate of a parked consumer')
+  t.same(await alone.result, [], 'the wait ends on its own (one heartbeat interval)')
 
-  const again = ConsumerGroup.prototype.fetch.call(group, 0)
+  const again = fetchAt(cluster)
   t.equal(s.fetchingSince, undefined, 'a parked wait is no fetch waiting for the broker')
   await s.stop()
-  t.same(await again, [], 'stop releases the wait (kafkajs disconnect waits for its fetch loop)')
+  t.same(await again.result, [], 'stop releases the wait')
 })
 
 t.test('a fetch waiting for the broker shows in fetchingSince until it settles', async t => {
@@ -171,7 +227,6 @@ t.test('a fetch waiting for the broker shows in fetchingSince until it settles',
   // The first step of kafkajs' fetch is a metadata check against the broker: a silent broker never answers it.
   let answer: (() => void) | undefined
   cluster.refreshMetadataIfNecessary = () => new Promise<void>(resolve => { answer = resolve })
-  const ConsumerGroup = createRequire(import.meta.url)('kafkajs/src/consumer/consumerGroup.js') as { prototype: { fetch (this: unknown, nodeId: number): Promise<unknown[]> } }
   const before = Date.now()
   const pending = ConsumerGroup.prototype.fetch.call({ cluster, logger: { debug () {}, warn () {}, error () {} } }, 0).catch(() => [])
   const since = s.fetchingSince
