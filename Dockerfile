@@ -35,4 +35,5 @@ USER node
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8000) + '/health').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "dist/server.js"]
+# V8 heap flags: see node-flags.ts (the same as npm start).
+CMD ["node", "--max-semi-space-size=32", "--initial-old-space-size=128", "dist/server.js"]

@@ -9,6 +9,7 @@
 //
 // The broker keeps running afterwards (the next start is then instant): `npm run broker -- stop`.
 import { spawn } from 'node:child_process'
+import { NODE_FLAGS } from '../node-flags.js'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -103,7 +104,7 @@ async function main (): Promise<number> {
     // `tsx server.ts`, as `node --import tsx` so that this process is the server's direct parent.
     // Its own process group: otherwise a terminal's Ctrl-C would reach it twice (directly and forwarded),
     // and close-with-grace treats a second signal as "exit now".
-    server = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], {
+    server = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', 'server.ts'], {
       cwd: ROOT,
       env,
       stdio: ['ignore', 'inherit', 'inherit'],

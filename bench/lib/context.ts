@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Kafka, logLevel } from 'kafkajs'
 import { startGlobus, type GlobusStandIn } from '../../test/helpers/globus.js'
+import { NODE_FLAGS } from '../../node-flags.js'
 import { Child } from './child.js'
 import { HttpClient } from './http.js'
 
@@ -84,7 +85,7 @@ export class BenchContext {
 
   /** Start a server child on the same metadata file (several may not run at once: one process per file). */
   async startServer (nodeArgs: string[] = []): Promise<Child> {
-    const child = await Child.start({ script: 'server.ts', env: { BENCH_APP_ENV: JSON.stringify(this.env) }, nodeArgs })
+    const child = await Child.start({ script: 'server.ts', env: { BENCH_APP_ENV: JSON.stringify(this.env) }, nodeArgs: [...NODE_FLAGS, ...nodeArgs] })
     this.cleanup.teardown(() => child.stop())
     return child
   }

@@ -7,6 +7,7 @@
  */
 import t from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
+import { NODE_FLAGS } from '../../node-flags.js'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -31,7 +32,7 @@ interface ServerProcess {
 
 /** Starts `server.ts` (through tsx, in one process so the signal reaches the server itself) and waits for its URL. */
 async function startServer (t: { teardown (fn: () => unknown): void }, env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', 'server.ts'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
