@@ -189,8 +189,8 @@ export function toSessionRecords (topic: string, partition: number, messages: re
   let at = 0
   const slice = (b: Buffer | null | undefined): Buffer | null => {
     if (b == null) return null
+    block.set(b, at) // TypedArray#set: a plain memmove, without Buffer#copy's argument handling and view
     const out = block.subarray(at, at + b.length)
-    b.copy(out)
     at += b.length
     left -= b.length
     return out
