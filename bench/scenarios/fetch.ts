@@ -69,6 +69,8 @@ export interface ProxyDrain {
   /** Server garbage collection during the drain: mark-compacts, and all GC main-thread time as % of the drain. */
   gcMajor: number
   gcPct: number
+  /** The runner's own CPU during the drain (it is the HTTP client), % of one core. */
+  clientCpuPct: number
 }
 
 /** One instance drains the topic from the beginning over real HTTP. */
@@ -85,6 +87,8 @@ export async function drainProxy (ctx: BenchContext, user: BenchUser, topic: str
     let reads = 0
     let wireBytes = 0
     let u0: Promise<Usage> | undefined
+    let c0 = process.cpuUsage()
+    let t0 = 0
     while (records < expected) {
       if (performance.now() > deadline) throw new Error(`proxy ${format}: ${records}/${expected} records after ${timeoutMs} ms`)
       const res = await user.req('GET', `${path}/records?timeout=1000&max_bytes=${MAX_BYTES}`, undefined, { accept })
@@ -96,6 +100,8 @@ export async function drainProxy (ctx: BenchContext, user: BenchUser, topic: str
         firstCount = n
         ctx.server.call({ cmd: 'eld.reset' }).catch(() => {})
         u0 = ctx.server.call<Usage>({ cmd: 'usage' })
+        c0 = process.cpuUsage()
+        t0 = performance.now()
       } else {
         reads++
         wireBytes += res.body.length
@@ -103,6 +109,8 @@ export async function drainProxy (ctx: BenchContext, user: BenchUser, topic: str
       records += n
       lastAt = res.at
     }
+    const c = process.cpuUsage(c0)
+    const clientCpuPct = (c.user + c.system) / 1000 / (performance.now() - t0) * 100
     const [eld, a, b] = await Promise.all([
       ctx.server.call<LoopDelay>({ cmd: 'eld.read' }),
       u0 as Promise<Usage>,
@@ -112,7 +120,7 @@ export async function drainProxy (ctx: BenchContext, user: BenchUser, topic: str
     const cpuPct = (cpuUs / 1000) / (b.now - a.now) * 100
     const gcMs = b.gc.majorMs + b.gc.minorMs + b.gc.otherMs - a.gc.majorMs - a.gc.minorMs - a.gc.otherMs
     if (records !== expected) log(`fetch: warning: ${format} drain got ${records} records, expected ${expected}`)
-    return { records, firstAt, lastAt, firstCount, reads, wireBytes, eld, cpuPct, cpuUsPerRecord: cpuUs / (records - firstCount), gcMajor: b.gc.major - a.gc.major, gcPct: gcMs / (b.now - a.now) * 100 }
+    return { records, firstAt, lastAt, firstCount, reads, wireBytes, eld, cpuPct, cpuUsPerRecord: cpuUs / (records - firstCount), gcMajor: b.gc.major - a.gc.major, gcPct: gcMs / (b.now - a.now) * 100, clientCpuPct }
   } finally {
     await user.deleteConsumer(path).catch(() => {})
   }
@@ -144,6 +152,7 @@ export async function runFetch (ctx: BenchContext): Promise<ScenarioResult> {
       // Alternate the order so that neither side always runs first (page cache, broker warmth, noise drift).
       const order: Array<keyof typeof s> = rep % 2 === 0 ? ['kafkajs', 'binary', 'json'] : ['json', 'binary', 'kafkajs']
       for (const which of order) {
+        let clientPct = NaN
         if (which === 'kafkajs') {
           const r = await drainWithKafkajs(kafka, t.kafkaTopic, t.count)
           const rates = drainRates(r)
@@ -166,9 +175,10 @@ export async function runFetch (ctx: BenchContext): Promise<ScenarioResult> {
           s[which].wireMbPerSec.push(r.wireBytes / rates.seconds / 1e6)
           s[which].gcMajor.push(r.gcMajor)
           s[which].gcPct.push(r.gcPct)
+          clientPct = r.clientCpuPct
         }
         const last = s[which].recordsPerSec.at(-1) as number
-        const detail = which === 'kafkajs' ? '' : `, server ${(s[which].usPerRecord.at(-1) as number).toFixed(1)} µs/record, ${s[which].gcMajor.at(-1) as number} mark-compacts, GC ${(s[which].gcPct.at(-1) as number).toFixed(0)} % of the drain`
+        const detail = which === 'kafkajs' ? '' : `, server ${(s[which].cpuPct.at(-1) as number).toFixed(0)} % CPU, ${(s[which].usPerRecord.at(-1) as number).toFixed(1)} µs/record, ${s[which].gcMajor.at(-1) as number} mark-compacts, GC ${(s[which].gcPct.at(-1) as number).toFixed(0)} % of the drain, client ${clientPct.toFixed(0)} % CPU`
         log(`fetch: ${t.size} B × ${t.partitions}p rep ${rep + 1}/${ctx.opts.fetchReps} ${which}: ${Math.round(last).toLocaleString('en-US')} records/s${detail}`)
       }
     }

@@ -19,6 +19,7 @@ const GAP_MS = 8
 async function proxyBlock (user: BenchUser, path: string, producer: Producer, kafkaTopic: string, n: number): Promise<number[]> {
   const out: number[] = []
   let misses = 0
+  const missed: string[] = []
   // Take what the instance buffered meanwhile (the baseline's records), so every timed read waits.
   await user.req('GET', `${path}/records?timeout=50`, undefined, { accept: BINARY })
   while (out.length < n) {
@@ -30,7 +31,10 @@ async function proxyBlock (user: BenchUser, path: string, producer: Producer, ka
     if (res.status !== 200) throw new Error(`GET records: ${res.status} ${res.text().slice(0, 200)}`)
     const got = countRecords(res.body)
     if (got === 1 && res.at > t0) out.push(res.at - t0)
-    else if (++misses > 20) throw new Error(`proxy latency: ${misses} reads without exactly one record`)
+    else {
+      missed.push(`${got} after ${(res.at - t0).toFixed(1)} ms`)
+      if (++misses > 20) throw new Error(`proxy latency: ${misses} reads without exactly one record answered after the send (records, answer time from the send: ${missed.slice(-8).join('; ')})`)
+    }
   }
   return out
 }
