@@ -229,8 +229,6 @@ export class Session {
   readonly #gate: FetchGate
   /** The kafkajs Cluster of this consumer, handed to the assigner factory (the key of gates). */
   #cluster: object | undefined
-  /** Without the gate (another kafkajs layout): ends the wait of the batch held in eachBatch. */
-  #release: (() => void) | undefined
 
   constructor (private readonly opts: SessionOptions) {
     this.topics = opts.topics
@@ -291,11 +289,7 @@ export class Session {
     // rebalance makes heartbeat() throw, which hands the consumer back to kafkajs to rejoin (the instance
     // re-pauses on the join).
     while (this.#gate.held && !this.#stopped) {
-      await new Promise<void>(resolve => {
-        const timer = setTimeout(resolve, this.opts.heartbeatInterval)
-        this.#release = () => { clearTimeout(timer); resolve() }
-      })
-      this.#release = undefined
+      await this.#gate.wait() // the same timed wait as at the gate: resume() and stop() release it
       if (this.#gate.held && !this.#stopped) await heartbeat()
     }
   }
@@ -337,7 +331,6 @@ export class Session {
     if (topics.length === 0) return
     this.#gate.held = false
     this.#gate.release()
-    this.#release?.()
   }
 
   /**
@@ -382,7 +375,6 @@ export class Session {
     this.#gate.parked = false
     this.#gate.held = false
     this.#gate.release()
-    this.#release?.()
     await this.consumer.disconnect().catch(() => {})
   }
 }
