@@ -152,7 +152,7 @@ export async function runFetch (ctx: BenchContext): Promise<ScenarioResult> {
       // Alternate the order so that neither side always runs first (page cache, broker warmth, noise drift).
       const order: Array<keyof typeof s> = rep % 2 === 0 ? ['kafkajs', 'binary', 'json'] : ['json', 'binary', 'kafkajs']
       for (const which of order) {
-        let clientPct = NaN
+        let detail = ''
         if (which === 'kafkajs') {
           const r = await drainWithKafkajs(kafka, t.kafkaTopic, t.count)
           const rates = drainRates(r)
@@ -175,10 +175,9 @@ export async function runFetch (ctx: BenchContext): Promise<ScenarioResult> {
           s[which].wireMbPerSec.push(r.wireBytes / rates.seconds / 1e6)
           s[which].gcMajor.push(r.gcMajor)
           s[which].gcPct.push(r.gcPct)
-          clientPct = r.clientCpuPct
+          detail = `, server ${r.cpuPct.toFixed(0)} % CPU, ${r.cpuUsPerRecord.toFixed(1)} µs/record, ${r.gcMajor} mark-compacts, GC ${r.gcPct.toFixed(0)} % of the drain, client ${r.clientCpuPct.toFixed(0)} % CPU`
         }
         const last = s[which].recordsPerSec.at(-1) as number
-        const detail = which === 'kafkajs' ? '' : `, server ${(s[which].cpuPct.at(-1) as number).toFixed(0)} % CPU, ${(s[which].usPerRecord.at(-1) as number).toFixed(1)} µs/record, ${s[which].gcMajor.at(-1) as number} mark-compacts, GC ${(s[which].gcPct.at(-1) as number).toFixed(0)} % of the drain, client ${clientPct.toFixed(0)} % CPU`
         log(`fetch: ${t.size} B × ${t.partitions}p rep ${rep + 1}/${ctx.opts.fetchReps} ${which}: ${Math.round(last).toLocaleString('en-US')} records/s${detail}`)
       }
     }
