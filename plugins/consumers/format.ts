@@ -7,7 +7,7 @@
 import { isUtf8 } from 'node:buffer'
 import { Errors } from '../errors/errors.js'
 import { isJsonText } from './json-check.js'
-import type { BufferedRecord } from './record-buffer.js'
+import { FetchedRecord, type BufferedRecord } from './record-buffer.js'
 
 export type ConsumerFormat = 'binary' | 'json'
 
@@ -77,6 +77,7 @@ export function toWire (r: BufferedRecord, format: ConsumerFormat, userTopic: st
 interface EncodingWriters {
   latin1Write (s: string, offset: number, length: number): number
   utf8Write (s: string, offset: number, length: number): number
+  base64Slice (start: number, end: number): string
 }
 
 /** A growable output buffer written with explicit encodings (one copy per piece, no string concatenation). */
@@ -135,6 +136,11 @@ class Writer {
   ascii (s: string): void {
     this.#ensure(s.length)
     this.pos += (this.buf as unknown as EncodingWriters).latin1Write(s, this.pos, s.length)
+  }
+
+  /** Bytes [start, end) of `b` in base64, without a view of them (Buffer#toString's checks skipped, as above). */
+  base64 (b: Buffer, start: number, end: number): void {
+    this.ascii((b as unknown as EncodingWriters).base64Slice(start, end))
   }
 
   /** Any text: at most three UTF-8 bytes per UTF-16 unit. */
@@ -231,6 +237,12 @@ export class Delivery {
         else { w.lit(KEY); w.text(k) }
         if (v === null) w.lit(VALUE_NULL)
         else { w.lit(VALUE); w.text(v) }
+      } else if (r instanceof FetchedRecord) {
+        // Binary, as the fetch decoder buffered it: key and value are ranges of its block.
+        if (r.keyEnd < 0) w.lit(KEY_NULL)
+        else { w.lit(KEY_QUOTE); w.base64(r.block, r.keyStart, r.keyEnd); w.lit(QUOTE) }
+        if (r.valueEnd < 0) w.lit(VALUE_NULL)
+        else { w.lit(VALUE_QUOTE); w.base64(r.block, r.valueStart, r.valueEnd); w.lit(QUOTE) }
       } else {
         // Binary: each base64 text is written on its own (concatenated, it would be a rope that V8 flattens into
         // yet another string before the write).

@@ -16,6 +16,36 @@ export interface BufferedRecord {
   size: number
 }
 
+/**
+ * A record as the fetch decoder (fetch-decoder.ts) buffers it: key and value are ranges of a block shared by the
+ * records of one Kafka record batch (its bytes, copied out of the fetch response once), so that buffering a record
+ * allocates one object and no Buffer views; a view is made only when `key` or `value` is asked for. The render
+ * of a binary answer reads the ranges directly (format.ts). `isControlRecord` is what kafkajs' Batch filters on.
+ */
+export class FetchedRecord implements BufferedRecord {
+  constructor (
+    readonly topic: string,
+    readonly partition: number,
+    readonly offset: number,
+    readonly timestamp: number,
+    readonly block: Buffer,
+    /** Start and end of the key in `block`; keyEnd -1 for a null key. */
+    readonly keyStart: number,
+    readonly keyEnd: number,
+    readonly valueStart: number,
+    /** -1 for a null value. */
+    readonly valueEnd: number,
+    readonly headers: Array<[string, Buffer | null]> | undefined,
+    readonly isControlRecord: boolean
+  ) {
+    this.size = (keyEnd < 0 ? 0 : keyEnd - keyStart) + (valueEnd < 0 ? 0 : valueEnd - valueStart)
+  }
+
+  readonly size: number
+  get key (): Buffer | null { return this.keyEnd < 0 ? null : this.block.subarray(this.keyStart, this.keyEnd) }
+  get value (): Buffer | null { return this.valueEnd < 0 ? null : this.block.subarray(this.valueStart, this.valueEnd) }
+}
+
 class PartitionQueue {
   items: BufferedRecord[] = []
   head = 0

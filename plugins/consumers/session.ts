@@ -6,7 +6,8 @@
  * This is the only consumer-side module that imports kafkajs.
  */
 import { createRequire } from 'node:module'
-import type { BufferedRecord } from './record-buffer.js'
+import { FetchedRecord, type BufferedRecord } from './record-buffer.js'
+import { FetchDecoder, type Codec, type DecodeHelpers } from './fetch-decoder.js'
 import { AssignerProtocol, PartitionAssigners, type Consumer, type EachBatchPayload, type Kafka, type PartitionAssigner } from 'kafkajs'
 
 interface RequestQueueLike { pending: unknown[], scheduleCheckPendingRequests (): void }
@@ -114,6 +115,85 @@ export function patchKafkajsFetchGate (): boolean {
   return true
 }
 const gatePatched = patchKafkajsFetchGate()
+
+/** Marks the kafkajs Brokers of our sessions' clusters, whose fetches patchKafkajsFetchDecoder decodes. */
+const OURS = Symbol('diaspora.session')
+
+interface BrokerLike {
+  [OURS]?: boolean
+  lookupRequest: (apiKey: number, definition: unknown) => (...args: unknown[]) => { response: unknown }
+  fetch (args: unknown): Promise<unknown>
+}
+
+/**
+ * Our decoder of Fetch v11 responses (fetch-decoder.ts) for the fetches of our sessions' consumers: kafkajs'
+ * Broker#fetch looks up the request's encoder and decoder first thing; for a broker of ours, that one lookup
+ * hands back our decoder in place of kafkajs' v11 response decoder (the only version we replace: another
+ * negotiated version keeps kafkajs' own, and the session converts its messages as before). Other kafkajs users in
+ * the process are left alone. Process-wide and idempotent; returns whether the patch is in place.
+ */
+export function patchKafkajsFetchDecoder (): boolean {
+  const require = createRequire(import.meta.url)
+  let proto: BrokerLike & { diasporaDecoder?: boolean }
+  let v11: { parse: unknown }
+  let helpers: DecodeHelpers
+  try {
+    proto = (require('kafkajs/src/broker/index.js') as { prototype: typeof proto }).prototype
+    v11 = require('kafkajs/src/protocol/requests/fetch/v11/response.js') as typeof v11
+    helpers = kafkajsDecodeHelpers()
+  } catch {
+    return false
+  }
+  if (proto.diasporaDecoder) return true
+  const original = proto.fetch
+  if (typeof original !== 'function' || typeof v11.parse !== 'function') return false
+  const decoder = new FetchDecoder(helpers)
+  const response = { decode: (raw: Buffer) => decoder.decode(raw), parse: v11.parse }
+  proto.fetch = function (this: BrokerLike, args: unknown) {
+    if (this[OURS] !== true) return original.call(this, args)
+    const lookup = this.lookupRequest
+    this.lookupRequest = (apiKey, definition) => {
+      const make = lookup(apiKey, definition)
+      return (...a) => {
+        const request = make(...a)
+        return request.response === v11 ? { ...request, response } : request
+      }
+    }
+    try {
+      return original.call(this, args) // looks the request up before its first await
+    } finally {
+      this.lookupRequest = lookup
+    }
+  }
+  proto.diasporaDecoder = true
+  return true
+}
+
+/** What the fetch decoder takes from kafkajs: its codec registry (codecs registered by the kafka plugin) and its own decoding. */
+export function kafkajsDecodeHelpers (): DecodeHelpers {
+  const require = createRequire(import.meta.url)
+  const codecs = require('kafkajs/src/protocol/message/compression/index.js') as { lookupCodecByAttributes (attributes: number): Codec | null }
+  const decodeMessages = require('kafkajs/src/protocol/requests/fetch/v4/decodeMessages.js') as (decoder: unknown) => Promise<unknown[]>
+  const Decoder = require('kafkajs/src/protocol/decoder.js') as new (b: Buffer) => unknown
+  return {
+    codec: (attributes) => codecs.lookupCodecByAttributes(attributes),
+    kafkajsMessages: async (recordSet) => decodeMessages(new Decoder(recordSet))
+  }
+}
+patchKafkajsFetchDecoder()
+
+/** Mark the brokers a session's cluster hands out (its consumer's own: kafkajs makes a Cluster per consumer). */
+function markBrokers (cluster: object): void {
+  const c = cluster as { findBroker?: (...args: unknown[]) => Promise<BrokerLike | undefined>, [OURS]?: boolean }
+  const find = c.findBroker
+  if (c[OURS] === true || typeof find !== 'function') return
+  c[OURS] = true
+  c.findBroker = async function (this: unknown, ...args: unknown[]) {
+    const broker = await find.apply(this, args)
+    if (broker) broker[OURS] = true
+    return broker
+  }
+}
 
 /** A fetched record as the instance buffers it (key and value copied out of kafkajs' fetch response). */
 export type SessionRecord = BufferedRecord
@@ -247,6 +327,7 @@ export class Session {
       partitionAssigners: [(config) => {
         this.#cluster = config.cluster
         gates.set(config.cluster, this.#gate)
+        markBrokers(config.cluster)
         return (opts.fixed ? fixedAssigner(opts.fixed) : PartitionAssigners.roundRobin)(config)
       }],
       retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000, restartOnFailure: async () => !this.#stopped }
@@ -281,7 +362,9 @@ export class Session {
 
   async #onBatch ({ batch, isStale, heartbeat }: EachBatchPayload): Promise<void> {
     if (this.#stopped || isStale()) return
-    const records = toSessionRecords(batch.topic, batch.partition, batch.messages)
+    // Our decoder's records as they are; kafkajs' messages (a partition it decoded) converted.
+    const messages: readonly unknown[] = batch.messages
+    const records = messages[0] instanceof FetchedRecord ? messages as FetchedRecord[] : toSessionRecords(batch.topic, batch.partition, batch.messages)
     if (records.length > 0) this.opts.handlers.onRecords(batch.topic, batch.partition, records)
     if (this.#gated) return // paused or not, the next fetch waits at the gate while it is closed
     // No gate (another kafkajs layout) and paused, typically by onRecords just now: hold this batch until resume()

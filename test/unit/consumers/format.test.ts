@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Delivery, jsonText, toWire, UNDECODABLE, type ConsumerFormat, type JsonText, type WireRecord } from '../../../plugins/consumers/format.js'
-import type { BufferedRecord } from '../../../plugins/consumers/record-buffer.js'
+import { FetchedRecord, type BufferedRecord } from '../../../plugins/consumers/record-buffer.js'
 
 function rec (offset: number, key: string | null, value: string | null, headers?: Array<[string, Buffer | null]>, topic = 'ns-abc.t'): BufferedRecord {
   const k = key === null ? null : Buffer.from(key)
@@ -40,6 +40,22 @@ t.test('binary: render writes exactly what JSON.stringify (and so the schema ser
   t.equal(wire.length, records.length)
   t.equal(d.render().toString('utf8'), JSON.stringify(wire))
   t.equal(wire[1]?.value, records[1]?.value?.toString('base64'), 'values are base64 of the bytes')
+})
+
+/** The same record as the fetch decoder buffers it: key and value as ranges of one shared block. */
+function fetched (r: BufferedRecord, block: Buffer, at: number): FetchedRecord {
+  const k = r.key === null ? -1 : at + block.write(r.key.toString('latin1'), at, 'latin1')
+  const vStart = k < 0 ? at : k + 3
+  const v = r.value === null ? -1 : vStart + block.write(r.value.toString('latin1'), vStart, 'latin1')
+  return new FetchedRecord(r.topic, r.partition, r.offset, r.timestamp, block, at, k, vStart, v, r.headers, false)
+}
+
+t.test('binary: records of the fetch decoder (ranges of a block) render byte for byte as the same records do', async t => {
+  const block = Buffer.alloc(8192, 0xee)
+  const asFetched = records.map((r, i) => fetched(r, block, i * 512))
+  t.same(asFetched.map(r => [r.key, r.value, r.size]), records.map(r => [r.key, r.value, r.size]), 'the same keys, values and sizes')
+  t.equal(deliver(asFetched, 'binary').render().toString('utf8'), deliver(records, 'binary').render().toString('utf8'))
+  t.equal(deliver(asFetched, 'json').render().toString('utf8'), deliver(records, 'json').render().toString('utf8'), 'and json')
 })
 
 t.test('json: render is the same JSON value as the records, with each text embedded as produced', async t => {
