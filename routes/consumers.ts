@@ -145,7 +145,10 @@ const consumers: FastifyPluginAsyncTypebox = async (fastify) => {
     // (the same JSON; format.ts), and sent as bytes so that a multi-megabyte answer is not measured and encoded
     // again (a Buffer is not serialized, hence the cast past the schema's type). Fastify adds no charset to a
     // Buffer, so the type names it.
-    return reply.type(`${embeddedType(inst.opts.format)}; charset=utf-8`).send(delivery.render() as never)
+    // The answer's buffer is reused once the answer is written out (buffer-pool.ts); never before.
+    const body = delivery.render(fastify.consumers.answers)
+    reply.raw.once('finish', () => delivery.release())
+    return reply.type(`${embeddedType(inst.opts.format)}; charset=utf-8`).send(body as never)
   })
 
   fastify.post(`${I}/offsets`, {

@@ -2,13 +2,14 @@
  * Micro-benchmark of the server's per-record fetch path, in one process and without Kafka or HTTP: kafkajs-shaped
  * batches (values as slices of one response buffer, as kafkajs hands them out) go through the real Session
  * adapter, ConsumerInstance, RecordBuffer and renderRecords, as `GET …/records` does. Prints µs per record for
- * each stage. `npx tsx bench/micro/fetch-path.ts [binary|json] [valueBytes] [records]`
+ * each stage. `npx tsx bench/micro/fetch-path.ts [binary|json] [valueBytes] [records] [--fresh]`
  */
 import { EventEmitter } from 'node:events'
 import type { Kafka, EachBatchPayload } from 'kafkajs'
 import { kafkajsPort } from '../../plugins/consumers/session.js'
 import { ConsumerInstance, type InstanceDeps } from '../../plugins/consumers/instance.js'
 import { BufferBudget } from '../../plugins/consumers/record-buffer.js'
+import { BufferPool } from '../../plugins/consumers/buffer-pool.js'
 import type { ConsumerFormat } from '../../plugins/consumers/format.js'
 import { kafkaGroup, kafkaTopic, userTopic } from '../../plugins/namespaces/names.js'
 import { scopePattern } from '../../plugins/namespaces/pattern.js'
@@ -17,6 +18,8 @@ const format = (process.argv[2] ?? 'binary') as ConsumerFormat
 const size = Number(process.argv[3] ?? 1024)
 const total = Number(process.argv[4] ?? 200_000)
 const perBatch = Math.max(1, Math.floor(1048576 / (size + 70)))
+// `--fresh`: a fresh output buffer per answer instead of the server's pool (the before of buffer-pool.ts).
+const pool = process.argv.includes('--fresh') ? undefined : new BufferPool()
 
 /** A stand-in for kafkajs' Kafka: the consumer records the eachBatch callback and the join listener. */
 function stubKafka (): { kafka: Kafka, batch: () => ((p: EachBatchPayload) => Promise<void>), join: (a: Record<string, number[]>) => void } {
@@ -90,8 +93,9 @@ async function main (): Promise<void> {
       const records = await inst.read(0, 64 * 1048576, format)
       tRead += performance.now() - t
       t = performance.now()
-      const body = records.render()
+      const body = records.render(pool)
       tRender += performance.now() - t
+      records.release() // as the route does once the answer is written out
       n += records.length
       if (body.length === 0) throw new Error('empty')
     }

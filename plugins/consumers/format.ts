@@ -8,6 +8,7 @@ import { isUtf8 } from 'node:buffer'
 import { Errors } from '../errors/errors.js'
 import { isJsonText } from './json-check.js'
 import { FetchedRecord, type BufferedRecord } from './record-buffer.js'
+import type { BufferPool } from './buffer-pool.js'
 
 export type ConsumerFormat = 'binary' | 'json'
 
@@ -84,11 +85,13 @@ interface EncodingWriters {
 class Writer {
   buf: Buffer
   pos = 0
-  constructor (capacity: number) { this.buf = Buffer.allocUnsafe(Math.max(256, capacity)) }
+  constructor (capacity: number, readonly pool?: BufferPool) { this.buf = this.#alloc(Math.max(256, capacity)) }
+  #alloc (n: number): Buffer { return this.pool ? this.pool.acquire(n) : Buffer.allocUnsafe(n) }
   #ensure (n: number): void {
     if (this.pos + n <= this.buf.length) return
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n))
+    const next = this.#alloc(Math.max(this.buf.length * 2, this.pos + n))
     this.buf.copy(next, 0, 0, this.pos)
+    this.pool?.release(this.buf)
     this.buf = next
   }
 
@@ -207,14 +210,15 @@ export class Delivery {
 
   /**
    * The JSON text of the answer, as UTF-8: the RecordsResponse schema's fields in its order, the same JSON value
-   * as JSON.stringify(this.wire()) (byte for byte in binary; json embeds the checked texts verbatim).
+   * as JSON.stringify(this.wire()) (byte for byte in binary; json embeds the checked texts verbatim). With a pool,
+   * written into one of its buffers, which release() hands back.
    */
-  render (): Buffer {
+  render (pool?: BufferPool): Buffer {
     const records = this.records
     const texts = this.texts
     let estimate = 2
     for (const r of records) estimate += 112 + Math.ceil(r.size * (texts ? 1.05 : 1.34))
-    const w = new Writer(estimate)
+    const w = new Writer(estimate, pool)
     // ',{"topic":"name"' as bytes, by Kafka topic (a read takes round-robin across partitions, so topics alternate).
     const openings = new Map<string, Uint8Array>()
     let topic: string | undefined
@@ -264,7 +268,20 @@ export class Delivery {
       w.lit(CLOSE_RECORD)
     }
     w.lit(CLOSE)
+    if (pool) this.#rendered = { pool, buf: w.buf }
     return w.done()
+  }
+
+  #rendered: { pool: BufferPool, buf: Buffer } | undefined
+
+  /**
+   * The answer rendered into a pooled buffer has been written out (the response's 'finish'): its buffer goes back
+   * to the pool. The Buffer render() returned must not be used after this.
+   */
+  release (): void {
+    if (!this.#rendered) return
+    this.#rendered.pool.release(this.#rendered.buf)
+    this.#rendered = undefined
   }
 }
 

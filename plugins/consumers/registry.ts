@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto'
 import { Errors } from '../errors/errors.js'
 import { ConsumerInstance, type InstanceDeps, type InstanceObserver, type InstanceOptions } from './instance.js'
+import { BufferPool } from './buffer-pool.js'
 
 export interface RegistryOptions {
   instanceTimeoutMs: number
@@ -30,6 +31,8 @@ export class ConsumerRegistry {
   #sweep: NodeJS.Timeout
   #closing = false
   readonly stats: RegistryStats = { instances: 0, created: 0, deleted: 0, expired: 0 }
+  /** Output buffers of GET records answers, shared by every instance (buffer-pool.ts). */
+  readonly answers = new BufferPool()
 
   constructor (private readonly deps: InstanceDeps, private readonly opts: RegistryOptions) {
     const every = Math.max(100, Math.min(1000, Math.floor(opts.instanceTimeoutMs / 4)))
