@@ -1,12 +1,17 @@
 /**
- * Micro-benchmark of the server's per-record fetch path, in one process and without Kafka or HTTP: kafkajs-shaped
- * batches (values as slices of one response buffer, as kafkajs hands them out) go through the real Session
- * adapter, ConsumerInstance, RecordBuffer and renderRecords, as `GET …/records` does. Prints µs per record for
- * each stage. `npx tsx bench/micro/fetch-path.ts [binary|json] [valueBytes] [records] [--fresh]`
+ * Micro-benchmark of the server's per-record fetch path, in one process and without Kafka or HTTP: Fetch v11
+ * responses (one record batch of about 1 MiB each, as the broker sends them) are decoded by the session's decoder
+ * (fetch-decoder.ts; `--kafkajs`: kafkajs' own decoder, whose messages the session converts, as before it), made
+ * into kafkajs Batches as its fetch loop does, and go through the real Session adapter, ConsumerInstance,
+ * RecordBuffer and render, as `GET …/records` does. Prints µs per record for each stage.
+ * `npx tsx bench/micro/fetch-path.ts [binary|json] [valueBytes] [records] [--kafkajs] [--fresh]`
  */
 import { EventEmitter } from 'node:events'
+import { createRequire } from 'node:module'
 import type { Kafka, EachBatchPayload } from 'kafkajs'
-import { kafkajsPort } from '../../plugins/consumers/session.js'
+import { kafkajsDecodeHelpers, kafkajsPort } from '../../plugins/consumers/session.js'
+import { FetchDecoder, type FetchResponse } from '../../plugins/consumers/fetch-decoder.js'
+import { batch as recordBatch, response as fetchResponse } from '../../test/helpers/fetch-wire.js'
 import { ConsumerInstance, type InstanceDeps } from '../../plugins/consumers/instance.js'
 import { BufferBudget } from '../../plugins/consumers/record-buffer.js'
 import { BufferPool } from '../../plugins/consumers/buffer-pool.js'
@@ -20,6 +25,13 @@ const total = Number(process.argv[4] ?? 200_000)
 const perBatch = Math.max(1, Math.floor(1048576 / (size + 70)))
 // `--fresh`: a fresh output buffer per answer instead of the server's pool (the before of buffer-pool.ts).
 const pool = process.argv.includes('--fresh') ? undefined : new BufferPool()
+// `--kafkajs`: kafkajs' decoder of the responses (the before of fetch-decoder.ts).
+const require = createRequire(import.meta.url)
+const decode: (raw: Buffer) => Promise<FetchResponse> = process.argv.includes('--kafkajs')
+  ? (require('kafkajs/src/protocol/requests/fetch/v11/response.js') as { decode: (raw: Buffer) => Promise<FetchResponse> }).decode
+  : (raw) => decoder.decode(raw)
+const decoder = new FetchDecoder(kafkajsDecodeHelpers())
+const Batch = require('kafkajs/src/consumer/batch.js') as new (topic: string, fetchedOffset: string, partitionData: unknown) => EachBatchPayload['batch']
 
 /** A stand-in for kafkajs' Kafka: the consumer records the eachBatch callback and the join listener. */
 function stubKafka (): { kafka: Kafka, batch: () => ((p: EachBatchPayload) => Promise<void>), join: (a: Record<string, number[]>) => void } {
@@ -44,23 +56,19 @@ function stubKafka (): { kafka: Kafka, batch: () => ((p: EachBatchPayload) => Pr
   }
 }
 
-function makeBatch (topic: string, first: number, n: number): EachBatchPayload {
-  // A JSON document of exactly `size` bytes, so the same batches serve both formats.
+/** A Fetch v11 response of one partition holding one record batch of `n` records from offset `first`. */
+function makeResponse (topic: string, first: number, n: number): Buffer {
+  // A JSON document of exactly `size` bytes, so the same responses serve both formats.
   const value = Buffer.from('{"pad":"' + 'x'.repeat(Math.max(0, size - 10)) + '"}')
-  const response = Buffer.allocUnsafe(n * (size + 16))
-  const messages = []
-  for (let i = 0; i < n; i++) {
-    const at = i * (size + 16)
-    const key = Buffer.from(String(first + i))
-    key.copy(response, at)
-    value.copy(response, at + 16)
-    messages.push({ offset: String(first + i), timestamp: String(1700000000000 + i), key: response.subarray(at, at + key.length), value: response.subarray(at + 16, at + 16 + size), headers: {}, attributes: 0 })
-  }
-  return {
-    batch: { topic, partition: 0, messages },
-    isStale: () => false,
-    heartbeat: async () => {}
-  } as unknown as EachBatchPayload
+  const records = Array.from({ length: n }, (_, i) => ({ tsDelta: i, offDelta: i, key: Buffer.from(String(first + i)), value }))
+  return fetchResponse([{ name: topic, partitions: [{ partition: 0, set: recordBatch({ baseOffset: first, baseTimestamp: 1700000000000, records }) }] }])
+}
+
+/** What kafkajs' fetch loop hands eachBatch for a response: its partition as a Batch. */
+async function payload (raw: Buffer, first: number): Promise<EachBatchPayload> {
+  const res = await decode(raw)
+  const { topicName, partitions } = res.responses[0] as FetchResponse['responses'][number]
+  return { batch: new Batch(topicName, String(first), partitions[0]), isStale: () => false, heartbeat: async () => {} } as unknown as EachBatchPayload
 }
 
 async function main (): Promise<void> {
@@ -79,15 +87,15 @@ async function main (): Promise<void> {
   await inst.subscribe({ topics: ['fetch'] })
   await inst.read(0, 1, format).catch(() => {}) // starts the session where it is lazy
   stub.join({ [topic]: [0] })
-  const batches: EachBatchPayload[] = []
-  for (let o = 0; o < total; o += perBatch) batches.push(makeBatch(topic, o, Math.min(perBatch, total - o)))
+  const responses: Array<{ raw: Buffer, first: number }> = []
+  for (let o = 0; o < total; o += perBatch) responses.push({ raw: makeResponse(topic, o, Math.min(perBatch, total - o)), first: o })
   const eachBatch = stub.batch()
 
   for (let round = 0; round < 3; round++) {
     let tBatch = 0; let tRead = 0; let tRender = 0; let n = 0
-    for (const b of batches) {
+    for (const r of responses) {
       let t = performance.now()
-      await eachBatch(b)
+      await eachBatch(await payload(r.raw, r.first))
       tBatch += performance.now() - t
       t = performance.now()
       const records = await inst.read(0, 64 * 1048576, format)
@@ -99,11 +107,11 @@ async function main (): Promise<void> {
       n += records.length
       if (body.length === 0) throw new Error('empty')
     }
-    // Back to the start, so the same batches are accepted again.
+    // Back to the start, so the same responses are accepted again.
     await inst.seek([{ topic: 'fetch', partition: 0, offset: 0 }])
     if (round === 0) continue // warm-up
     const us = (ms: number): string => (ms * 1000 / n).toFixed(2)
-    console.log(`${format} ${size} B, ${n} records: batch→buffer ${us(tBatch)} µs, read (take+wire) ${us(tRead)} µs, render ${us(tRender)} µs, total ${us(tBatch + tRead + tRender)} µs per record`)
+    console.log(`${format} ${size} B, ${n} records${process.argv.includes('--kafkajs') ? ' (kafkajs decoder)' : ''}${pool ? '' : ' (fresh output buffers)'}: response→buffer ${us(tBatch)} µs, read (take+wire) ${us(tRead)} µs, render ${us(tRender)} µs, total ${us(tBatch + tRead + tRender)} µs per record`)
   }
   await inst.close()
 }
