@@ -6,6 +6,7 @@
  */
 import { BenchUser, BINARY, JSONV2, shortName } from '../lib/http.js'
 import { drainRates, drainWithKafkajs, prefill } from '../lib/kafka.js'
+import { RecordCounter } from '../lib/records.js'
 import { log, type BenchContext } from '../lib/context.js'
 import { fmtSpread, ratioSpread, spread, type Spread } from '../lib/stats.js'
 import type { LoopDelay, Usage } from '../lib/protocol.js'
@@ -46,15 +47,6 @@ export async function setupFetch (ctx: BenchContext): Promise<FetchSetup> {
   return setup
 }
 
-/** Occurrences of `"partition":` = records in a GET records body (values never contain it here). */
-export function countRecords (body: Buffer): number {
-  const needle = Buffer.from('"partition":')
-  let n = 0
-  let i = body.indexOf(needle)
-  while (i !== -1) { n++; i = body.indexOf(needle, i + needle.length) }
-  return n
-}
-
 export interface ProxyDrain {
   records: number
   firstAt: number
@@ -91,9 +83,10 @@ export async function drainProxy (ctx: BenchContext, user: BenchUser, topic: str
     let t0 = 0
     while (records < expected) {
       if (performance.now() > deadline) throw new Error(`proxy ${format}: ${records}/${expected} records after ${timeoutMs} ms`)
-      const res = await user.req('GET', `${path}/records?timeout=1000&max_bytes=${MAX_BYTES}`, undefined, { accept })
+      const counter = new RecordCounter()
+      const res = await user.req('GET', `${path}/records?timeout=1000&max_bytes=${MAX_BYTES}`, undefined, { accept }, chunk => counter.push(chunk))
       if (res.status !== 200) throw new Error(`GET records: ${res.status} ${res.text().slice(0, 300)}`)
-      const n = countRecords(res.body)
+      const n = counter.count
       if (n === 0) continue
       if (records === 0) {
         firstAt = res.at
@@ -104,7 +97,7 @@ export async function drainProxy (ctx: BenchContext, user: BenchUser, topic: str
         t0 = performance.now()
       } else {
         reads++
-        wireBytes += res.body.length
+        wireBytes += res.bytes
       }
       records += n
       lastAt = res.at

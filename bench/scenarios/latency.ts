@@ -11,7 +11,8 @@ import { BenchUser, BINARY, shortName, sleep } from '../lib/http.js'
 import { log, type BenchContext } from '../lib/context.js'
 import { fmt, percentile, spread, type Spread } from '../lib/stats.js'
 import type { ScenarioResult, Target } from '../lib/result.js'
-import { countRecords, pickKnobs } from './fetch.js'
+import { pickKnobs } from './fetch.js'
+import { countRecords } from '../lib/records.js'
 
 /** Pause between a response and the next send, so the next long poll (and kafkajs' fetch) is waiting. */
 const GAP_MS = 8
