@@ -3,13 +3,16 @@
  * (plain and gzip batches, headers, null keys, tombstones), the same bytes the producer sent, in order; a plain
  * kafkajs consumer in the same process still gets kafkajs' own messages (the decoder is the sessions' only).
  */
-import t from 'tap'
+import t, { type Test as Tap } from 'tap'
 import { CompressionTypes } from 'kafkajs'
 import { Session } from '../../plugins/consumers/session.js'
 import { FetchedRecord, type BufferedRecord } from '../../plugins/consumers/record-buffer.js'
 import { createTopic, testKafka, uniqueName } from '../helpers/broker.js'
 import { producer } from '../helpers/api.js'
 import { waitFor } from '../helpers/wait.js'
+import { produceWithJava } from '../helpers/java-producer.js'
+import { registerCodecs } from '../../plugins/kafka/codecs.js'
+import { brokers } from '../helpers/broker.js'
 
 const topic = await createTopic(t, uniqueName('fetch-decoder'), 2)
 const prod = await producer(t)
@@ -23,12 +26,11 @@ const sent = Array.from({ length: 120 }, (_, i) => ({
 await prod.send({ topic, messages: sent.slice(0, 60) })
 await prod.send({ topic, messages: sent.slice(60), compression: CompressionTypes.GZIP })
 
-t.test('a session\'s records come from the fetch decoder, byte for byte what was sent', async t => {
-  const got: BufferedRecord[] = []
+function session (t: Tap, topics: string[], got: BufferedRecord[]): Session {
   const s = new Session({
     kafka: testKafka(),
     groupId: uniqueName('g'),
-    topics: [topic],
+    topics,
     fromBeginning: true,
     sessionTimeout: 10000,
     heartbeatInterval: 1000,
@@ -37,7 +39,12 @@ t.test('a session\'s records come from the fetch decoder, byte for byte what was
     handlers: { onJoin () {}, onRecords: (_topic, _partition, records) => { got.push(...records) }, onRebalancing () {}, onCrash () {} }
   })
   t.teardown(() => s.stop())
-  await s.start()
+  return s
+}
+
+t.test('a session\'s records come from the fetch decoder, byte for byte what was sent', async t => {
+  const got: BufferedRecord[] = []
+  await session(t, [topic], got).start()
   await waitFor('every record', async () => got.length >= sent.length)
   t.equal(got.length, sent.length, 'each record once')
   t.ok(got.every(r => r instanceof FetchedRecord), 'all of them FetchedRecords, gzip batches included')
@@ -52,6 +59,21 @@ t.test('a session\'s records come from the fetch decoder, byte for byte what was
       `partition ${p}: headers in the order sent, a repeated key twice`
     )
   }
+})
+
+t.test('batches the Java producer compressed with snappy, lz4 and zstd are decoded here too (the codecs the kafka plugin registers)', async t => {
+  registerCodecs()
+  const javaTopic = await createTopic(t, uniqueName('fetch-decoder-java'), 1)
+  const codecs = ['snappy', 'lz4', 'zstd', 'gzip'] as const
+  for (const compression of codecs) {
+    await produceWithJava({ brokers: brokers(), topic: javaTopic, compression, records: [0, 1, 2].map(i => ({ key: `${compression}-${i}`, value: `${compression}-value-${i}-${'z'.repeat(300)}` })) })
+  }
+  const got: BufferedRecord[] = []
+  await session(t, [javaTopic], got).start()
+  await waitFor('every record', async () => got.length >= 12)
+  t.ok(got.every(r => r instanceof FetchedRecord), 'FetchedRecords, not kafkajs\' messages converted')
+  t.same(got.map(r => r.key?.toString()), codecs.flatMap(c => [0, 1, 2].map(i => `${c}-${i}`)), 'in order')
+  t.ok(got.every(r => r.value?.toString() === `${r.key?.toString().replace(/-(\d)$/, '-value-$1')}-${'z'.repeat(300)}`), 'values intact')
 })
 
 t.test('a plain kafkajs consumer in the same process still gets kafkajs\' messages', async t => {
