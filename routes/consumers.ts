@@ -147,7 +147,7 @@ const consumers: FastifyPluginAsyncTypebox = async (fastify) => {
     // Buffer, so the type names it.
     // The answer's buffer is reused once the answer is written out (buffer-pool.ts); never before.
     const body = delivery.render(fastify.consumers.answers)
-    reply.raw.once('finish', () => delivery.release())
+    reply.raw.once('finish', delivery.releaser())
     return reply.type(`${embeddedType(inst.opts.format)}; charset=utf-8`).send(body as never)
   })
 

@@ -15,13 +15,17 @@ export class BufferPool {
 
   constructor (readonly maxIdleBytes = 32 * 1048576, readonly maxBuffer = 16 * 1048576) {}
 
-  /** A buffer of at least `n` bytes, its contents undefined. */
+  /**
+   * A buffer of at least `n` bytes, its contents undefined. An idle buffer is reused only if it is at most four
+   * times that (or 256 KiB): a small answer to a slow client must not pin a large buffer that larger answers need.
+   */
   acquire (n: number): Buffer {
     this.stats.acquired++
+    const most = Math.max(4 * n, 262144)
     let best = -1
     for (let i = 0; i < this.#free.length; i++) {
       const length = (this.#free[i] as Buffer).length
-      if (length >= n && (best < 0 || length < (this.#free[best] as Buffer).length)) best = i
+      if (length >= n && length <= most && (best < 0 || length < (this.#free[best] as Buffer).length)) best = i
     }
     if (best >= 0) {
       const b = this.#free.splice(best, 1)[0] as Buffer

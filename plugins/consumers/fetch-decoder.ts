@@ -122,9 +122,9 @@ export class FetchDecoder {
     at += 4
     const responses: FetchResponse['responses'] = []
     for (let t = 0; t < topics; t++) {
-      const nameLength = raw.readInt16BE(at)
-      const topicName = raw.toString('utf8', at + 2, at + 2 + nameLength)
-      at += 2 + nameLength
+      const nameLength = raw.readInt16BE(at) // -1 (null) never comes from a broker: read as ''
+      const topicName = raw.toString('utf8', at + 2, at + 2 + Math.max(0, nameLength))
+      at += 2 + Math.max(0, nameLength)
       const count = Math.max(0, raw.readInt32BE(at))
       at += 4
       const partitions: FetchedPartition[] = []

@@ -275,14 +275,24 @@ export class Delivery {
   #rendered: { pool: BufferPool, buf: Buffer } | undefined
 
   /**
-   * The answer rendered into a pooled buffer has been written out (the response's 'finish'): its buffer goes back
-   * to the pool. The Buffer render() returned must not be used after this.
+   * What gives the pooled buffer of the rendered answer back, to be called once the answer has been written out
+   * (the response's 'finish'); the Buffer render() returned must not be used after that. It holds only the pool
+   * and the buffer, not this delivery, so the records taken can be collected while a slow client reads.
    */
-  release (): void {
-    if (!this.#rendered) return
-    this.#rendered.pool.release(this.#rendered.buf)
+  releaser (): () => void {
+    const rendered = this.#rendered
     this.#rendered = undefined
+    if (!rendered) return () => {}
+    let done = false
+    return () => {
+      if (done) return
+      done = true
+      rendered.pool.release(rendered.buf)
+    }
   }
+
+  /** releaser(), called now. */
+  release (): void { this.releaser()() }
 }
 
 export function undecodableError (r: BufferedRecord, format: ConsumerFormat, userTopic: string): Error {

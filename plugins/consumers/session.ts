@@ -180,7 +180,8 @@ export function kafkajsDecodeHelpers (): DecodeHelpers {
     kafkajsMessages: async (recordSet) => decodeMessages(new Decoder(recordSet))
   }
 }
-patchKafkajsFetchDecoder()
+/** Whether the fetch decoder is in place (the consumers plugin warns when it is not: everything works, slower). */
+export const fetchDecoderPatched = patchKafkajsFetchDecoder()
 
 /** Mark the brokers a session's cluster hands out (its consumer's own: kafkajs makes a Cluster per consumer). */
 function markBrokers (cluster: object): void {

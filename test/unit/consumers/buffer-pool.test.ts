@@ -22,6 +22,14 @@ t.test('acquire rounds up to a power of two of at least 64 KiB; a released buffe
   t.same(pool.stats, { acquired: 5, reused: 2 })
 })
 
+t.test('a small answer does not take an idle buffer more than four times its size (or 256 KiB)', async t => {
+  const pool = new BufferPool()
+  const big = pool.acquire(4 * 1048576)
+  pool.release(big)
+  t.not(pool.acquire(1024).length, big.length, 'a 1 KiB answer gets a 64 KiB buffer of its own')
+  t.ok(pool.acquire(1048576 + 1) === big, 'an answer of a quarter of it or more takes it')
+})
+
 t.test('idle memory is bounded: larger buffers are kept over smaller ones, oversized and foreign ones are dropped', async t => {
   const pool = new BufferPool(1048576, 524288)
   const small = [pool.acquire(65536), pool.acquire(65536)]
@@ -58,9 +66,12 @@ t.test('a delivery renders into a pooled buffer and gives it back on release, on
   ])
   t.equal(body.buffer.byteLength, 65536, 'written into a pool buffer')
   t.equal(pool.idleBytes, 0)
-  d.release()
-  d.release()
-  t.equal(pool.idleBytes, 65536, 'given back once')
+  const done = d.releaser()
+  d.release() // detached already: nothing
+  t.equal(pool.idleBytes, 0)
+  done()
+  done()
+  t.equal(pool.idleBytes, 65536, 'given back once, by the releaser')
   t.ok(pool.acquire(10).buffer === body.buffer, 'and handed out again')
   const unpooled = new Delivery([record(3, 'x')], 'binary', k => k)
   unpooled.render()

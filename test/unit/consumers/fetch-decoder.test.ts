@@ -156,6 +156,23 @@ t.test('a record that claims more bytes than its batch holds: kafkajs decides, a
   t.same(ours, theirs, `the same outcome: ${JSON.stringify(theirs)}`)
 })
 
+t.test('left to kafkajs, with the same outcome: a timestamp delta of 8 varint bytes, a null header key, a compressed batch counting more records than it holds', async t => {
+  const outcome = async (decode: (raw: Buffer) => Promise<FetchResponse>, raw: Buffer): Promise<unknown> =>
+    decode(raw).then(r => r.responses[0]?.partitions.map(p => ({ n: p.messages.length, ours: p.messages.some(m => m instanceof FetchedRecord) })), (e: Error) => ({ error: e.name }))
+  const longDelta = batch({ baseOffset: 0, baseTimestamp: 0, records: [{ tsDelta: 2n ** 50n, offDelta: 0, key: null, value: Buffer.from('v') }] })
+  const nullHeaderRecord = Buffer.concat([Buffer.from([0, 0, 0]), zigzag(-1), zigzag(1), Buffer.from('v'), zigzag(1), zigzag(-1), zigzag(1), Buffer.from('h')])
+  const nullHeader = Buffer.concat([int64(0), int32(49 + 1 + nullHeaderRecord.length), int32(0), Buffer.from([2]), int32(0), int16(0), int32(0), int64(0), int64(0), int64(-1), int16(-1), int32(-1), int32(1), zigzag(nullHeaderRecord.length), nullHeaderRecord])
+  const overCount = batch({ baseOffset: 0, baseTimestamp: 0, gzip: true, records: randomRecords(2) })
+  overCount.writeInt32BE(5, 57) // says 5 records, holds 2
+  for (const [name, set] of [['8-byte varlong', longDelta], ['null header key', nullHeader], ['count beyond the records', overCount]] as const) {
+    const raw = response([{ name: 'ns.t', partitions: [{ partition: 0, set }] }])
+    const ours = await outcome(r => decoder.decode(r), raw)
+    const theirs = await outcome(r => kafkajsV11.decode(r), raw)
+    t.same(ours, theirs, `${name}: the same as kafkajs (${JSON.stringify(theirs)})`)
+    t.notOk(JSON.stringify(ours).includes('"ours":true'), `${name}: not decoded here`)
+  }
+})
+
 t.test('a fetched record: key and value are views of its block made when asked for; size counts key and value', async t => {
   const block = Buffer.from('..key..value..')
   const r = new FetchedRecord('ns.t', 2, 7, 9, block, 2, 5, 7, 12, undefined, false)
