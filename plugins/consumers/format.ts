@@ -141,9 +141,16 @@ class Writer {
     this.pos += (this.buf as unknown as EncodingWriters).latin1Write(s, this.pos, s.length)
   }
 
-  /** Bytes [start, end) of `b` in base64, without a view of them (Buffer#toString's checks skipped, as above). */
-  base64 (b: Buffer, start: number, end: number): void {
+  /**
+   * A binary key or value: `nil` for null, else `open`, bytes [start, end) of `b` in base64 (without a view of
+   * them; Buffer#toString's checks skipped, as above), and the closing quote. The base64 text is written on its
+   * own: concatenated, it would be a rope that V8 flattens into yet another string before the write.
+   */
+  base64Field (nil: Uint8Array, open: Uint8Array, b: Buffer | null, start: number, end: number): void {
+    if (b === null) { this.lit(nil); return }
+    this.lit(open)
     this.ascii((b as unknown as EncodingWriters).base64Slice(start, end))
+    this.lit(QUOTE)
   }
 
   /** Any text: at most three UTF-8 bytes per UTF-16 unit. */
@@ -242,18 +249,13 @@ export class Delivery {
         if (v === null) w.lit(VALUE_NULL)
         else { w.lit(VALUE); w.text(v) }
       } else if (r instanceof FetchedRecord) {
-        // Binary, as the fetch decoder buffered it: key and value are ranges of its block.
-        if (r.keyEnd < 0) w.lit(KEY_NULL)
-        else { w.lit(KEY_QUOTE); w.base64(r.block, r.keyStart, r.keyEnd); w.lit(QUOTE) }
-        if (r.valueEnd < 0) w.lit(VALUE_NULL)
-        else { w.lit(VALUE_QUOTE); w.base64(r.block, r.valueStart, r.valueEnd); w.lit(QUOTE) }
+        // Binary, as the fetch decoder buffered it: key and value are ranges of its block (no views).
+        w.base64Field(KEY_NULL, KEY_QUOTE, r.keyEnd < 0 ? null : r.block, r.keyStart, r.keyEnd)
+        w.base64Field(VALUE_NULL, VALUE_QUOTE, r.valueEnd < 0 ? null : r.block, r.valueStart, r.valueEnd)
       } else {
-        // Binary: each base64 text is written on its own (concatenated, it would be a rope that V8 flattens into
-        // yet another string before the write).
-        if (r.key === null) w.lit(KEY_NULL)
-        else { w.lit(KEY_QUOTE); w.ascii(r.key.toString('base64')); w.lit(QUOTE) }
-        if (r.value === null) w.lit(VALUE_NULL)
-        else { w.lit(VALUE_QUOTE); w.ascii(r.value.toString('base64')); w.lit(QUOTE) }
+        const { key, value } = r
+        w.base64Field(KEY_NULL, KEY_QUOTE, key, 0, key?.length ?? 0)
+        w.base64Field(VALUE_NULL, VALUE_QUOTE, value, 0, value?.length ?? 0)
       }
       w.lit(PARTITION)
       w.int(r.partition)
