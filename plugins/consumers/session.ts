@@ -10,6 +10,9 @@ import { FetchedRecord, type BufferedRecord } from './record-buffer.js'
 import { FetchDecoder, type Codec, type DecodeHelpers } from './fetch-decoder.js'
 import { AssignerProtocol, PartitionAssigners, type Consumer, type EachBatchPayload, type Kafka, type PartitionAssigner } from 'kafkajs'
 
+/** kafkajs' internal modules, which the patches below reach (kafkajs is CommonJS). */
+const require = createRequire(import.meta.url)
+
 interface RequestQueueLike { pending: unknown[], scheduleCheckPendingRequests (): void }
 
 /**
@@ -23,7 +26,7 @@ interface RequestQueueLike { pending: unknown[], scheduleCheckPendingRequests ()
 export function patchKafkajsRequestQueue (): boolean {
   let proto: RequestQueueLike & { diasporaPatched?: boolean }
   try {
-    proto = (createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js') as { prototype: typeof proto }).prototype
+    proto = (require('kafkajs/src/network/requestQueue/index.js') as { prototype: typeof proto }).prototype
   } catch {
     return false // another kafkajs layout: leave it alone
   }
@@ -88,7 +91,7 @@ const fetchesInFlight = new WeakMap<object, Set<{ since: number }>>()
 export function patchKafkajsFetchGate (): boolean {
   let proto: ConsumerGroupLike & { diasporaGate?: boolean }
   try {
-    proto = (createRequire(import.meta.url)('kafkajs/src/consumer/consumerGroup.js') as { prototype: typeof proto }).prototype
+    proto = (require('kafkajs/src/consumer/consumerGroup.js') as { prototype: typeof proto }).prototype
   } catch {
     return false
   }
@@ -133,7 +136,6 @@ interface BrokerLike {
  * the process are left alone. Process-wide and idempotent; returns whether the patch is in place.
  */
 export function patchKafkajsFetchDecoder (): boolean {
-  const require = createRequire(import.meta.url)
   let proto: BrokerLike & { diasporaDecoder?: boolean }
   let v11: { parse: unknown }
   let helpers: DecodeHelpers
@@ -171,7 +173,6 @@ export function patchKafkajsFetchDecoder (): boolean {
 
 /** What the fetch decoder takes from kafkajs: its codec registry (codecs registered by the kafka plugin) and its own decoding. */
 export function kafkajsDecodeHelpers (): DecodeHelpers {
-  const require = createRequire(import.meta.url)
   const codecs = require('kafkajs/src/protocol/message/compression/index.js') as { lookupCodecByAttributes (attributes: number): Codec | null }
   const decodeMessages = require('kafkajs/src/protocol/requests/fetch/v4/decodeMessages.js') as (decoder: unknown) => Promise<unknown[]>
   const Decoder = require('kafkajs/src/protocol/decoder.js') as new (b: Buffer) => unknown
