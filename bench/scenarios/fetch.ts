@@ -119,16 +119,23 @@ export async function drainProxy (ctx: BenchContext, user: BenchUser, topic: str
   }
 }
 
-interface Series { recordsPerSec: number[], mbPerSec: number[], eldP99: number[], cpuPct: number[], usPerRecord: number[], wireMbPerSec: number[], gcMajor: number[], gcPct: number[] }
-const emptySeries = (): Series => ({ recordsPerSec: [], mbPerSec: [], eldP99: [], cpuPct: [], usPerRecord: [], wireMbPerSec: [], gcMajor: [], gcPct: [] })
+/** The figures of a drain, one series of repetitions each. */
+const FIGURES = ['recordsPerSec', 'mbPerSec', 'eldP99', 'cpuPct', 'usPerRecord', 'wireMbPerSec', 'gcMajor', 'gcPct'] as const
+type Figure = typeof FIGURES[number]
+type Series = Record<Figure, number[]>
+const emptySeries = (): Series => Object.fromEntries(FIGURES.map(f => [f, []])) as unknown as Series
+/** One repetition's figures; those a side does not have (the baseline's server figures) are NaN. */
+function add (x: Series, v: Partial<Record<Figure, number>>): void {
+  for (const f of FIGURES) x[f].push(v[f] ?? NaN)
+}
 
 export interface FetchRow {
   size: number
   partitions: number
   records: number
-  kafkajs: Record<keyof Series, Spread>
-  binary: Record<keyof Series, Spread> & { ratio: Spread }
-  json: Record<keyof Series, Spread> & { ratio: Spread }
+  kafkajs: Record<Figure, Spread>
+  binary: Record<Figure, Spread> & { ratio: Spread }
+  json: Record<Figure, Spread> & { ratio: Spread }
 }
 
 const TARGETS: Record<'binary' | 'json', number> = { binary: 0.5, json: 0.4 }
@@ -149,34 +156,27 @@ export async function runFetch (ctx: BenchContext): Promise<ScenarioResult> {
         if (which === 'kafkajs') {
           const r = await drainWithKafkajs(kafka, t.kafkaTopic, t.count)
           const rates = drainRates(r)
-          s.kafkajs.recordsPerSec.push(rates.recordsPerSec)
-          s.kafkajs.mbPerSec.push(rates.recordsPerSec * t.size / 1e6)
-          s.kafkajs.eldP99.push(r.eld.p99)
-          s.kafkajs.cpuPct.push(NaN)
-          s.kafkajs.usPerRecord.push(NaN)
-          s.kafkajs.wireMbPerSec.push(NaN)
-          s.kafkajs.gcMajor.push(NaN)
-          s.kafkajs.gcPct.push(NaN)
+          add(s.kafkajs, { recordsPerSec: rates.recordsPerSec, mbPerSec: rates.recordsPerSec * t.size / 1e6, eldP99: r.eld.p99 })
         } else {
           const r = await drainProxy(ctx, setup.user, t.topic, which, t.count)
           const rates = drainRates(r)
-          s[which].recordsPerSec.push(rates.recordsPerSec)
-          s[which].mbPerSec.push(rates.recordsPerSec * t.size / 1e6)
-          s[which].eldP99.push(r.eld.p99)
-          s[which].cpuPct.push(r.cpuPct)
-          s[which].usPerRecord.push(r.cpuUsPerRecord)
-          s[which].wireMbPerSec.push(r.wireBytes / rates.seconds / 1e6)
-          s[which].gcMajor.push(r.gcMajor)
-          s[which].gcPct.push(r.gcPct)
+          add(s[which], {
+            recordsPerSec: rates.recordsPerSec,
+            mbPerSec: rates.recordsPerSec * t.size / 1e6,
+            eldP99: r.eld.p99,
+            cpuPct: r.cpuPct,
+            usPerRecord: r.cpuUsPerRecord,
+            wireMbPerSec: r.wireBytes / rates.seconds / 1e6,
+            gcMajor: r.gcMajor,
+            gcPct: r.gcPct
+          })
           detail = `, server ${r.cpuPct.toFixed(0)} % CPU, ${r.cpuUsPerRecord.toFixed(1)} µs/record, ${r.gcMajor} mark-compacts, GC ${r.gcPct.toFixed(0)} % of the drain, client ${r.clientCpuPct.toFixed(0)} % CPU`
         }
         const last = s[which].recordsPerSec.at(-1) as number
         log(`fetch: ${t.size} B × ${t.partitions}p rep ${rep + 1}/${ctx.opts.fetchReps} ${which}: ${Math.round(last).toLocaleString('en-US')} records/s${detail}`)
       }
     }
-    const sum = (x: Series): Record<keyof Series, Spread> => ({
-      recordsPerSec: spread(x.recordsPerSec), mbPerSec: spread(x.mbPerSec), eldP99: spread(x.eldP99), cpuPct: spread(x.cpuPct), usPerRecord: spread(x.usPerRecord), wireMbPerSec: spread(x.wireMbPerSec), gcMajor: spread(x.gcMajor), gcPct: spread(x.gcPct)
-    })
+    const sum = (x: Series): Record<Figure, Spread> => Object.fromEntries(FIGURES.map(f => [f, spread(x[f])])) as Record<Figure, Spread>
     rows.push({
       size: t.size,
       partitions: t.partitions,
