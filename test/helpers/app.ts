@@ -24,6 +24,8 @@ export interface BuildOptions {
   globus?: GlobusStandIn
   listen?: boolean
   app?: Omit<AppOptions, 'env'>
+  /** Collects every log line of the app (JSON), at level trace unless env.LOG_LEVEL says otherwise. */
+  logLines?: string[]
 }
 
 export interface TestApp {
@@ -40,7 +42,7 @@ export async function build (t: Teardown, opts: BuildOptions = {}): Promise<Test
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const sink = testLogSink('app')
   const env: Record<string, string | undefined> = {
-    LOG_LEVEL: sink === undefined ? 'silent' : 'trace',
+    LOG_LEVEL: sink === undefined && opts.logLines === undefined ? 'silent' : 'trace',
     DEFAULT_SERVERS: brokers().join(','),
     SERVER_CLIENT_ID: globus.clientId,
     SERVER_SECRET: globus.clientSecret,
@@ -55,9 +57,11 @@ export async function build (t: Teardown, opts: BuildOptions = {}): Promise<Test
   for (const name of SECRET_VARIABLES) recordSecret(env[name])
   const config = loadConfig(env)
   const level = env.LOG_LEVEL ?? 'info'
+  const lines = opts.logLines
+  const stream = lines === undefined ? sink : { write (line: string) { lines.push(line); sink?.write(line) } }
   const app = Fastify({
     ...serverOptions(config),
-    logger: level === 'silent' ? false : sink === undefined ? { level } : { level, stream: sink }
+    logger: level === 'silent' ? false : stream === undefined ? { level } : { level, stream }
   })
   await app.register(fp(diaspora), { ...opts.app, env })
   t.teardown(() => app.close())
