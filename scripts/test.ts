@@ -145,9 +145,13 @@ async function main (): Promise<number> {
       process.stdout.write(chunk)
       tail = (tail + chunk.toString('utf8')).slice(-65536)
     })
-    // 'close', not 'exit': all of its output has been read by then.
-    tap.once('close', (exitCode, signal) => {
-      resolve(exitCode ?? 128 + (signal ? SIGNAL_NUMBERS[signal] ?? 1 : 1))
+    // Wait for the end of its output too ('close'), which normally follows 'exit' at once; a stray grandchild
+    // holding the pipe open must not hang the run, so give up waiting for it after a while.
+    tap.once('exit', (exitCode, signal) => {
+      const result = exitCode ?? 128 + (signal ? SIGNAL_NUMBERS[signal] ?? 1 : 1)
+      const timer = setTimeout(() => resolve(result), 10_000)
+      tap?.once('close', () => { clearTimeout(timer); resolve(result) })
+      if (tap?.stdout === null || tap?.stdout.readableEnded === true) { clearTimeout(timer); resolve(result) }
     })
   })
 
