@@ -2,9 +2,10 @@
 #   docker build -t diaspora-service .
 #   docker run --rm -p 8000:8000 -e DEFAULT_SERVERS=broker:9092 -e SERVER_CLIENT_ID=… -e SERVER_SECRET=… diaspora-service
 # Configuration is environment variables only: see README.md and .env.example.
+# Node 24, the current LTS (Node 20 reached end of life in April 2026). package.json `engines` says what else runs.
 
 # ---- build: compile TypeScript to dist/ -------------------------------------------------------------
-FROM node:20-slim AS build
+FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -12,13 +13,13 @@ COPY . .
 RUN npm run build
 
 # ---- deps: production dependencies only ------------------------------------------------------------
-FROM node:20-slim AS deps
+FROM node:24-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # ---- runtime ---------------------------------------------------------------------------------------
-FROM node:20-slim
+FROM node:24-slim
 ENV NODE_ENV=production \
     PORT=8000 \
     HOST=0.0.0.0 \

@@ -5,6 +5,8 @@
 // 2. Runs `server.ts` under tsx with these defaults, each only when not already set:
 //      AUTH_MODE=dev  DEFAULT_SERVERS=127.0.0.1:9092  TOPIC_DEFAULT_REPLICATION_FACTOR=1
 //      METADATA_STORE=./data/metadata.json
+//    The server listens on 127.0.0.1 in dev mode unless HOST is set (plugins/config: a HOST other than loopback
+//    also needs DEV_ALLOW_REMOTE=true), and prints the dev token on stderr, never in its log.
 // 3. Forwards SIGINT / SIGTERM to the server and exits with its exit code.
 //
 // The broker keeps running afterwards (the next start is then instant): `npm run broker -- stop`.
@@ -97,7 +99,8 @@ async function main (): Promise<number> {
   const env = serverEnv()
   const store = env.METADATA_STORE as string
   fs.mkdirSync(path.dirname(path.resolve(ROOT, store)), { recursive: true })
-  log(`starting the service: AUTH_MODE=${env.AUTH_MODE} DEFAULT_SERVERS=${env.DEFAULT_SERVERS ?? env.KAFKA_BOOTSTRAP_SERVERS} ` +
+  const host = isSet('HOST') ? String(env.HOST) : env.AUTH_MODE === 'dev' ? '127.0.0.1' : '0.0.0.0'
+  log(`starting the service: AUTH_MODE=${env.AUTH_MODE} HOST=${host} DEFAULT_SERVERS=${env.DEFAULT_SERVERS ?? env.KAFKA_BOOTSTRAP_SERVERS} ` +
     `METADATA_STORE=${store}`)
 
   const code = await new Promise<number>((resolve, reject) => {

@@ -2,10 +2,22 @@
 // and stopping it afterwards only if this script started it. Extra arguments go to tap.
 //
 // With KAFKA_TEST_BROKERS already set, the tests target that cluster and no broker is managed.
+//
+// The app logs of the run go to .test-logs/run-<pid>/ (git-ignored; the latest runs are kept, older ones
+// removed), with every secret the tests used; at the end the log check (scripts/log-leaks.ts) fails the run
+// if any secret appears in any log line. The output then ends with the log check's line and one plain
+// summary line, `tests: N passed, N failed, N skipped` (tap's counts, plus the log check as one test),
+// which .ci/run adds up.
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { brokerConfig, isBrokerUp, ROOT, startBroker, stopBroker } from './broker.js'
+import { describeScan, LOG_DIR_ENV, scanLogs } from './log-leaks.js'
+import { parseTapSummary, summaryLine } from './tap-summary.js'
+
+const LOG_ROOT = path.join(ROOT, '.test-logs')
+/** Runs whose logs are kept besides this one (for a look after a failure). */
+const KEEP_RUNS = 2
 
 const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 2, SIGTERM: 15 }
 
@@ -50,8 +62,35 @@ function signalTree (pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/** A fresh run folder for the logs, after removing old runs (never one whose process is still alive). */
+function prepareLogDir (): string {
+  fs.mkdirSync(LOG_ROOT, { recursive: true })
+  const runs = fs.readdirSync(LOG_ROOT)
+    .filter(name => /^run-\d+$/.test(name))
+    .map(name => ({ name, pid: Number(name.slice(4)), mtime: fs.statSync(path.join(LOG_ROOT, name)).mtimeMs }))
+    .filter(run => !isAlive(run.pid))
+    .sort((a, b) => b.mtime - a.mtime)
+  for (const run of runs.slice(KEEP_RUNS)) fs.rmSync(path.join(LOG_ROOT, run.name), { recursive: true, force: true })
+  const dir = path.join(LOG_ROOT, `run-${process.pid}`)
+  fs.rmSync(dir, { recursive: true, force: true })
+  fs.mkdirSync(dir)
+  return dir
+}
+
+function isAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
 async function main (): Promise<number> {
   const tapArgs = process.argv.slice(2).flatMap(expandFolder)
+  // tap picks its pretty reporter only when it writes to a terminal; its output is piped through here (to read
+  // its summary), so ask for colours when this process writes to one.
+  if (process.stdout.isTTY && !tapArgs.some(a => /^(-R|--reporter|--(no-)?color|-[cC])/.test(a))) tapArgs.unshift('--color')
   const external = process.env.KAFKA_TEST_BROKERS !== undefined && process.env.KAFKA_TEST_BROKERS !== ''
   const cfg = brokerConfig()
   let weStarted = false
@@ -78,7 +117,8 @@ async function main (): Promise<number> {
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
 
-  const env: NodeJS.ProcessEnv = { ...process.env }
+  const logDir = prepareLogDir()
+  const env: NodeJS.ProcessEnv = { ...process.env, [LOG_DIR_ENV]: logDir }
   if (!external) {
     env.KAFKA_TEST_BROKERS = `${cfg.host}:${cfg.port}`
     env.KAFKA_TEST_SASL_BROKERS = `${cfg.host}:${cfg.saslPort}`
@@ -96,16 +136,40 @@ async function main (): Promise<number> {
     }
   }
 
+  // The last 64 KiB of tap's output, enough for its closing summary.
+  let tail = ''
   const code = await new Promise<number>((resolve, reject) => {
-    tap = spawn(path.join(ROOT, 'node_modules', '.bin', 'tap'), tapArgs, { stdio: 'inherit', env, cwd: ROOT })
+    tap = spawn(path.join(ROOT, 'node_modules', '.bin', 'tap'), tapArgs, { stdio: ['inherit', 'pipe', 'inherit'], env, cwd: ROOT })
     tap.once('error', reject)
+    tap.stdout?.on('data', (chunk: Buffer) => {
+      process.stdout.write(chunk)
+      tail = (tail + chunk.toString('utf8')).slice(-65536)
+    })
+    // Wait for the end of its output too ('close'), which normally follows 'exit' at once; a stray grandchild
+    // holding the pipe open must not hang the run, so give up waiting for it after a while.
     tap.once('exit', (exitCode, signal) => {
-      resolve(exitCode ?? 128 + (signal ? SIGNAL_NUMBERS[signal] ?? 1 : 1))
+      const result = exitCode ?? 128 + (signal ? SIGNAL_NUMBERS[signal] ?? 1 : 1)
+      const timer = setTimeout(() => resolve(result), 10_000)
+      tap?.once('close', () => { clearTimeout(timer); resolve(result) })
+      if (tap?.stdout === null || tap?.stdout.readableEnded === true) { clearTimeout(timer); resolve(result) }
     })
   })
 
   if (weStarted) await stopBroker()
-  return interrupted !== undefined && code === 0 ? 128 + (SIGNAL_NUMBERS[interrupted] ?? 0) : code
+
+  const scan = scanLogs(logDir)
+  const leaked = scan.findings.length > 0
+  const summary = parseTapSummary(tail)
+  const lines = ['', ...describeScan(scan, ROOT)]
+  if (summary === undefined) {
+    lines.push(`tests: tap printed no summary (exit code ${code})`)
+  } else {
+    lines.push(summaryLine({ passed: summary.pass + (leaked ? 0 : 1), failed: summary.fail + (leaked ? 1 : 0), skipped: summary.skip + summary.todo }))
+  }
+  process.stdout.write(`${lines.join('\n')}\n`)
+
+  const result = code === 0 && leaked ? 1 : code
+  return interrupted !== undefined && result === 0 ? 128 + (SIGNAL_NUMBERS[interrupted] ?? 0) : result
 }
 
 main().then(

@@ -10,12 +10,13 @@
  * - `fastify.auth`: stats and cache size (benchmarks), verifyToken, clear.
  *
  * AUTH_MODE=dev accepts only the token minted at start (or DEV_TOKEN) for DEV_SUBJECT, and says so loudly.
- * Globus tokens are never logged: only tokenRef() (a 12-hex-digit SHA-256 prefix) is. The one exception is the
- * local dev token, printed with its curl line on purpose in AUTH_MODE=dev.
+ * No token ever reaches the log: Globus tokens appear only as tokenRef() (a 12-hex-digit SHA-256 prefix), and
+ * the dev token only in the start banner, which is written straight to the terminal (stderr), never through
+ * the logger, whose lines are collected and shared. The log says that a banner was printed, not what it holds.
  */
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
-import { requiredScope } from '../config/config.js'
+import { isLoopback, requiredScope } from '../config/config.js'
 import { AuthErrors } from './errors.js'
 import { parseAuthorization, parseSubject } from './header.js'
 import { IntrospectionClient, type Introspector } from './introspection.js'
@@ -52,7 +53,7 @@ export interface AuthPluginOptions {
   now?: () => number
   /** Replace the HTTP introspection client (tests, benchmarks). */
   introspector?: Introspector
-  /** Where the dev-mode banner is written besides the log; process.stderr when absent. */
+  /** Where the dev-mode banner (with the token) is written, never the log; process.stderr when absent. */
   stderr?: { write (text: string): unknown }
   /** Told the duration (seconds) and outcome of every introspection call (metrics). Must not throw. */
   onIntrospection?: (seconds: number, outcome: 'answered' | 'failed') => void
@@ -67,10 +68,17 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, opts) 
     const token = config.DEV_TOKEN ?? mintDevToken()
     verifier = new DevVerifier(token, config.DEV_SUBJECT)
     const line = devCurlLine(token, config.PORT)
-    log.warn({ subject: config.DEV_SUBJECT }, 'AUTH_MODE=dev: Globus is NOT consulted; one local token is accepted. Never run this in production.')
-    log.warn(`dev login: ${line}`)
+    const remote = !isLoopback(config.HOST)
+    log.warn({ subject: config.DEV_SUBJECT, host: config.HOST }, 'AUTH_MODE=dev: Globus is NOT consulted; one local token is accepted. ' +
+      'Never run this in production. The token and a curl line are printed on stderr, not logged.')
+    // loadConfig refuses a non-loopback HOST in dev mode unless DEV_ALLOW_REMOTE=true: say it loudly when it was.
+    const exposure = remote
+      ? `HOST=${config.HOST} with DEV_ALLOW_REMOTE=true: anyone who can reach port ${config.PORT} and learns the token is let in`
+      : undefined
+    if (exposure !== undefined) log.warn({ host: config.HOST, port: config.PORT }, `AUTH_MODE=dev listens beyond loopback: ${exposure}`)
+    const warning = exposure === undefined ? '' : `\n!!! WARNING: AUTH_MODE=dev listens beyond loopback. ${exposure}. !!!\n`
     ;(opts.stderr ?? process.stderr).write(
-      `\nAUTH_MODE=dev: accepting only this token, for subject ${config.DEV_SUBJECT}. Try:\n  ${line}\n\n`)
+      `${warning}\nAUTH_MODE=dev: accepting only this token, for subject ${config.DEV_SUBJECT}. Try:\n  ${line}\n\n`)
   } else {
     const clientId = config.SERVER_CLIENT_ID
     const secret = config.SERVER_SECRET

@@ -6,12 +6,26 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 
+/** DEV_TOKEN: shortest length, and lowest estimated entropy (estimateTokenBits) in bits. */
+export const DEV_TOKEN_MIN_LENGTH = 32
+export const DEV_TOKEN_MIN_BITS = 128
+/** How to make a DEV_TOKEN that passes, for error messages and docs. */
+export const DEV_TOKEN_RECIPE = "openssl rand -base64 32  (or: node -e \"console.log(require('node:crypto').randomBytes(32).toString('base64url'))\")"
+
+/**
+ * Variables that hold secrets: a bad value is never echoed in an error message (only its length is).
+ * Anything that prints or logs configuration must go through this list.
+ */
+export const SECRET_VARIABLES: ReadonlySet<string> = new Set([
+  'SERVER_SECRET', 'DEV_TOKEN', 'METRICS_TOKEN', 'KAFKA_SASL_PASSWORD', 'KAFKA_SASL_OAUTHBEARER_TOKEN'
+])
+
 const Int = (def: number, min: number, max = Number.MAX_SAFE_INTEGER, description?: string) =>
   Type.Integer({ default: def, minimum: min, maximum: max, description })
 
 export const ConfigSchema = Type.Object({
   PORT: Int(8000, 0, 65535, 'HTTP port'),
-  HOST: Type.String({ default: '0.0.0.0', minLength: 1 }),
+  HOST: Type.String({ default: '0.0.0.0', minLength: 1, description: 'address to listen on (AUTH_MODE=dev: 127.0.0.1 unless set)' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' }),
   PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s/]+(/[^\\s]*)?$', description: 'absolute base URL of this node, used for base_uri' })),
   BODY_LIMIT: Int(1048576, 1024, 64 * 1048576, 'largest accepted request body in bytes'),
@@ -47,7 +61,8 @@ export const ConfigSchema = Type.Object({
   AUTH_CACHE_MAX_ENTRIES: Int(10000, 1, 10000000),
   AUTH_INTROSPECTION_TIMEOUT_MS: Int(5000, 50, 60000),
   DEV_SUBJECT: Type.String({ default: '00000000-0000-4000-8000-00000000de70', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' }),
-  DEV_TOKEN: Type.Optional(Type.String({ minLength: 16, pattern: '^[A-Za-z0-9._~+/-]+=*$', description: 'fixed dev token (default: random at start)' })),
+  DEV_TOKEN: Type.Optional(Type.String({ minLength: DEV_TOKEN_MIN_LENGTH, pattern: '^[A-Za-z0-9._~+/-]+=*$', description: 'fixed dev token (default: random at start)' })),
+  DEV_ALLOW_REMOTE: Type.Boolean({ default: false, description: 'AUTH_MODE=dev: allow a HOST other than loopback (the dev token is then accepted from the network)' }),
 
   // Namespaces and topics
   METADATA_STORE: Type.String({ default: './data/metadata.json', minLength: 1 }),
@@ -106,6 +121,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       if (v !== undefined && v !== '') { raw[key] = v; break }
     }
   }
+  // Dev login listens on loopback only, unless HOST is set (and DEV_ALLOW_REMOTE too: crossChecks).
+  if (raw.HOST === undefined && raw.AUTH_MODE === 'dev') raw.HOST = '127.0.0.1'
   const withDefaults = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw)) as Record<string, unknown>
   const problems: string[] = []
   const seen = new Set<string>()
@@ -113,9 +130,12 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     const key = err.path.replace(/^\//, '').split('/')[0] || '(root)'
     if (seen.has(key)) continue
     seen.add(key)
-    const shown = raw[key] === undefined ? 'missing' : `got ${JSON.stringify(raw[key])}`
+    const shown = raw[key] === undefined
+      ? 'missing'
+      : SECRET_VARIABLES.has(key) ? `got ${String(raw[key]).length} characters, value not shown` : `got ${JSON.stringify(raw[key])}`
     const choices = (props[key]?.anyOf as TSchema[] | undefined)?.map(s => s.const as string)
-    const message = choices ? `must be one of ${choices.join(', ')}` : err.message
+    let message = choices ? `must be one of ${choices.join(', ')}` : err.message
+    if (key === 'DEV_TOKEN') message = `must be ${DEV_TOKEN_MIN_LENGTH}+ characters of A-Za-z0-9._~+/- (optionally ending in =); make one with: ${DEV_TOKEN_RECIPE}`
     problems.push(`${key}: ${message} (${shown})`)
   }
   if (problems.length === 0) problems.push(...crossChecks(withDefaults as Config))
@@ -146,6 +166,17 @@ function crossChecks (c: Config): string[] {
     if (!c.SERVER_CLIENT_ID) p.push('SERVER_CLIENT_ID: required when AUTH_MODE=globus')
     if (!c.SERVER_SECRET) p.push('SERVER_SECRET: required when AUTH_MODE=globus')
   }
+  if (c.AUTH_MODE === 'dev' && c.DEV_TOKEN !== undefined) {
+    const bits = estimateTokenBits(c.DEV_TOKEN)
+    if (bits < DEV_TOKEN_MIN_BITS) {
+      p.push(`DEV_TOKEN: too guessable (about ${Math.floor(bits)} bits estimated, ${DEV_TOKEN_MIN_BITS} needed: ` +
+        `repeats, sequences and few distinct characters count little); make one with: ${DEV_TOKEN_RECIPE}`)
+    }
+  }
+  if (c.AUTH_MODE === 'dev' && !isLoopback(c.HOST) && !c.DEV_ALLOW_REMOTE) {
+    p.push(`HOST: AUTH_MODE=dev listens on loopback only (got ${JSON.stringify(c.HOST)}): anyone who can reach the port ` +
+      'could use the dev token. Unset HOST, or set DEV_ALLOW_REMOTE=true to accept the risk (in a container, say)')
+  }
   if (c.CONSUMER_REQUEST_TIMEOUT_MS > c.CONSUMER_REQUEST_TIMEOUT_MAX_MS) {
     p.push('CONSUMER_REQUEST_TIMEOUT_MS: must not exceed CONSUMER_REQUEST_TIMEOUT_MAX_MS')
   }
@@ -165,4 +196,43 @@ export function requiredScope (c: Config): string {
 
 export function bootstrapServers (c: Config): string[] {
   return c.DEFAULT_SERVERS.split(',').map(s => s.trim()).filter(Boolean)
+}
+
+/** True for an address that only this machine can reach: 127.0.0.0/8, ::1 (also IPv4-mapped) and `localhost`. */
+export function isLoopback (host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1')
+  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true
+  const v4 = /^(?:::ffff:)?(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(h)
+  return v4 !== null && v4[1] === '127' && v4.slice(2).every(part => Number(part) <= 255)
+}
+
+/** Empirical Shannon entropy, in bits per symbol, of a sequence. */
+function shannon (symbols: readonly (string | number)[]): number {
+  const counts = new Map<string | number, number>()
+  for (const s of symbols) counts.set(s, (counts.get(s) ?? 0) + 1)
+  let bits = 0
+  for (const n of counts.values()) {
+    const p = n / symbols.length
+    bits -= p * Math.log2(p)
+  }
+  return bits
+}
+
+/**
+ * A conservative estimate of a token's entropy in bits, to refuse guessable fixed tokens (it cannot tell a
+ * random string from a long unusual phrase; it does catch the usual weak ones). The lower of two per-symbol
+ * Shannon estimates, over the characters and over the steps between neighbours (so `abcdef…` and `0123…`
+ * count as little as `aaaa…`), times the number of characters that start a new three-character sequence
+ * (so a repeated chunk counts once). 32 random bytes in base64 score about 190, `openssl rand -hex 32` about
+ * 210; `my-local-dev-token-0001` scores 85.
+ */
+export function estimateTokenBits (token: string): number {
+  const chars = [...token]
+  if (chars.length < 2) return 0
+  const codes = chars.map(ch => ch.codePointAt(0) as number)
+  const steps = codes.slice(1).map((code, i) => code - (codes[i] as number))
+  const trigrams = new Set<string>()
+  for (let i = 0; i + 3 <= chars.length; i++) trigrams.add(chars.slice(i, i + 3).join(''))
+  const effective = Math.min(chars.length, trigrams.size + 2)
+  return effective * Math.min(shannon(chars), shannon(steps))
 }

@@ -4,7 +4,9 @@
  *
  * - METRICS_PORT: a separate listener on METRICS_HOST (127.0.0.1 by default) serves `GET /metrics`.
  * - METRICS_TOKEN: the API port serves `GET /metrics` to `Authorization: Bearer <METRICS_TOKEN>` only (401
- *   otherwise); the separate listener asks for it too. With neither set, `/metrics` is a plain 404.
+ *   otherwise); the separate listener asks for it too. Without METRICS_TOKEN, `/metrics` on the API port is a
+ *   plain-text 404 (not the Confluent-typed JSON 404 of unknown routes: it is no API route, and a scraper
+ *   pointed at it should see a bare "not found").
  *
  * Decorates `fastify.metrics` (null when off). Feeds the metrics from an onResponse hook (requests by route
  * pattern and status), the consumer registry's observer and stats, and the auth plugin's stats; app.ts hands
@@ -29,8 +31,16 @@ declare module 'fastify' {
   }
 }
 
+/** `GET /metrics` on the API port when no METRICS_TOKEN opens it there. */
+const PLAIN_NOT_FOUND = 'Not Found\n'
+
 const metricsPlugin: FastifyPluginAsync = async (fastify) => {
   const c = fastify.config
+  if (c.METRICS_TOKEN === undefined) {
+    fastify.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+      return reply.code(404).type('text/plain; charset=utf-8').send(PLAIN_NOT_FOUND)
+    })
+  }
   if (c.METRICS_PORT === undefined && c.METRICS_TOKEN === undefined) {
     fastify.decorate('metrics', null)
     return

@@ -1,6 +1,10 @@
 /**
  * build(t): the real app on a bare Fastify, configured against the local broker and a Globus stand-in,
  * closed by the test's teardown. listen: true also binds a loopback port for real-HTTP tests.
+ *
+ * Under `npm test` (DIASPORA_TEST_LOG_DIR set, scripts/log-leaks.ts) the app logs at level trace (or the
+ * test's LOG_LEVEL) to a file of the run, and every secret of its configuration is recorded, so the end of
+ * the run can check that none reached a log line. Otherwise it logs nothing unless the test sets LOG_LEVEL.
  */
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
@@ -8,7 +12,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import diaspora, { serverOptions, type AppOptions } from '../../app.js'
-import { loadConfig } from '../../plugins/config/config.js'
+import { loadConfig, SECRET_VARIABLES } from '../../plugins/config/config.js'
+import { recordSecret, testLogSink } from '../../scripts/log-leaks.js'
 import { brokers } from './broker.js'
 import { startGlobus, type GlobusStandIn } from './globus.js'
 
@@ -19,6 +24,8 @@ export interface BuildOptions {
   globus?: GlobusStandIn
   listen?: boolean
   app?: Omit<AppOptions, 'env'>
+  /** Collects every log line of the app (JSON), at level trace unless env.LOG_LEVEL says otherwise. */
+  logLines?: string[]
 }
 
 export interface TestApp {
@@ -33,8 +40,9 @@ export async function build (t: Teardown, opts: BuildOptions = {}): Promise<Test
   const globus = opts.globus ?? await startGlobus(t)
   const dir = mkdtempSync(join(tmpdir(), 'diaspora-test-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const sink = testLogSink('app')
   const env: Record<string, string | undefined> = {
-    LOG_LEVEL: 'silent',
+    LOG_LEVEL: sink === undefined && opts.logLines === undefined ? 'silent' : 'trace',
     DEFAULT_SERVERS: brokers().join(','),
     SERVER_CLIENT_ID: globus.clientId,
     SERVER_SECRET: globus.clientSecret,
@@ -46,8 +54,15 @@ export async function build (t: Teardown, opts: BuildOptions = {}): Promise<Test
     CONSUMER_FETCH_MAX_WAIT_MS: '100',
     ...opts.env
   }
+  for (const name of SECRET_VARIABLES) recordSecret(env[name])
   const config = loadConfig(env)
-  const app = Fastify({ ...serverOptions(config), logger: env.LOG_LEVEL === 'silent' ? false : { level: env.LOG_LEVEL ?? 'info' } })
+  const level = env.LOG_LEVEL ?? 'info'
+  const lines = opts.logLines
+  const stream = lines === undefined ? sink : { write (line: string) { lines.push(line); sink?.write(line) } }
+  const app = Fastify({
+    ...serverOptions(config),
+    logger: level === 'silent' ? false : stream === undefined ? { level } : { level, stream }
+  })
   await app.register(fp(diaspora), { ...opts.app, env })
   t.teardown(() => app.close())
   let url = ''

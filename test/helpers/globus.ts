@@ -16,6 +16,7 @@ import http from 'node:http'
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import type { IntrospectionDoc } from '../../plugins/auth/introspection.js'
+import { recordSecret } from '../../scripts/log-leaks.js'
 
 export type { IntrospectionDoc }
 
@@ -83,6 +84,7 @@ export function fakeGlobusToken (length = 100): string {
   const bytes = randomBytes(length - 2)
   let s = 'Ag'
   for (const b of bytes) s += ALNUM[b % ALNUM.length]
+  recordSecret(s)
   return s
 }
 
@@ -93,6 +95,7 @@ const INCLUDABLE = ['identity_set', 'session_info', 'identity_set_detail']
 export async function startGlobus (t: { teardown (fn: () => unknown): void }, opts: StartGlobusOptions = {}): Promise<GlobusStandIn> {
   const clientId = opts.clientId ?? DIASPORA_RESOURCE_SERVER
   const clientSecret = opts.clientSecret ?? `stand-in-secret-${randomBytes(8).toString('hex')}`
+  recordSecret(clientSecret)
   const expectedBasic = `${clientId}:${clientSecret}`
   const tokens = new Map<string, TokenScript>()
   const timers = new Set<NodeJS.Timeout>()
@@ -212,6 +215,7 @@ export async function startGlobus (t: { teardown (fn: () => unknown): void }, op
       return token
     },
     setToken (token, response) {
+      recordSecret(token)
       tokens.set(token, response)
     },
     reset () {

@@ -3,14 +3,15 @@
 // then caching (via the stand-in's call counts), timeouts, recovery and dev mode.
 import t from 'tap'
 import http from 'node:http'
-import { randomUUID } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import { serverOptions } from '../../app.js'
 import configPlugin from '../../plugins/config/index.js'
 import errorsPlugin from '../../plugins/errors/index.js'
 import authPlugin, { type AuthPluginOptions } from '../../plugins/auth/index.js'
-import { loadConfig } from '../../plugins/config/config.js'
+import { loadConfig, SECRET_VARIABLES } from '../../plugins/config/config.js'
+import { recordSecret, testLogSink } from '../../scripts/log-leaks.js'
 import { fakeGlobusToken, startGlobus, type GlobusStandIn, type IntrospectionDoc } from '../helpers/globus.js'
 
 interface Teardown { teardown (fn: () => unknown): void }
@@ -56,7 +57,9 @@ async function harness (t: Teardown, opts: HarnessOptions = {}): Promise<Harness
   const logs: string[] = []
   const stderr: string[] = []
   const clock = { offset: 0 }
-  const app = Fastify({ ...serverOptions(loadConfig(env)), logger: { level: 'trace', stream: { write: (line: string) => { logs.push(line) } } } })
+  for (const name of SECRET_VARIABLES) recordSecret(env[name])
+  const sink = testLogSink('auth-harness')
+  const app = Fastify({ ...serverOptions(loadConfig(env)), logger: { level: 'trace', stream: { write: (line: string) => { logs.push(line); sink?.write(line) } } } })
   await app.register(configPlugin, { env })
   await app.register(errorsPlugin)
   await app.register(authPlugin, { now: () => Date.now() + clock.offset, stderr: { write: (s: string) => stderr.push(s) }, ...opts.auth })
@@ -533,10 +536,13 @@ t.test('dev mode: the minted token is accepted, nothing else is, Globus is never
   const m = /curl -H "Authorization: Bearer ([A-Za-z0-9_-]+)" http:\/\/127\.0\.0\.1:8123\/api\/v3\/namespace/.exec(printed)
   t.ok(m, 'a ready-to-paste curl line on stderr')
   const token = (m as RegExpExecArray)[1] as string
+  recordSecret(token) // minted inside the plugin: the end-of-run log check looks for it too
   t.ok(token.length >= 32, 'a long random token')
   const warnings = h.logs.map(l => JSON.parse(l) as { level: number, msg: string }).filter(l => l.level === 40)
   t.ok(warnings.some(w => /AUTH_MODE=dev/.test(w.msg)), 'a warning at start')
-  t.ok(warnings.some(w => w.msg.includes(`curl -H "Authorization: Bearer ${token}"`)), 'the curl line in the log at warn level')
+  t.ok(warnings.some(w => /printed on stderr, not logged/.test(w.msg)), 'the log says where the token is')
+  t.notOk(h.logs.some(l => l.includes(token)), 'the token is in no log line')
+  t.notMatch(printed, /WARNING: AUTH_MODE=dev listens beyond loopback/, 'no exposure warning on loopback')
   t.equal(h.app.auth.mode, 'dev')
 
   for (const { url } of FAMILIES) {
@@ -560,13 +566,24 @@ t.test('dev mode: the minted token is accepted, nothing else is, Globus is never
 })
 
 t.test('dev mode: DEV_TOKEN and DEV_SUBJECT are honoured', async (t) => {
-  const devToken = 'local-dev-token-0123456789'
+  const devToken = randomBytes(32).toString('base64')
   const devSubject = randomUUID()
   const h = await harness(t, { env: { AUTH_MODE: 'dev', DEV_TOKEN: devToken, DEV_SUBJECT: devSubject } })
   t.match(h.stderr.join(''), `curl -H "Authorization: Bearer ${devToken}" http://127.0.0.1:8000/api/v3/namespace`)
+  t.notOk(h.logs.some(l => l.includes(devToken)), 'the token is in no log line')
   const res = await h.bearer(devToken, CONSUMER_URL)
   t.equal(res.statusCode, 200)
   t.equal(res.json().principal.subject, devSubject)
-  t.equal((await h.bearer('local-dev-token-0123456780')).statusCode, 401)
+  t.equal((await h.bearer(`${devToken.slice(0, -2)}x=`)).statusCode, 401)
   t.equal(h.globus.calls, 0)
+})
+
+t.test('dev mode beyond loopback: only with DEV_ALLOW_REMOTE=true, and then with a loud warning', async (t) => {
+  const devToken = randomBytes(32).toString('base64url')
+  await t.rejects(harness(t, { env: { AUTH_MODE: 'dev', DEV_TOKEN: devToken, HOST: '0.0.0.0' } }), /DEV_ALLOW_REMOTE=true/)
+  const h = await harness(t, { env: { AUTH_MODE: 'dev', DEV_TOKEN: devToken, HOST: '0.0.0.0', DEV_ALLOW_REMOTE: 'true' } })
+  t.match(h.stderr.join(''), /!!! WARNING: AUTH_MODE=dev listens beyond loopback\. HOST=0\.0\.0\.0 with DEV_ALLOW_REMOTE=true/)
+  const warnings = h.logs.map(l => JSON.parse(l) as { level: number, msg: string }).filter(l => l.level === 40)
+  t.ok(warnings.some(w => /AUTH_MODE=dev listens beyond loopback/.test(w.msg)), 'and in the log')
+  t.notOk(h.logs.some(l => l.includes(devToken)), 'the token is in no log line')
 })

@@ -3,6 +3,7 @@
  * record on every supported local mechanism; /ready reports a broker that does not answer.
  */
 import t from 'tap'
+import { randomBytes } from 'node:crypto'
 import { KafkaService } from '../../plugins/kafka/kafka-service.js'
 import { loadConfig } from '../../plugins/config/config.js'
 import { brokers, createTopic, saslBrokers, uniqueName, unsecuredJwt } from '../helpers/broker.js'
@@ -42,6 +43,30 @@ t.test('wrong SASL credentials: ping is false, not a hang or a throw', async t =
   const service = new KafkaService(loadConfig({ AUTH_MODE: 'dev', DEFAULT_SERVERS: saslBrokers().join(','), KAFKA_SECURITY_PROTOCOL: 'SASL_PLAINTEXT', KAFKA_SASL_MECHANISM: 'PLAIN', KAFKA_SASL_USERNAME: 'alice', KAFKA_SASL_PASSWORD: 'wrong' }))
   t.teardown(() => service.close())
   t.equal(await service.ping(3000), false)
+})
+
+t.test('SASL credentials reach no log line, whether the broker accepts them or not', async t => {
+  const password = 'alice-secret' // the local broker's SCRAM and PLAIN user (scripts/broker.ts)
+  const wrong = `wrong-${randomBytes(12).toString('hex')}`
+  const token = unsecuredJwt('alice')
+  const cases: Array<[string, Record<string, string>, boolean]> = [
+    ['PLAIN', { KAFKA_SASL_MECHANISM: 'PLAIN', KAFKA_SASL_USERNAME: 'alice', KAFKA_SASL_PASSWORD: password }, true],
+    ['SCRAM-SHA-512, wrong password', { KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512', KAFKA_SASL_USERNAME: 'alice', KAFKA_SASL_PASSWORD: wrong }, false],
+    ['PLAIN, wrong password', { KAFKA_SASL_MECHANISM: 'PLAIN', KAFKA_SASL_USERNAME: 'alice', KAFKA_SASL_PASSWORD: wrong }, false],
+    ['OAUTHBEARER', { KAFKA_SASL_MECHANISM: 'OAUTHBEARER', KAFKA_SASL_OAUTHBEARER_TOKEN: token }, true]
+  ]
+  for (const [name, sasl, accepted] of cases) {
+    const logLines: string[] = []
+    const { app } = await build(t, {
+      logLines,
+      env: { DEFAULT_SERVERS: saslBrokers().join(','), KAFKA_SECURITY_PROTOCOL: 'SASL_PLAINTEXT', KAFKA_CONNECTION_TIMEOUT_MS: '1000', ...sasl }
+    })
+    const ready = await app.inject({ method: 'GET', url: '/ready' })
+    t.equal(ready.statusCode, accepted ? 200 : 503, `${name}: /ready`)
+    if (!accepted) t.ok(logLines.some(l => /authentication failed|SASL/i.test(l)), `${name}: the failure is logged`)
+    const log = logLines.join('\n')
+    for (const secret of [password, wrong, token]) t.notOk(log.includes(secret), `${name}: no credential in the log`)
+  }
 })
 
 t.test('/ready is 503 when no broker answers, /health stays 200', async t => {

@@ -49,11 +49,17 @@ const METRICS = [
 t.test('off by default: /metrics is a plain 404 on the API port', async t => {
   const { app } = await build(t)
   t.equal(app.metrics, null)
-  const res = await app.inject({ method: 'GET', url: '/metrics' })
-  t.equal(res.statusCode, 404)
-  t.same(res.json(), { error_code: 404, message: 'HTTP 404 Not Found: no route GET /metrics' })
+  for (const method of ['GET', 'HEAD'] as const) {
+    const res = await app.inject({ method, url: '/metrics' })
+    t.equal(res.statusCode, 404, method)
+    t.match(res.headers['content-type'], /^text\/plain/, 'plain text, not a Confluent-typed error')
+    t.equal(res.body, method === 'GET' ? 'Not Found\n' : '')
+  }
   const withToken = await app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${TOKEN}` } })
   t.equal(withToken.statusCode, 404, 'a token does not open it either')
+  t.equal(withToken.body, 'Not Found\n')
+  const docs = await app.inject({ method: 'GET', url: '/docs/json' })
+  t.notOk(Object.keys(docs.json().paths).includes('/metrics'), 'not in the OpenAPI spec')
 })
 
 t.test('METRICS_TOKEN: served on the API port to the bearer of the token only, and not in the API docs', async t => {
@@ -85,7 +91,9 @@ t.test('METRICS_PORT: a separate listener on 127.0.0.1, nothing on the API port'
   t.ok(parse(await res.text()).some(s => s.name === 'diaspora_consumer_fetches_total'))
   t.equal((await fetch(`${url}/other`)).status, 404)
   t.equal((await fetch(`${url}/metrics`, { method: 'POST' })).status, 405)
-  t.equal((await app.inject({ method: 'GET', url: '/metrics' })).statusCode, 404, 'the API port does not serve it')
+  const api = await app.inject({ method: 'GET', url: '/metrics' })
+  t.equal(api.statusCode, 404, 'the API port does not serve it')
+  t.equal(api.body, 'Not Found\n', 'a plain 404')
 })
 
 t.test('METRICS_PORT and METRICS_TOKEN: the listener asks for the token too', async t => {

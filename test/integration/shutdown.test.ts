@@ -18,6 +18,8 @@ import { startGlobus } from '../helpers/globus.js'
 import { BINARY, V2, producer, shortName } from '../helpers/api.js'
 import { waitFor } from '../helpers/wait.js'
 import { defaultNamespace } from '../../plugins/namespaces/names.js'
+import { SECRET_VARIABLES } from '../../plugins/config/config.js'
+import { recordSecret, testLogSink } from '../../scripts/log-leaks.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const METRICS_TOKEN = `metrics-${randomBytes(12).toString('hex')}`
@@ -39,6 +41,9 @@ async function startServer (t: { teardown (fn: () => unknown): void }, env: Reco
   })
   const lines: string[] = []
   let stderr = ''
+  // The server's log (stdout) goes to the run's log files too, for the end-of-run secret check.
+  for (const name of SECRET_VARIABLES) recordSecret(env[name])
+  const sink = testLogSink('server')
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => {
     child.once('exit', (code, signal) => resolve({ code, signal }))
   })
@@ -59,6 +64,7 @@ async function startServer (t: { teardown (fn: () => unknown): void }, env: Reco
         const line = buffered.slice(0, nl)
         buffered = buffered.slice(nl + 1)
         lines.push(line)
+        sink?.write(line)
         const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line)
         if (m) { clearTimeout(timer); resolve(m[1] as string) }
       }

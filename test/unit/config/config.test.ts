@@ -1,10 +1,11 @@
 import t from 'tap'
-import { ConfigError, loadConfig } from '../../../plugins/config/config.js'
+import { randomBytes, randomUUID } from 'node:crypto'
+import { ConfigError, estimateTokenBits, isLoopback, loadConfig } from '../../../plugins/config/config.js'
 
 t.test('defaults and aliases', async t => {
   const c = loadConfig({ AUTH_MODE: 'dev', KAFKA_BOOTSTRAP_SERVERS: 'a:1,b:2', AWS_REGION: 'eu-west-1' })
   t.equal(c.PORT, 8000)
-  t.equal(c.HOST, '0.0.0.0')
+  t.equal(c.HOST, '127.0.0.1', 'dev login: loopback unless HOST is set')
   t.equal(c.DEFAULT_SERVERS, 'a:1,b:2')
   t.equal(c.AWS_ACCOUNT_REGION, 'eu-west-1')
   t.equal(c.CONSUMER_INSTANCE_TIMEOUT_MS, 300000)
@@ -29,4 +30,76 @@ t.test('cross-variable rules', async t => {
   t.throws(() => loadConfig({ KAFKA_SECURITY_PROTOCOL: 'SASL_PLAINTEXT', KAFKA_SASL_MECHANISM: 'AWS_MSK_IAM', AUTH_MODE: 'dev' }), /needs SASL_SSL/)
   t.throws(() => loadConfig({}), /SERVER_CLIENT_ID: required when AUTH_MODE=globus/)
   t.throws(() => loadConfig({ AUTH_MODE: 'dev', PUBLIC_URL: 'not a url' }), /PUBLIC_URL/)
+})
+
+t.test('HOST: every interface by default in globus mode, loopback only in dev mode unless asked for', async t => {
+  t.equal(loadConfig({ SERVER_CLIENT_ID: 'c', SERVER_SECRET: 's' }).HOST, '0.0.0.0')
+  t.equal(loadConfig({ AUTH_MODE: 'dev' }).HOST, '127.0.0.1')
+  for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]', '::ffff:127.0.0.1']) {
+    t.equal(loadConfig({ AUTH_MODE: 'dev', HOST: host }).HOST, host, `${host} is loopback`)
+  }
+  for (const host of ['0.0.0.0', '::', '192.168.1.10', 'example.org', '128.0.0.1', '127.0.0.256']) {
+    t.throws(() => loadConfig({ AUTH_MODE: 'dev', HOST: host }), /HOST: AUTH_MODE=dev listens on loopback only.*DEV_ALLOW_REMOTE=true/, `${host} refused`)
+    t.equal(loadConfig({ AUTH_MODE: 'dev', HOST: host, DEV_ALLOW_REMOTE: 'true' }).HOST, host, `${host} with DEV_ALLOW_REMOTE=true`)
+  }
+  t.throws(() => loadConfig({ AUTH_MODE: 'dev', HOST: '0.0.0.0', DEV_ALLOW_REMOTE: 'false' }), /HOST: AUTH_MODE=dev/)
+  t.throws(() => loadConfig({ AUTH_MODE: 'dev', DEV_ALLOW_REMOTE: 'maybe' }), /DEV_ALLOW_REMOTE/)
+  t.notOk(isLoopback('0.0.0.0'))
+  t.ok(isLoopback(' LOCALHOST '))
+})
+
+t.test('DEV_TOKEN: weak fixed tokens are refused with a recipe, strong ones accepted', async t => {
+  const weak = [
+    'my-local-dev-token-0001', // the README's old example: too short
+    'abcdefghijklmnopqrstuvwxyz0123456789', // a sequence
+    'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', // one character
+    'abababababababababababababababababab',
+    'my-local-dev-token-0001-my-local-dev', // a repeated chunk
+    'local-dev-token-local-dev-token-local-dev-token',
+    randomBytes(16).toString('hex') // 128 random bits, but as hex its estimate falls short: 32 bytes are asked for
+  ]
+  for (const token of weak) {
+    try {
+      loadConfig({ AUTH_MODE: 'dev', DEV_TOKEN: token })
+      t.fail(`${token} should be refused`)
+    } catch (err) {
+      const msg = (err as Error).message
+      t.match(msg, /DEV_TOKEN: /, token)
+      t.match(msg, 'openssl rand -base64 32', 'says how to make one')
+      t.match(msg, "randomBytes(32).toString('base64url')", 'and without openssl')
+      t.notMatch(msg, token, 'never echoes the token')
+    }
+  }
+  for (let i = 0; i < 200; i++) {
+    for (const token of [randomBytes(32).toString('base64'), randomBytes(32).toString('base64url'), randomBytes(32).toString('hex')]) {
+      if (loadConfig({ AUTH_MODE: 'dev', DEV_TOKEN: token }).DEV_TOKEN !== token) t.fail(`${token} should be accepted`)
+    }
+  }
+  t.ok(estimateTokenBits(randomBytes(32).toString('base64')) > 150)
+  t.equal(estimateTokenBits(''), 0)
+  // Only dev mode uses DEV_TOKEN: a leftover one does not stop a Globus-mode start on strength grounds.
+  t.equal(loadConfig({ SERVER_CLIENT_ID: 'c', SERVER_SECRET: 's', DEV_TOKEN: 'a'.repeat(40) }).AUTH_MODE, 'globus')
+})
+
+t.test('secrets are never echoed in configuration errors', async t => {
+  const secret = `Zq${randomUUID()}!`
+  const env = {
+    AUTH_MODE: 'dev',
+    METRICS_TOKEN: `${secret}`,
+    DEV_TOKEN: `${secret}`,
+    KAFKA_SECURITY_PROTOCOL: 'PLAINTEXT',
+    KAFKA_SASL_MECHANISM: 'PLAIN',
+    KAFKA_SASL_PASSWORD: secret,
+    KAFKA_SASL_OAUTHBEARER_TOKEN: secret,
+    SERVER_SECRET: secret
+  }
+  try {
+    loadConfig(env)
+    t.fail('should throw')
+  } catch (err) {
+    const msg = (err as Error).message
+    t.match(msg, /METRICS_TOKEN: .*got \d+ characters, value not shown/)
+    t.match(msg, /DEV_TOKEN: .*value not shown/)
+    t.notMatch(msg, secret)
+  }
 })
