@@ -93,6 +93,7 @@ t.test('the Diaspora SDK, unmodified, against the running service', async (t) =>
   const reports = mkdtempSync(path.join(tmpdir(), 'diaspora-sdk-'))
   t.teardown(() => rmSync(reports, { recursive: true, force: true }))
   const junit = path.join(reports, 'pytest.xml')
+  const noProxy = [process.env.NO_PROXY ?? process.env.no_proxy, '127.0.0.1', 'localhost'].filter(Boolean).join(',')
 
   const outcome = await runPytest(venv, [
     SUITE,
@@ -104,6 +105,9 @@ t.test('the Diaspora SDK, unmodified, against the running service', async (t) =>
   ], {
     ...process.env,
     PYTHONDONTWRITEBYTECODE: '1',
+    // The SDK talks to the app on 127.0.0.1: never through a proxy the environment may name for PyPI.
+    NO_PROXY: noProxy,
+    no_proxy: noProxy,
     PYTHONUNBUFFERED: '1',
     DIASPORA_TEST_BASE_URL: url,
     DIASPORA_TEST_TOKEN: main.token,
