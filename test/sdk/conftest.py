@@ -42,8 +42,8 @@ def _env(name: str) -> str:
     return value
 
 
-class TestTimeout(Exception):
-    """A test ran past DIASPORA_TEST_TIMEOUT_S."""
+class TimeLimitExceeded(BaseException):
+    """A test ran past DIASPORA_TEST_TIMEOUT_S (a BaseException, so that no `except Exception` swallows it)."""
 
 
 @pytest.hookimpl(wrapper=True)
@@ -51,7 +51,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
     """Per-test time limit (setup, call and teardown): the test fails instead of hanging."""
 
     def expire(signum: int, frame: t.Any) -> None:
-        raise TestTimeout(f"{item.nodeid} ran past {TIMEOUT_S} s")
+        raise TimeLimitExceeded(f"{item.nodeid} ran past {TIMEOUT_S} s")
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.alarm(TIMEOUT_S)
