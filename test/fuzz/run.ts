@@ -1,7 +1,7 @@
 // `npm run fuzz`: schemathesis (PyPI) against the OpenAPI document of the real app.
 //
 // 1. Installs the pinned schemathesis of test/fuzz/requirements.txt into the git-ignored .venv-fuzz/ when it
-//    is missing (python3 -m venv + pip).
+//    is missing or outdated (scripts/venv.ts: python3 -m venv + pip).
 // 2. Uses the local broker, starting one (and stopping it afterwards) only when none answers, as `npm test`
 //    does; KAFKA_TEST_BROKERS points at a cluster of your own instead.
 // 3. Starts the whole app in this process on a loopback port (test/helpers/app.ts: the Globus stand-in,
@@ -18,17 +18,17 @@
 // FUZZ_PHASES (default examples,coverage,fuzzing,stateful), FUZZ_REPORT_DIR (default .tap/fuzz: JUnit report),
 // LOG_LEVEL (default error: the app logs every 5xx with its stack). Arguments after `--` go to schemathesis.
 // Exit code: schemathesis' (0 when every check passed), 124 on the time cap, 1 when the set-up failed.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel } from 'kafkajs'
 import { brokerConfig, isBrokerUp, startBroker, stopBroker } from '../../scripts/broker.js'
+import { ensureVenv } from '../../scripts/venv.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const HERE = path.join(ROOT, 'test', 'fuzz')
 const VENV = path.join(ROOT, '.venv-fuzz')
-const SCHEMATHESIS = path.join(VENV, 'bin', 'schemathesis')
 const REQUIREMENTS = path.join(HERE, 'requirements.txt')
 
 function log (line: string): void {
@@ -43,34 +43,6 @@ function intEnv (name: string, fallback: number): number {
   return n
 }
 
-/** The version pinned in requirements.txt, e.g. 4.32.5. */
-function pinnedVersion (): string {
-  const m = /^schemathesis==(\S+)/m.exec(fs.readFileSync(REQUIREMENTS, 'utf8'))
-  if (!m) throw new Error(`${path.relative(ROOT, REQUIREMENTS)} must pin schemathesis==<version>`)
-  return m[1] as string
-}
-
-function runOrThrow (command: string, args: string[]): void {
-  const r = spawnSync(command, args, { cwd: ROOT, stdio: 'inherit' })
-  if (r.error) throw r.error
-  if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${r.status ?? r.signal}`)
-}
-
-/** .venv-fuzz/ with the pinned schemathesis; created or updated only when it is not there yet. */
-function ensureSchemathesis (): void {
-  const want = pinnedVersion()
-  if (fs.existsSync(SCHEMATHESIS)) {
-    const r = spawnSync(SCHEMATHESIS, ['--version'], { encoding: 'utf8' })
-    if (r.status === 0 && r.stdout.includes(want)) {
-      log(`schemathesis ${want} (${path.relative(ROOT, VENV)})`)
-      return
-    }
-  }
-  log(`installing schemathesis ${want} into ${path.relative(ROOT, VENV)}/`)
-  if (!fs.existsSync(path.join(VENV, 'bin', 'python'))) runOrThrow('python3', ['-m', 'venv', VENV])
-  runOrThrow(path.join(VENV, 'bin', 'python'), ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', REQUIREMENTS])
-}
-
 type Cleanup = () => unknown
 
 async function main (): Promise<number> {
@@ -79,7 +51,7 @@ async function main (): Promise<number> {
   const workers = intEnv('FUZZ_WORKERS', 2)
   const phases = process.env.FUZZ_PHASES || 'examples,coverage,fuzzing,stateful'
   const reportDir = path.resolve(ROOT, process.env.FUZZ_REPORT_DIR || path.join('.tap', 'fuzz'))
-  ensureSchemathesis()
+  const schemathesis = ensureVenv({ dir: VENV, requirements: REQUIREMENTS, log }).bin('schemathesis')
 
   const cleanups: Cleanup[] = []
   const t = { teardown: (fn: Cleanup) => { cleanups.push(fn) } }
@@ -189,7 +161,7 @@ async function main (): Promise<number> {
     log(`schemathesis ${args.map(a => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}`)
     const started = Date.now()
     const code = await new Promise<number>((resolve, reject) => {
-      child = spawn(SCHEMATHESIS, args, {
+      child = spawn(schemathesis, args, {
         cwd: ROOT,
         stdio: 'inherit',
         env: { ...process.env, FUZZ_TOKEN: user.token, FUZZ_NAMESPACE: user.ns, FUZZ_GROUP: group, FUZZ_INSTANCE: instance, FUZZ_DOOMED_INSTANCE: doomed, FUZZ_SCRATCH_NAMESPACE: scratchNs }
