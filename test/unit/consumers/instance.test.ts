@@ -190,7 +190,7 @@ t.test('json: an undecodable record fails the read, stays put, and a seek past i
   await inst.start()
   const s = r.port.current
   s.join([[T, 0]])
-  s.deliver(T, 0, [0, 1, 2], o => (o === 1 ? 'not json' : JSON.stringify({ n: o })))
+  s.deliver(T, 0, [0, 1, 2], o => (o === 1 ? Buffer.from([0x7b, 0xff]) : JSON.stringify({ n: o })))
   t.same((await inst.read(10, 1 << 20, 'json')).wire().map(x => x.value), [{ n: 0 }], 'records before the bad one are returned')
   t.match(await caught(inst.read(10, 1 << 20, 'json')), { statusCode: 422, errorCode: 42203 })
   t.match(await caught(inst.read(10, 1 << 20, 'json')), { statusCode: 422, errorCode: 42203 })
