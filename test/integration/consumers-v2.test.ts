@@ -304,3 +304,17 @@ t.test('/api/v3 keeps its defaults: consumer.request.timeout.ms 1000, base_uri u
   t.equal(app.consumers.get(alice.subject, alice.ns, group, 'w').opts.requestTimeoutMs, 1000)
   await app.inject({ method: 'DELETE', url: `/api/v3/${alice.ns}/consumers/${group}/instances/w`, headers: { authorization: `Bearer ${alice.token}` } })
 })
+
+t.test('the OpenAPI spec has both families, records with headers, and none', async t => {
+  const spec = (await app.inject({ method: 'GET', url: '/docs/json' })).json() as { paths: Record<string, Record<string, Json>> }
+  const paths = Object.keys(spec.paths)
+  const v2 = paths.filter(p => p.startsWith('/api/v2/consumers/'))
+  const v3 = paths.filter(p => /^\/api\/v3\/\{namespace\}\/consumers\//.test(p))
+  t.same(v2, v3.map(p => p.replace('/api/v3/{namespace}/', '/api/v2/')), 'the same routes under /api/v2, without the namespace')
+  t.ok(v2.includes('/api/v2/consumers/{group}/instances/{instance}/records'))
+  const records = spec.paths['/api/v2/consumers/{group}/instances/{instance}/records']?.get as { responses: Record<string, { content: Record<string, { schema: Json }> }> }
+  const item = (Object.values(records.responses['200']?.content ?? {})[0]?.schema as { items: { required: string[], properties: { headers: { items: { properties: Json } } } } }).items
+  t.ok(item.required.includes('headers'), 'headers are always there')
+  t.same(Object.keys(item.properties.headers.items.properties), ['name', 'value'])
+  t.match(JSON.stringify(spec.paths['/api/v2/consumers/{group}']), /earliest, latest \(default\) or none/)
+})
