@@ -345,25 +345,28 @@ export class ConsumerInstance {
    * empty forever. Asks Kafka only while some held partition is unchecked (once per assignment, typically).
    */
   async #requireStartOffsets (): Promise<void> {
-    const unchecked = [...this.#assigned].filter(([k]) => !this.#positioned.has(k))
-    if (unchecked.length === 0) return
-    const admin = await this.#admin()
-    const committed = new Set<string>()
-    try {
-      for (const t of await admin.fetchOffsets({ groupId: this.kafkaGroup, topics: [...new Set(unchecked.map(([, tp]) => tp.topic))] })) {
-        for (const p of t.partitions) if (Number(p.offset) >= 0) committed.add(tpKey(t.topic, p.partition))
+    // Again while a join (during the lookup) brought partitions not yet checked, so none slips into the take.
+    for (;;) {
+      const unchecked = [...this.#assigned].filter(([k]) => !this.#positioned.has(k))
+      if (unchecked.length === 0) return
+      const admin = await this.#admin()
+      const committed = new Set<string>()
+      try {
+        for (const t of await admin.fetchOffsets({ groupId: this.kafkaGroup, topics: [...new Set(unchecked.map(([, tp]) => tp.topic))] })) {
+          for (const p of t.partitions) if (Number(p.offset) >= 0) committed.add(tpKey(t.topic, p.partition))
+        }
+      } catch (err) {
+        throw toKafkaApiError(err)
       }
-    } catch (err) {
-      throw toKafkaApiError(err)
+      const missing: string[] = []
+      for (const [k, tp] of unchecked) {
+        // Held still (a rebalance may have moved it while Kafka was asked), and not sought meanwhile.
+        if (!this.#assigned.has(k) || this.#positioned.has(k)) continue
+        if (committed.has(k)) this.#positioned.add(k)
+        else missing.push(`${this.#user(tp.topic)}-${tp.partition}`)
+      }
+      if (missing.length > 0) throw Errors.noCommittedOffset(missing.sort())
     }
-    const missing: string[] = []
-    for (const [k, tp] of unchecked) {
-      // Held still (a rebalance may have moved it while Kafka was asked), and not sought meanwhile.
-      if (!this.#assigned.has(k) || this.#positioned.has(k)) continue
-      if (committed.has(k)) this.#positioned.add(k)
-      else missing.push(`${this.#user(tp.topic)}-${tp.partition}`)
-    }
-    if (missing.length > 0) throw Errors.noCommittedOffset(missing.sort())
   }
 
   /** How long the session's oldest fetch has gone unanswered, once that is past the stall bound. */
