@@ -438,7 +438,7 @@ export class ConsumerInstance {
   commit (offsets?: PartitionOffset[]): Promise<void> {
     // The deadline counts from the request, so time queued behind other control operations is included.
     return this.#withinJoinWait(this.#serial(async () => {
-      if (offsets !== undefined && this.#awaitingStart()) {
+      if (offsets !== undefined && offsets.length > 0 && this.#awaitingStart()) {
         // As the Diaspora 0.7 API (its SDK relies on it after re-creating an instance): a subscription gets its
         // partitions at its first read, so offsets committed before it would be committed outside the group.
         throw Errors.illegalState('No current assignment: a subscribed instance gets its partitions at its first read; read first, then commit offsets')
