@@ -14,7 +14,7 @@ import namespacesPlugin from './plugins/namespaces/index.js'
 import consumersPlugin from './plugins/consumers/index.js'
 import metricsPlugin from './plugins/metrics/index.js'
 import healthRoutes from './routes/health.js'
-import apiRoutes from './routes/api.js'
+import apiRoutes, { apiV2 } from './routes/api.js'
 import type { Config } from './plugins/config/config.js'
 
 export interface AppOptions {
@@ -69,6 +69,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
 
   await fastify.register(healthRoutes)
   await fastify.register(apiRoutes, { prefix: '/api/v3' })
+  await fastify.register(apiV2, { prefix: '/api/v2' })
 }
 
 export default app

@@ -12,8 +12,17 @@ const api: FastifyPluginAsync = async (fastify) => {
   fastify.addHook('onRequest', fastify.authenticate)
   await fastify.register(userRoutes)
   await fastify.register(namespaceRoutes)
-  await fastify.register(consumerRoutes)
+  await fastify.register(consumerRoutes, { family: 'v3' })
   await fastify.register(topicRoutes)
+}
+
+/**
+ * /api/v2: the consumer endpoints in the caller's default namespace, as the Diaspora SDK (0.5.1) calls them.
+ * The same route plugin as under /api/v3, with the same authentication.
+ */
+export const apiV2: FastifyPluginAsync = async (fastify) => {
+  fastify.addHook('onRequest', fastify.authenticate)
+  await fastify.register(consumerRoutes, { family: 'v2' })
 }
 
 export default api

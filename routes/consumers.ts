@@ -1,26 +1,55 @@
 /**
- * The 13 Confluent REST Proxy v2 consumer endpoints under /api/v3/{namespace}/consumers. Handlers only
- * translate: resolve the namespace, find the instance, call the engine, shape the answer.
+ * The 13 Confluent REST Proxy v2 consumer endpoints, registered once per route family: under
+ * /api/v3/{namespace}/consumers (the namespace named in the path) and under /api/v2/consumers (Diaspora 0.7, as
+ * its SDK calls them: the caller's default namespace). Handlers only translate: resolve the namespace, find the
+ * instance, call the engine, shape the answer.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
-import { Errors } from '../plugins/errors/errors.js'
+import { ApiError, Errors } from '../plugins/errors/errors.js'
 import { readGetBody, validateBody } from '../plugins/http/index.js'
 import { subjectOf } from '../plugins/namespaces/index.js'
+import { defaultNamespace } from '../plugins/namespaces/names.js'
 import { KAFKA_V2, embeddedType, negotiateRecordsAccept } from '../plugins/http/media.js'
 import type { ConsumerFormat } from '../plugins/consumers/format.js'
 import { consumerErrorResponses, ConfluentError, Ref } from '../schemas/common.js'
 import {
   AssignmentsResponse, CommitBody, CommittedResponse, CreateConsumerBody, CreateConsumerResponse, Empty, EmptyArray,
-  GroupParams, InstanceParams, PartitionsBody, type PartitionsBodyT, RecordsQuery, RecordsResponse, SeekBody, SubscriptionBody, SubscriptionResponse
+  GroupParams, InstanceParams, PartitionsBody, V2GroupParams, V2InstanceParams, type PartitionsBodyT, RecordsQuery, RecordsResponse, SeekBody, SeekEdgeBody, SubscriptionBody, SubscriptionResponse
 } from '../schemas/consumers.js'
 
 const errors = consumerErrorResponses
 const with409 = { ...errors, 409: Ref(ConfluentError) }
-const I = '/:namespace/consumers/:group/instances/:instance'
 
-const consumers: FastifyPluginAsyncTypebox = async (fastify) => {
+/**
+ * Default `consumer.request.timeout.ms` of instances created under /api/v2: the Diaspora SDK documents "the
+ * service's default is 5000", and its fetch() without a timeout relies on it (Confluent's 1000 stays on /api/v3).
+ */
+export const V2_REQUEST_TIMEOUT_MS = 5000
+
+/** Which route family a registration serves (routes/api.ts registers both). */
+export interface ConsumerRoutesOptions {
+  /**
+   * v3: `/{namespace}/consumers/…`, the namespace named in the path. v2: `/consumers/…` in the caller's default
+   * namespace (`ns-` + the last 12 hex digits of the subject), the Diaspora 0.7 API its SDK calls.
+   */
+  family: 'v3' | 'v2'
+}
+
+const consumers: FastifyPluginAsyncTypebox<ConsumerRoutesOptions> = async (fastify, opts) => {
   const { consumers: registry, namespaces, config } = fastify
+  const v2 = opts.family === 'v2'
+  const G = v2 ? '/consumers/:group' : '/:namespace/consumers/:group'
+  const I = `${G}/instances/:instance`
+  const GroupParamsOf = v2 ? V2GroupParams : GroupParams
+  const InstanceParamsOf = v2 ? V2InstanceParams : InstanceParams
+  /** The namespace a request acts in: named in the path (v3), or the caller's default one (v2). */
+  const namespaceOf = v2
+    ? (request: FastifyRequest): string => defaultNamespace(subjectOf(request))
+    : (request: FastifyRequest): string => (request.params as { namespace: string }).namespace
+  /** Where an instance lives in this family: its base_uri's path. */
+  const instancePath = (namespace: string, group: string, name: string): string =>
+    `${v2 ? '/api/v2' : `/api/v3/${namespace}`}/consumers/${encodeURIComponent(group)}/instances/${encodeURIComponent(name)}`
 
   fastify.addHook('onRoute', (route) => {
     route.config = { ...(route.config as object), family: 'consumer' }
@@ -29,8 +58,14 @@ const consumers: FastifyPluginAsyncTypebox = async (fastify) => {
   })
   // The namespace must exist and belong to the caller, else 404 without saying which.
   fastify.addHook('preHandler', async (request) => {
-    const { namespace } = request.params as { namespace: string }
-    await namespaces.requireOwned(subjectOf(request), namespace)
+    const subject = subjectOf(request)
+    const namespace = namespaceOf(request)
+    if (!v2) return namespaces.requireOwned(subject, namespace)
+    try {
+      await namespaces.requireOwned(subject, namespace)
+    } catch (err) {
+      throw ApiError.is(err) && err.code === 'NAMESPACE_NOT_FOUND' ? Errors.defaultNamespaceNotFound(namespace) : err
+    }
   })
   // Consumer responses are Confluent's vnd type (records set their embedded type themselves).
   // (A callback hook: no promise per response.)
@@ -41,22 +76,25 @@ const consumers: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   const instanceOf = (request: FastifyRequest) => {
-    const p = request.params as { namespace: string, group: string, instance: string }
-    return registry.get(subjectOf(request), p.namespace, p.group, p.instance)
+    const p = request.params as { group: string, instance: string }
+    return registry.get(subjectOf(request), namespaceOf(request), p.group, p.instance)
   }
 
-  fastify.post('/:namespace/consumers/:group', {
+  fastify.post(G, {
     schema: {
       summary: 'Create a consumer instance',
-      description: 'Creates a consumer instance in the group (Kafka group `{namespace}.{group}`). The body is optional; defaults: format binary, auto.offset.reset latest, auto.commit.enable false.',
-      params: GroupParams,
+      description: v2
+        ? 'Creates a consumer instance in the group of the caller\'s default namespace (Kafka group `ns-….{group}`); `base_uri` stays under /api/v2/consumers. The body is optional; defaults: format binary, auto.offset.reset latest, auto.commit.enable false, consumer.request.timeout.ms 5000 (the Diaspora SDK\'s documented default).'
+        : 'Creates a consumer instance in the group (Kafka group `{namespace}.{group}`). The body is optional; defaults: format binary, auto.offset.reset latest, auto.commit.enable false.',
+      params: GroupParamsOf,
       body: CreateConsumerBody,
       'x-body-optional': true,
       response: { 200: CreateConsumerResponse, ...with409, 429: Ref(ConfluentError) }
     },
     preValidation: async (request) => { request.body ??= {} }
   }, async (request) => {
-    const { namespace, group } = request.params
+    const namespace = namespaceOf(request)
+    const { group } = request.params
     const b = request.body
     const format = (b.format ?? 'binary').toLowerCase()
     if (format === 'avro' || format === 'jsonschema' || format === 'protobuf') {
@@ -64,8 +102,8 @@ const consumers: FastifyPluginAsyncTypebox = async (fastify) => {
     }
     if (format !== 'binary' && format !== 'json') throw Errors.unprocessable('Invalid format type.')
     const reset = (b['auto.offset.reset'] ?? 'latest').toLowerCase()
-    if (reset !== 'earliest' && reset !== 'latest') {
-      throw Errors.invalidConsumerConfig(`auto.offset.reset must be earliest or latest (got ${JSON.stringify(b['auto.offset.reset'])})`)
+    if (reset !== 'earliest' && reset !== 'latest' && reset !== 'none') {
+      throw Errors.invalidConsumerConfig(`auto.offset.reset must be earliest, latest or none (got ${JSON.stringify(b['auto.offset.reset'])})`)
     }
     const commitRaw = (b['auto.commit.enable'] ?? 'false').toLowerCase()
     if (commitRaw !== 'true' && commitRaw !== 'false') {
@@ -73,7 +111,8 @@ const consumers: FastifyPluginAsyncTypebox = async (fastify) => {
     }
     const minBytes = b['fetch.min.bytes'] ?? b.responseMinBytes ?? 1
     if (minBytes < -1 || minBytes > 10_000_000) throw Errors.invalidFetchMinBytes()
-    const wait = Math.min(b['consumer.request.timeout.ms'] ?? b.requestWaitMs ?? config.CONSUMER_REQUEST_TIMEOUT_MS, config.CONSUMER_REQUEST_TIMEOUT_MAX_MS)
+    const defaultWait = v2 ? V2_REQUEST_TIMEOUT_MS : config.CONSUMER_REQUEST_TIMEOUT_MS
+    const wait = Math.min(b['consumer.request.timeout.ms'] ?? b.requestWaitMs ?? defaultWait, config.CONSUMER_REQUEST_TIMEOUT_MAX_MS)
     const name = b.id ?? b.name
     const inst = registry.create({
       namespace,
@@ -87,15 +126,14 @@ const consumers: FastifyPluginAsyncTypebox = async (fastify) => {
       requestTimeoutMs: wait
     })
     const base = (config.PUBLIC_URL ?? `${request.protocol}://${request.host}`).replace(/\/+$/, '')
-    const path = `/api/v3/${namespace}/consumers/${encodeURIComponent(group)}/instances/${encodeURIComponent(inst.opts.name)}`
-    return { instance_id: inst.opts.name, base_uri: base + path }
+    return { instance_id: inst.opts.name, base_uri: base + instancePath(namespace, group, inst.opts.name) }
   })
 
   fastify.delete(I, {
-    schema: { summary: 'Delete a consumer instance', description: 'Closes the instance; it leaves its group (and commits delivered offsets first if auto-commit is on).', params: InstanceParams, response: { 204: Empty, ...errors } }
+    schema: { summary: 'Delete a consumer instance', description: 'Closes the instance; it leaves its group (and commits delivered offsets first if auto-commit is on).', params: InstanceParamsOf, response: { 204: Empty, ...errors } }
   }, async (request, reply) => {
-    const { namespace, group, instance } = request.params
-    await registry.delete(subjectOf(request), namespace, group, instance)
+    const { group, instance } = request.params
+    await registry.delete(subjectOf(request), namespaceOf(request), group, instance)
     return reply.code(204).send(null)
   })
 
@@ -103,7 +141,7 @@ const consumers: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       summary: 'Subscribe to topics or a topic pattern',
       description: 'Replaces a topic-list subscription. `topics` and `topic_pattern` are mutually exclusive (409/40903); one is required (422/42204). A pattern matches topic names of this namespace only, in full, and picks up topics created later.',
-      params: InstanceParams,
+      params: InstanceParamsOf,
       body: SubscriptionBody,
       response: { 204: Empty, ...with409 }
     }
@@ -113,11 +151,11 @@ const consumers: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.get(`${I}/subscription`, {
-    schema: { summary: 'Get the subscription', description: 'Topics subscribed to (for a pattern: the topics it currently matches).', params: InstanceParams, response: { 200: SubscriptionResponse, ...errors } }
+    schema: { summary: 'Get the subscription', description: 'Topics subscribed to (for a pattern: the topics it currently matches).', params: InstanceParamsOf, response: { 200: SubscriptionResponse, ...errors } }
   }, async (request) => ({ topics: instanceOf(request).subscription() }))
 
   fastify.delete(`${I}/subscription`, {
-    schema: { summary: 'Unsubscribe', description: 'Drops the subscription and any manual assignment; the instance leaves the group. Idempotent.', params: InstanceParams, response: { 204: Empty, ...errors } }
+    schema: { summary: 'Unsubscribe', description: 'Drops the subscription and any manual assignment; the instance leaves the group. Idempotent.', params: InstanceParamsOf, response: { 204: Empty, ...errors } }
   }, async (request, reply) => {
     await instanceOf(request).unsubscribe()
     return reply.code(204).send(null)
@@ -127,7 +165,7 @@ const consumers: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       summary: 'Fetch records (long poll)',
       description: 'Returns as soon as the instance\'s fetch.min.bytes are buffered, otherwise when the timeout ends. Accept selects the embedded format and must match the instance (406/40601).',
-      params: InstanceParams,
+      params: InstanceParamsOf,
       querystring: RecordsQuery,
       // The embedded type of the instance's format; errors are the plain Confluent type.
       produces: [embeddedType('binary'), embeddedType('json'), KAFKA_V2],
@@ -155,7 +193,7 @@ const consumers: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       summary: 'Commit offsets',
       description: 'With offsets: commits offset + 1 for each (the client names the last record it processed). Without a body: commits, per partition, the offset after the last record returned over HTTP.',
-      params: InstanceParams,
+      params: InstanceParamsOf,
       body: CommitBody,
       'x-body-optional': true,
       response: { 200: EmptyArray, ...with409 }
@@ -170,7 +208,7 @@ const consumers: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       summary: 'Get committed offsets',
       description: 'Reads the group\'s committed offsets (the next offset to read) for the partitions named in the JSON body of this GET. Partitions never committed are left out. No body: 404/40402, as Confluent.',
-      params: InstanceParams,
+      params: InstanceParamsOf,
       'x-get-body': PartitionsBody,
       response: { 200: CommittedResponse, ...errors }
     }
@@ -186,7 +224,7 @@ const consumers: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       summary: 'Assign partitions manually',
       description: 'Fetches exactly these partitions, starting at the group\'s committed offsets or auto.offset.reset; commits land in the real group. Conflicts with a subscription (409/40903). An empty list clears the assignment.',
-      params: InstanceParams,
+      params: InstanceParamsOf,
       body: PartitionsBody,
       response: { 204: Empty, ...with409 }
     }
@@ -196,7 +234,7 @@ const consumers: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.get(`${I}/assignments`, {
-    schema: { summary: 'Get the current assignment', description: 'Partitions currently held, manual or given by the group.', params: InstanceParams, response: { 200: AssignmentsResponse, ...errors } }
+    schema: { summary: 'Get the current assignment', description: 'Partitions currently held, manual or given by the group.', params: InstanceParamsOf, response: { 200: AssignmentsResponse, ...errors } }
   }, async (request) => {
     const inst = instanceOf(request)
     inst.startSoon() // a subscription starts its consumer at the first read, commit or this request
@@ -207,7 +245,7 @@ const consumers: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       summary: 'Seek to offsets or timestamps',
       description: 'The next read starts exactly at `offset` (no +1). Timestamps seek to the first record at or after the instant (the end when none). Partitions must be held by the instance (409/40903).',
-      params: InstanceParams,
+      params: InstanceParamsOf,
       body: SeekBody,
       response: { 204: Empty, ...with409 }
     }
@@ -225,11 +263,13 @@ const consumers: FastifyPluginAsyncTypebox = async (fastify) => {
     fastify.post(`${I}/positions/${edge}`, {
       schema: {
         summary: `Seek to the ${edge}`,
-        description: `Moves each partition to its ${edge === 'beginning' ? 'first available' : 'log end'} offset, resolved now; buffered records of those partitions are dropped.`,
-        params: InstanceParams,
-        body: PartitionsBody,
+        description: `Moves each partition to its ${edge === 'beginning' ? 'first available' : 'log end'} offset, resolved now; buffered records of those partitions are dropped. No \`partitions\`, an empty list or no body: every partition the instance holds now.`,
+        params: InstanceParamsOf,
+        body: SeekEdgeBody,
+        'x-body-optional': true,
         response: { 204: Empty, ...with409 }
-      }
+      },
+      preValidation: async (request) => { request.body ??= {} }
     }, async (request, reply) => {
       await instanceOf(request).seekToEdge(request.body.partitions, edge)
       return reply.code(204).send(null)

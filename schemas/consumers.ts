@@ -7,12 +7,15 @@ const Partition = Type.Integer({ minimum: 0, maximum: 2147483647 })
 
 export const GroupParams = Type.Object({ namespace: NamespaceName, group: GroupName })
 export const InstanceParams = Type.Object({ namespace: NamespaceName, group: GroupName, instance: InstanceName })
+/** /api/v2/consumers: the caller's default namespace, so none in the path. */
+export const V2GroupParams = Type.Object({ group: GroupName })
+export const V2InstanceParams = Type.Object({ group: GroupName, instance: InstanceName })
 
 export const CreateConsumerBody = Type.Object({
   name: Type.Optional(InstanceName),
   id: Type.Optional(InstanceName),
   format: Type.Optional(Type.String({ description: 'binary (default) or json; avro, jsonschema and protobuf need a schema registry and are refused', examples: ['binary'] })),
-  'auto.offset.reset': Type.Optional(Type.String({ description: 'earliest or latest (default)', examples: ['earliest'] })),
+  'auto.offset.reset': Type.Optional(Type.String({ description: 'earliest, latest (default) or none (a read of a partition the group never committed fails with 409/40905 until the client seeks or commits)', examples: ['earliest'] })),
   'auto.commit.enable': Type.Optional(Type.String({ description: '"true" or "false" (default)', examples: ['false'] })),
   'fetch.min.bytes': Type.Optional(Type.Integer({ description: 'bytes buffered before a read returns early; -1 waits the whole timeout (default 1)' })),
   'consumer.request.timeout.ms': Type.Optional(Type.Integer({ minimum: 0, description: 'default wait of GET records for this instance' })),
@@ -43,12 +46,17 @@ export const RecordsQuery = Type.Object({
 
 export const ConsumerRecord = Type.Object({
   topic: Type.String(),
-  key: Type.Unknown({ description: 'base64 (binary) or embedded JSON (json); null when absent' }),
-  value: Type.Unknown({ description: 'base64 (binary) or embedded JSON (json); null when absent' }),
+  key: Type.Unknown({ description: 'base64 (binary); json: the JSON value the bytes hold, else their UTF-8 text as a string; null when absent' }),
+  value: Type.Unknown({ description: 'base64 (binary); json: the JSON value the bytes hold, else their UTF-8 text as a string; null when absent' }),
   partition: Type.Integer(),
   offset: Type.Integer(),
   timestamp: Type.Integer({ description: 'record timestamp, ms since the epoch' }),
-  headers: Type.Optional(Type.Array(Type.Object({ key: Type.String(), value: Type.Union([Type.String(), Type.Null()], { description: 'base64' }) })))
+  headers: Type.Array(Type.Object({
+    name: Type.String(),
+    value: Type.Union([Type.String(), Type.Null()], { description: 'base64 in both formats; null for a null value' })
+  }), { description: 'the record\'s headers in order, repeats kept; [] when none' })
+}, {
+  examples: [{ topic: 'events', key: 'am9iLTQy', value: 'eyJuIjoxfQ==', partition: 0, offset: 12, timestamp: 1795000000000, headers: [{ name: 'trace', value: 'YWJj' }, { name: 'empty', value: null }] }]
 })
 export const RecordsResponse = Type.Array(ConsumerRecord)
 
@@ -68,6 +76,11 @@ export const PartitionsBody = Type.Object({
   partitions: Type.Array(TopicPartitionEntry, { maxItems: 10000 })
 }, { additionalProperties: false, examples: [{ partitions: [{ topic: 'events', partition: 0 }] }] })
 export type PartitionsBodyT = Static<typeof PartitionsBody>
+
+/** positions/beginning and positions/end: no partitions, an empty list or no body mean every held partition. */
+export const SeekEdgeBody = Type.Object({
+  partitions: Type.Optional(Type.Array(TopicPartitionEntry, { maxItems: 10000 }))
+}, { additionalProperties: false, examples: [{ partitions: [{ topic: 'events', partition: 0 }] }, { partitions: [] }] })
 
 export const CommittedResponse = Type.Object({
   offsets: Type.Array(Type.Object({ topic: Type.String(), partition: Type.Integer(), offset: Type.Integer(), metadata: Type.String() }))

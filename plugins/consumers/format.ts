@@ -20,36 +20,34 @@ export interface WireRecord {
   partition: number
   offset: number
   timestamp: number
-  headers?: Array<{ key: string, value: string | null }>
+  headers: WireHeader[]
 }
+
+export interface WireHeader { name: string, value: string | null }
 
 const UNDECODABLE = Symbol('undecodable')
 
 /**
- * A json key or value as the JSON text to embed: null for no bytes; the bytes themselves when they are UTF-8 and
- * one JSON value (checked by a scanner that allocates nothing); otherwise, for bytes that are not UTF-8, their
- * decoded text (invalid sequences become U+FFFD, as Buffer#toString does) once JSON.parse accepts it.
+ * A json key or value as the JSON text to embed (the Diaspora 0.7 API's lenient json format): null for no bytes;
+ * the bytes themselves when they are UTF-8 and one JSON value (checked by a scanner that allocates nothing);
+ * other UTF-8 text (empty bytes included) as a JSON string of it (`job-42` -> `"job-42"`); UNDECODABLE only
+ * for bytes that are not UTF-8, which no JSON text can carry faithfully.
  * Embedded as the producer wrote it (whitespace and number spelling included) rather than parsed and
  * re-serialised: the same JSON value, without a second pass, and large integers keep their digits.
  */
 export function jsonText (b: Buffer | null): JsonText | null | typeof UNDECODABLE {
-  if (b === null || b.length === 0) return null
-  if (isUtf8(b)) return isJsonText(b) ? b : UNDECODABLE
-  const s = b.toString('utf8')
-  try {
-    JSON.parse(s)
-  } catch {
-    return UNDECODABLE
-  }
-  return s
+  if (b === null) return null
+  if (!isUtf8(b)) return UNDECODABLE
+  if (b.length > 0 && isJsonText(b)) return b
+  return JSON.stringify(b.toString('utf8'))
 }
 
-/** The text of a checked json key or value: its UTF-8 bytes, or a string decoded from bytes that were not UTF-8. */
+/** The text of a checked json key or value: its UTF-8 bytes (one JSON value), or a JSON string literal made of text. */
 export type JsonText = Buffer | string
 
-/** Headers are always base64 (they are bytes in Kafka), whatever the format. */
-function wireHeaders (h: BufferedRecord['headers']): WireRecord['headers'] {
-  return h?.map(([key, v]) => ({ key, value: v === null ? null : v.toString('base64') }))
+/** Header values are always base64 (they are bytes in Kafka), whatever the format; order and repeats kept. */
+function wireHeaders (h: BufferedRecord['headers']): WireHeader[] {
+  return h === undefined ? [] : h.map(([name, v]) => ({ name, value: v === null ? null : v.toString('base64') }))
 }
 
 export function toWire (r: BufferedRecord, format: ConsumerFormat, userTopic: string): WireRecord | typeof UNDECODABLE {
@@ -65,9 +63,7 @@ export function toWire (r: BufferedRecord, format: ConsumerFormat, userTopic: st
     key = k === null ? null : JSON.parse(k.toString())
     value = v === null ? null : JSON.parse(v.toString())
   }
-  const out: WireRecord = { topic: userTopic, key, value, partition: r.partition, offset: r.offset, timestamp: r.timestamp }
-  if (r.headers && r.headers.length > 0) out.headers = wireHeaders(r.headers)
-  return out
+  return { topic: userTopic, key, value, partition: r.partition, offset: r.offset, timestamp: r.timestamp, headers: wireHeaders(r.headers) }
 }
 
 /**
@@ -188,8 +184,13 @@ const QUOTE = ascii('"')
 const PARTITION = ascii(',"partition":')
 const OFFSET = ascii(',"offset":')
 const TIMESTAMP = ascii(',"timestamp":')
-const HEADERS = ascii(',"headers":')
-const CLOSE_RECORD = ascii('}')
+// Most records have no headers: one literal for them, no per-record work.
+const NO_HEADERS = ascii(',"headers":[]}')
+const HEADERS_OPEN = ascii(',"headers":[{"name":')
+const NEXT_HEADER = ascii('},{"name":')
+const HEADER_NULL = ascii(',"value":null')
+const HEADER_QUOTE = ascii(',"value":"')
+const HEADERS_CLOSE = ascii('}]}')
 const CLOSE = ascii(']')
 
 /** What one GET records answer delivers: the records taken from the buffer, rendered on demand. */
@@ -224,7 +225,7 @@ export class Delivery {
     const records = this.records
     const texts = this.texts
     let estimate = 2
-    for (const r of records) estimate += 112 + Math.ceil(r.size * (texts ? 1.05 : 1.34))
+    for (const r of records) estimate += 126 + Math.ceil(r.size * (texts ? 1.05 : 1.34))
     const w = new Writer(estimate, pool)
     // ',{"topic":"name"' as bytes, by Kafka topic (a read takes round-robin across partitions, so topics alternate).
     const openings = new Map<string, Uint8Array>()
@@ -263,11 +264,17 @@ export class Delivery {
       w.int(r.offset)
       w.lit(TIMESTAMP)
       w.int(r.timestamp)
-      if (r.headers && r.headers.length > 0) {
-        w.lit(HEADERS)
-        w.utf8(JSON.stringify(wireHeaders(r.headers)))
+      const headers = r.headers
+      if (headers === undefined || headers.length === 0) w.lit(NO_HEADERS)
+      else {
+        for (let h = 0; h < headers.length; h++) {
+          const [name, v] = headers[h] as [string, Buffer | null]
+          w.lit(h === 0 ? HEADERS_OPEN : NEXT_HEADER)
+          w.utf8(JSON.stringify(name))
+          w.base64Field(HEADER_NULL, HEADER_QUOTE, v, 0, v?.length ?? 0)
+        }
+        w.lit(HEADERS_CLOSE)
       }
-      w.lit(CLOSE_RECORD)
     }
     w.lit(CLOSE)
     if (pool) this.#rendered = { pool, buf: w.buf }

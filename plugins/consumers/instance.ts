@@ -80,7 +80,8 @@ export interface InstanceOptions {
   name: string
   subject: string
   format: ConsumerFormat
-  autoOffsetReset: 'earliest' | 'latest'
+  /** none: a partition the group never committed fails the read (409/40905) until the client seeks or commits. */
+  autoOffsetReset: 'earliest' | 'latest' | 'none'
   autoCommit: boolean
   /** Bytes buffered before a read returns early; -1 = wait the whole timeout. */
   fetchMinBytes: number
@@ -141,6 +142,11 @@ export class ConsumerInstance {
   #positions = new Map<string, Position>()
   /** Where the next session should start, for partitions it may get (retained across rebuilds). */
   #resumeAt = new Map<string, number>()
+  /**
+   * auto.offset.reset none: held partitions whose start is known not to come from the reset (the group has a
+   * commit, or the client sought or committed); a read finding a held partition outside it checks the group.
+   */
+  #positioned = new Set<string>()
   #paused = false
   /** Shutting down: reads return what is buffered at once instead of waiting. */
   #draining = false
@@ -311,6 +317,7 @@ export class ConsumerInstance {
       const min = this.opts.fetchMinBytes
       while (!this.closed && !this.#draining) {
         if (this.#phase === 'failed' && this.#buffer.records === 0) throw toKafkaApiError(this.#failure)
+        if (this.opts.autoOffsetReset === 'none') await this.#requireStartOffsets()
         if (this.#buffer.records > 0 && min >= 0 && this.#buffer.bytes >= min) break
         const left = deadline - Date.now()
         if (left <= 0) break
@@ -329,6 +336,36 @@ export class ConsumerInstance {
       this.activeReads--
       this.lastActive = Date.now()
       if (this.activeReads === 0) this.#armPark()
+    }
+  }
+
+  /**
+   * auto.offset.reset none, Kafka's NoOffsetForPartitionException: a held partition that the group never
+   * committed and the client never sought fails the read with 409/40905 naming it, rather than the read polling
+   * empty forever. Asks Kafka only while some held partition is unchecked (once per assignment, typically).
+   */
+  async #requireStartOffsets (): Promise<void> {
+    // Again while a join (during the lookup) brought partitions not yet checked, so none slips into the take.
+    for (;;) {
+      const unchecked = [...this.#assigned].filter(([k]) => !this.#positioned.has(k))
+      if (unchecked.length === 0) return
+      const admin = await this.#admin()
+      const committed = new Set<string>()
+      try {
+        for (const t of await admin.fetchOffsets({ groupId: this.kafkaGroup, topics: [...new Set(unchecked.map(([, tp]) => tp.topic))] })) {
+          for (const p of t.partitions) if (Number(p.offset) >= 0) committed.add(tpKey(t.topic, p.partition))
+        }
+      } catch (err) {
+        throw toKafkaApiError(err)
+      }
+      const missing: string[] = []
+      for (const [k, tp] of unchecked) {
+        // Held still (a rebalance may have moved it while Kafka was asked), and not sought meanwhile.
+        if (!this.#assigned.has(k) || this.#positioned.has(k)) continue
+        if (committed.has(k)) this.#positioned.add(k)
+        else missing.push(`${this.#user(tp.topic)}-${tp.partition}`)
+      }
+      if (missing.length > 0) throw Errors.noCommittedOffset(missing.sort())
     }
   }
 
@@ -401,12 +438,25 @@ export class ConsumerInstance {
   commit (offsets?: PartitionOffset[]): Promise<void> {
     // The deadline counts from the request, so time queued behind other control operations is included.
     return this.#withinJoinWait(this.#serial(async () => {
+      if (offsets !== undefined && offsets.length > 0 && this.#awaitingStart()) {
+        // As the Diaspora 0.7 API (its SDK relies on it after re-creating an instance): a subscription gets its
+        // partitions at its first read, so offsets committed before it would be committed outside the group.
+        throw Errors.illegalState('No current assignment: a subscribed instance gets its partitions at its first read; read first, then commit offsets')
+      }
       await this.#activate()
       if (offsets === undefined) return this.#commitDelivered(true)
       const list = offsets.map(o => ({ ...o, topic: this.#deps.names.kafkaTopic(this.opts.namespace, o.topic), offset: o.offset + 1 }))
       await this.#validatePartitions(list)
       this.#lastCommitted = undefined // the group's offsets may differ from what was delivered now
       await this.#commitKafka(list)
+      if (this.opts.autoOffsetReset === 'none') {
+        // Java's next poll starts a partition without a position at its commit; the session here had to start
+        // somewhere already, so it moves there.
+        for (const o of list) {
+          const k = tpKey(o.topic, o.partition)
+          if (this.#assigned.has(k) && !this.#positioned.has(k)) this.#seekNow(o.topic, o.partition, o.offset)
+        }
+      }
     }))
   }
 
@@ -551,9 +601,13 @@ export class ConsumerInstance {
     })
   }
 
-  seekToEdge (partitions: TopicPartition[], edge: 'beginning' | 'end'): Promise<void> {
+  /** No partitions (or an empty list): every partition held now, as the Diaspora SDK documents. */
+  seekToEdge (partitions: TopicPartition[] | undefined, edge: 'beginning' | 'end'): Promise<void> {
     return this.#serial(async () => {
-      const list = this.#dedupe(partitions.map(p => ({ topic: this.#deps.names.kafkaTopic(this.opts.namespace, p.topic), partition: p.partition })))
+      const list = partitions === undefined || partitions.length === 0
+        ? [...this.#assigned.values()]
+        : this.#dedupe(partitions.map(p => ({ topic: this.#deps.names.kafkaTopic(this.opts.namespace, p.topic), partition: p.partition })))
+      if (list.length === 0) return
       this.#requireAssigned(list)
       const edges = await this.#edges(list)
       for (const tp of list) {
@@ -613,6 +667,7 @@ export class ConsumerInstance {
 
   /** Purge the partition's buffer and point both our position and kafkajs' fetch at `offset`. */
   #seekNow (topic: string, partition: number, offset: number): void {
+    this.#positioned.add(tpKey(topic, partition))
     this.#deps.budget.release(this.#buffer.purge(topic, partition))
     this.#positions.set(tpKey(topic, partition), { next: offset, delivered: offset })
     this.#session?.seek(topic, partition, offset)
@@ -784,6 +839,7 @@ export class ConsumerInstance {
   #forgetPositions (): void {
     this.#positions.clear()
     this.#resumeAt.clear()
+    this.#positioned.clear()
   }
 
   /** Synchronous, inside kafkajs' join: adjust buffers and positions before the first fetch. */
@@ -794,6 +850,7 @@ export class ConsumerInstance {
       if (!next.has(k)) {
         this.#deps.budget.release(this.#buffer.purge(tp.topic, tp.partition))
         this.#positions.delete(k)
+        this.#positioned.delete(k)
       }
     }
     for (const [k, tp] of next) {
@@ -805,6 +862,7 @@ export class ConsumerInstance {
       } else if (resume !== undefined) {
         session.seek(tp.topic, tp.partition, resume)
         this.#positions.set(k, { next: resume, delivered: resume })
+        this.#positioned.add(k)
       }
     }
     // Places kept for partitions that went to other members are stale from now on: should one come back in a
@@ -818,6 +876,8 @@ export class ConsumerInstance {
     if (this.#paused) session.pause(session.topics)
     if (this.#parked) session.park() // a consumer kafkajs rebuilt after a crash starts unpaused
     for (const w of [...this.#joinWaiters]) w()
+    // reset none: a waiting read checks the new partitions now rather than polling empty to its deadline.
+    if (this.opts.autoOffsetReset === 'none') this.#wakeReaders()
     this.#deps.observer?.join?.()
   }
 
@@ -941,7 +1001,8 @@ export class ConsumerInstance {
       throw toKafkaApiError(err)
     }
     const missing = list.filter(tp => !out.has(tpKey(tp.topic, tp.partition)))
-    if (missing.length > 0) {
+    // reset none: no start at all; the read names the partition (#requireStartOffsets).
+    if (missing.length > 0 && this.opts.autoOffsetReset !== 'none') {
       const edges = await this.#edges(missing)
       for (const tp of missing) {
         const e = edges.get(tpKey(tp.topic, tp.partition))

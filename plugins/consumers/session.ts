@@ -240,6 +240,11 @@ function fixedAssigner (assignment: Record<string, number[]>): PartitionAssigner
   })
 }
 
+/**
+ * Headers of a message kafkajs decoded (the fallback path): its object keeps each value's bytes, but groups a
+ * repeated name's values into an array at the name's first place, and puts integer-like names first (JavaScript
+ * key order). The fetch decoder keeps the wire order; this path keeps the bytes.
+ */
 function headersOf (h: Record<string, unknown> | undefined): SessionRecord['headers'] {
   if (!h) return undefined
   const keys = Object.keys(h)

@@ -63,7 +63,8 @@ const docsPlugin: FastifyPluginAsync = async (fastify) => {
       info: {
         title: 'diaspora-service',
         description: 'HTTP gateway to Apache Kafka for Globus users. The consumer API follows Confluent REST Proxy v2 ' +
-          'under /api/v3/{namespace}/consumers; management routes follow the existing Diaspora service.',
+          'under /api/v3/{namespace}/consumers, and under /api/v2/consumers in the caller\'s default namespace (the Diaspora ' +
+          'SDK\'s RESTConsumer); management routes follow the existing Diaspora service.',
         version: '0.1.0'
       },
       components: {

@@ -63,11 +63,18 @@ export const Errors = {
       ? 'Consumer instance not found: it expired after being idle longer than the instance timeout.'
       : 'Consumer instance not found.', { code: 'INSTANCE_NOT_FOUND' }),
   namespaceNotFound: (ns: string) => new ApiError(404, 40401, `Namespace not found: ${ns}`, { code: 'NAMESPACE_NOT_FOUND' }),
+  /** /api/v2 routes act in the caller's default namespace, which exists once the user is created. */
+  defaultNamespaceNotFound: (ns: string) => new ApiError(404, 40401,
+    `Namespace not found: ${ns} (this identity's default namespace); create the user first (POST /api/v3/user)`, { code: 'NAMESPACE_NOT_FOUND' }),
   formatMismatch: () => new ApiError(406, 40601,
     'The requested embedded data format does not match the deserializer for this consumer instance'),
   instanceExists: () => new ApiError(409, 40902,
     'Consumer instance with the specified name already exists in this group; its owner may delete it.'),
   illegalState: (message: string) => new ApiError(409, 40903, `Illegal state: ${message}`, { code: 'ILLEGAL_STATE' }),
+  /** auto.offset.reset none (Kafka's NoOffsetForPartitionException): the client must seek or commit first. */
+  noCommittedOffset: (partitions: string[]) => new ApiError(409, 40905,
+    `No committed offset for partition(s) ${partitions.join(', ')} and auto.offset.reset is none; seek (positions, positions/beginning or positions/end) or commit an offset first`,
+    { code: 'NO_COMMITTED_OFFSET' }),
   conflict: (message: string, code = 'CONFLICT') => new ApiError(409, 409, message, { code }),
   unprocessable: (message: string, errorCode = 422) => new ApiError(422, errorCode, message),
   invalidName: (kind: string, rule: string, name?: string) => new ApiError(422, 42204,
@@ -75,7 +82,7 @@ export const Errors = {
   invalidConsumerConfig: (message: string) => new ApiError(422, 42204, `Invalid consumer configuration: ${message}`, { code: 'INVALID_CONSUMER_CONFIG' }),
   invalidFetchMinBytes: () => new ApiError(422, 40001, 'fetch.min.bytes must be between -1 and 10000000', { code: 'INVALID_FETCH_MIN_BYTES' }),
   undecodableRecord: (topic: string, partition: number, offset: string, what: string) =>
-    new ApiError(422, 42203, `Record ${topic}/${partition}@${offset} ${what} is not valid JSON; seek past offset ${offset} or use a binary consumer`, { code: 'UNDECODABLE_RECORD' }),
+    new ApiError(422, 42203, `Record ${topic}/${partition}@${offset} ${what} is not valid UTF-8, so a json consumer cannot return it; seek past offset ${offset} or use a binary consumer`, { code: 'UNDECODABLE_RECORD' }),
   quotaExceeded: (limit: number) => new ApiError(429, 42901, `Consumer instance quota exceeded: at most ${limit} instances per user`, { code: 'QUOTA_EXCEEDED' }),
   brokerUnavailable: (detail?: string) => new ApiError(503, 50302, detail ? `Broker not available: ${detail}` : 'Broker not available.', { code: 'BROKER_UNAVAILABLE' }),
   kafka: (detail: string) => new ApiError(500, 50002, `Kafka error: ${detail}`, { code: 'KAFKA_ERROR' }),

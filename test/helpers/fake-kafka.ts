@@ -55,7 +55,7 @@ export class FakeSession implements SessionPort {
   }
 
   /** Hand the instance a batch, as kafkajs' eachBatch would. */
-  deliver (topic: string, partition: number, offsets: number[], value: (o: number) => string = o => `v${o}`): void {
+  deliver (topic: string, partition: number, offsets: number[], value: (o: number) => string | Buffer = o => `v${o}`): void {
     const records: SessionRecord[] = offsets.map(offset => {
       const v = Buffer.from(value(offset))
       return { topic, partition, offset, timestamp: 1000 + offset, key: null, value: v, headers: undefined, size: v.length }

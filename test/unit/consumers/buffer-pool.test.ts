@@ -61,8 +61,8 @@ t.test('a delivery renders into a pooled buffer and gives it back on release, on
   const d = new Delivery([record(1, 'a'), record(2, 'bc')], 'binary', k => k.slice(3))
   const body = d.render(pool)
   t.same(JSON.parse(body.toString()), [
-    { topic: 't', key: null, value: 'YQ==', partition: 0, offset: 1, timestamp: 5 },
-    { topic: 't', key: null, value: 'YmM=', partition: 0, offset: 2, timestamp: 5 }
+    { topic: 't', key: null, value: 'YQ==', partition: 0, offset: 1, timestamp: 5, headers: [] },
+    { topic: 't', key: null, value: 'YmM=', partition: 0, offset: 2, timestamp: 5, headers: [] }
   ])
   t.equal(body.buffer.byteLength, 65536, 'written into a pool buffer')
   t.equal(pool.idleBytes, 0)

@@ -9,7 +9,7 @@ import t, { type Test } from 'tap'
 import { createRequire } from 'node:module'
 import { FetchDecoder, type FetchResponse } from '../../../plugins/consumers/fetch-decoder.js'
 import { FetchedRecord } from '../../../plugins/consumers/record-buffer.js'
-import { kafkajsDecodeHelpers } from '../../../plugins/consumers/session.js'
+import { kafkajsDecodeHelpers, toSessionRecords } from '../../../plugins/consumers/session.js'
 import { batch, int16, int32, int64, legacyMessage, record, response, zigzag, type Rec } from '../../helpers/fetch-wire.js'
 
 const require = createRequire(import.meta.url)
@@ -184,4 +184,36 @@ t.test('a fetched record: key and value are views of its block made when asked f
   t.equal(empty.key, null)
   t.equal(empty.value?.length, 0, 'an empty value is not a null one')
   t.equal(empty.size, 0)
+})
+
+/** The decoder's headers, as the records API renders them (format.ts): names and value bytes, in order. */
+const headerView = (h: FetchedRecord['headers']): Array<[string, string | null]> => (h ?? []).map(([k, v]) => [k, hex(v)])
+
+t.test('headers: exactly the wire\'s, in order with repeats interleaved, null and empty values kept, plain and gzip', async t => {
+  const specs: Array<Array<[string, Buffer | null]>> = [
+    [],
+    [['trace', Buffer.from('abc')]],
+    [['a', Buffer.from('1')], ['b', null], ['a', Buffer.from('2')], ['2', Buffer.alloc(0)], ['1', Buffer.from([0, 255, 0x80])]],
+    [['ключ', bytes(300)], ['', null], ['😀', Buffer.from('v')]]
+  ]
+  for (const gzip of [false, true]) {
+    const records: Rec[] = specs.map((headers, i) => ({ tsDelta: i, offDelta: i, key: null, value: Buffer.from(`v${i}`), headers }))
+    const raw = response([{ name: 'ns.h', partitions: [{ partition: 0, set: batch({ baseOffset: 10, baseTimestamp: 1_700_000_000_000, records, gzip }) }] }])
+    const ours = await same(t, raw, true)
+    const decoded = ours.responses[0]?.partitions[0]?.messages as FetchedRecord[]
+    t.same(decoded.map(r => headerView(r.headers)), specs.map(h => h.map(([k, v]) => [k, hex(v)])), `${gzip ? 'gzip' : 'plain'}: the wire's headers, in its order`)
+    t.equal(decoded[0]?.headers, undefined, 'no headers: nothing allocated')
+  }
+})
+
+t.test('headers left to kafkajs (aborted transactions): the same bytes and nulls, each name\'s values in order', async t => {
+  const headers: Array<[string, Buffer | null]> = [['x', Buffer.from('1')], ['y', null], ['x', Buffer.from([0xff])], ['z', Buffer.alloc(0)]]
+  const set = batch({ baseOffset: 5, baseTimestamp: 1_700_000_000_000, records: [{ tsDelta: 0, offDelta: 0, key: null, value: Buffer.from('v'), headers }] })
+  const raw = response([{ name: 'ns.h', partitions: [{ partition: 0, aborted: [[7, 100]], set }] }])
+  const ours = await decoder.decode(raw)
+  const messages = ours.responses[0]?.partitions[0]?.messages as Parameters<typeof toSessionRecords>[2]
+  t.notOk(messages.some(m => m instanceof FetchedRecord), 'decoded by kafkajs')
+  const [r] = toSessionRecords('ns.h', 0, messages)
+  // kafkajs' object groups a repeated name at its first place: x, x, y, z.
+  t.same(headerView(r?.headers), [['x', '31'], ['x', 'ff'], ['y', null], ['z', '']], 'every value\'s bytes, null kept, one name\'s values in order')
 })

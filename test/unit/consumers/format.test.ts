@@ -63,7 +63,7 @@ t.test('json: render is the same JSON value as the records, with each text embed
   const text = d.render().toString('utf8')
   const wire = d.wire()
   t.same(JSON.parse(text), wire, 'parses back to the records')
-  t.same(wire.map(w => w.value), [{ a: 1 }, { nested: { list: [1, 2.5, -3e-7, true, null] }, s: 'quote " backslash \\ newline \n tab \t' }, 'unicode: é 漢字 😀 \u2028 \u0000', null, [], '', null, { spaced: [1, 2] }])
+  t.same(wire.map(w => w.value), [{ a: 1 }, { nested: { list: [1, 2.5, -3e-7, true, null] }, s: 'quote " backslash \\ newline \n tab \t' }, 'unicode: é 漢字 😀 \u2028 \u0000', null, [], '', '', { spaced: [1, 2] }], 'empty bytes are the empty text: ""')
   t.ok(text.includes('"key": 12345678901234567890 ,'), 'a large integer keeps its digits (JSON.parse would round it)')
   t.ok(Buffer.isBuffer(d.render()))
 })
@@ -86,27 +86,55 @@ t.test('the output grows past its estimate without losing bytes', async t => {
   t.same(JSON.parse(d.render().toString('utf8')), d.wire())
 })
 
-t.test('undecodable json is told apart from valid json', async t => {
-  t.equal(jsonText(Buffer.from('{"a":')), UNDECODABLE)
-  t.equal(jsonText(Buffer.from('not json')), UNDECODABLE)
-  t.equal(jsonText(Buffer.alloc(0)), null)
-  t.equal(jsonText(null), null)
+t.test('json is lenient: one JSON value is embedded, other UTF-8 text is a string, only bytes not UTF-8 are undecodable', async t => {
   const seven = Buffer.from('7')
   t.equal(jsonText(seven), seven, 'UTF-8 JSON: the bytes themselves, embedded as they are')
-  t.equal(jsonText(Buffer.from('"tab\tinside"')), UNDECODABLE, 'a raw control character inside a string')
-  t.equal(jsonText(Buffer.from('\ufeff{}')), UNDECODABLE, 'a byte-order mark (JSON.parse refuses it too)')
-  t.equal(jsonText(Buffer.from([0x22, 0xff, 0x22])), '"\ufffd"', 'not UTF-8: the decoded text, as before')
+  t.equal(jsonText(null), null)
+  const text = (s: string | Buffer): unknown => {
+    const j = jsonText(typeof s === 'string' ? Buffer.from(s) : s)
+    return typeof j === 'string' ? JSON.parse(j) : j
+  }
+  t.equal(text('job-42'), 'job-42', 'plain text: a string (the Diaspora SDK README example)')
+  t.equal(text(''), '', 'empty bytes: the empty string, not null (null is a Kafka null)')
+  t.equal(text('{"a":'), '{"a":', 'broken JSON is text too')
+  t.equal(text('"tab\tinside"'), '"tab\tinside"', 'a raw control character: text, escaped')
+  t.equal(text('\ufeff{}'), '\ufeff{}', 'a byte-order mark: text (JSON.parse refuses it as JSON)')
+  t.equal(text('quote " backslash \\ nl \n nul \u0000 \u2028 漢 😀'), 'quote " backslash \\ nl \n nul \u0000 \u2028 漢 😀', 'escaped so that it parses back to the same text')
+  t.equal(jsonText(Buffer.from('job-42')), '"job-42"', 'the JSON text of the string')
+  t.equal(jsonText(Buffer.from([0x22, 0xff, 0x22])), UNDECODABLE, 'not UTF-8, even when the decoded text would be JSON')
   t.equal(jsonText(Buffer.from([0x7b, 0xff])), UNDECODABLE)
-  t.equal(toWire(rec(0, null, '{'), 'json', 't'), UNDECODABLE)
-  const w = toWire(rec(0, null, '{'), 'binary', 't') as WireRecord
-  t.equal(w.value, Buffer.from('{').toString('base64'), 'binary never fails')
+  t.equal(jsonText(Buffer.from([0xed, 0xa0, 0x80])), UNDECODABLE, 'an encoded surrogate is not UTF-8')
+  t.not(toWire(rec(0, null, 'not json'), 'json', 't'), UNDECODABLE)
+  t.equal(toWire({ ...rec(0, null, null), value: Buffer.from([0xc3]) }, 'json', 't'), UNDECODABLE)
+  const w = toWire({ ...rec(0, null, null), value: Buffer.from([0xc3]) }, 'binary', 't') as WireRecord
+  t.equal(w.value, 'ww==', 'binary never fails')
 })
 
-t.test('json: keys and values that are not UTF-8 render as their decoded text', async t => {
-  const r: BufferedRecord = { topic: 'ns-abc.t', partition: 0, offset: 9, timestamp: 1, key: Buffer.from([0x22, 0xc3, 0x22]), value: Buffer.from([0x5b, 0x22, 0xe9, 0x22, 0x5d]), headers: undefined, size: 8 }
-  const d = deliver([r], 'json')
-  t.same(JSON.parse(d.render().toString('utf8')), [{ topic: 't', key: '\ufffd', value: ['\ufffd'], partition: 0, offset: 9, timestamp: 1 }])
-  t.same(JSON.parse(d.render().toString('utf8')), d.wire())
+t.test('json: text keys and values render as escaped strings, byte for byte as JSON.stringify writes them', async t => {
+  const recs = [rec(0, 'job-42', 'plain text'), rec(1, '42', 'true'), rec(2, 'a"b\\c', 'line\nbreak\u0001'), rec(3, '{"k":', '[1,'), rec(4, '', '漢字 😀')]
+  const d = deliver(recs, 'json')
+  t.equal(d.render().toString('utf8'), JSON.stringify(d.wire()))
+  t.same(d.wire().map(w => [w.key, w.value]), [['job-42', 'plain text'], [42, true], ['a"b\\c', 'line\nbreak\u0001'], ['{"k":', '[1,'], ['', '漢字 😀']])
+})
+
+t.test('headers: always a list of {name, value: base64 | null} in wire order, [] when none, in both formats', async t => {
+  const headers: Array<[string, Buffer | null]> = [['h1', Buffer.from('v1')], ['h2', null], ['h1', Buffer.from([0, 255, 10])], ['ключ "q"', Buffer.alloc(0)], ['1', Buffer.from('n')]]
+  const recs = [rec(0, null, '1'), rec(1, null, '2', headers), rec(2, null, '3', []), rec(3, 'k', '4', [['only', null]])]
+  for (const format of ['binary', 'json'] as const) {
+    const d = deliver(recs, format)
+    const text = d.render().toString('utf8')
+    t.equal(text, JSON.stringify(d.wire()), `${format}: rendered as JSON.stringify writes the records`)
+    const parsed = JSON.parse(text) as WireRecord[]
+    t.same(parsed.map(r => r.headers), [
+      [],
+      [{ name: 'h1', value: 'djE=' }, { name: 'h2', value: null }, { name: 'h1', value: 'AP8K' }, { name: 'ключ "q"', value: '' }, { name: '1', value: 'bg==' }],
+      [],
+      [{ name: 'only', value: null }]
+    ], `${format}: order, repeats, null and empty values kept`)
+    t.ok(text.includes('"timestamp":1700000000000,"headers":[]}'), `${format}: no headers is []`)
+  }
+  const asFetched = recs.map((r, i) => fetched(r, Buffer.alloc(2048), i * 256))
+  t.equal(deliver(asFetched, 'binary').render().toString('utf8'), deliver(recs, 'binary').render().toString('utf8'), 'fetch-decoder records render the same headers')
 })
 
 t.test('offsets and timestamps (repeated and changing, every magnitude) are written exactly as JSON.stringify writes them', async t => {

@@ -190,7 +190,7 @@ t.test('json: an undecodable record fails the read, stays put, and a seek past i
   await inst.start()
   const s = r.port.current
   s.join([[T, 0]])
-  s.deliver(T, 0, [0, 1, 2], o => (o === 1 ? 'not json' : JSON.stringify({ n: o })))
+  s.deliver(T, 0, [0, 1, 2], o => (o === 1 ? Buffer.from([0x7b, 0xff]) : JSON.stringify({ n: o })))
   t.same((await inst.read(10, 1 << 20, 'json')).wire().map(x => x.value), [{ n: 0 }], 'records before the bad one are returned')
   t.match(await caught(inst.read(10, 1 << 20, 'json')), { statusCode: 422, errorCode: 42203 })
   t.match(await caught(inst.read(10, 1 << 20, 'json')), { statusCode: 422, errorCode: 42203 })
@@ -290,12 +290,19 @@ t.test('a GET assignments (startSoon) or a commit starts the consumer too', asyn
   const b = r2.instance()
   t.teardown(() => b.close())
   await b.subscribe({ topics: ['events'] })
-  const commit = b.commit([{ topic: 'events', partition: 0, offset: 3 }])
+  // Diaspora 0.7 (its SDK relies on it): offsets before the first read are refused, the subscription holds nothing.
+  t.match(await caught(b.commit([{ topic: 'events', partition: 0, offset: 3 }])), { statusCode: 409, errorCode: 40903 }, 'offsets before the first read: 409/40903')
+  t.equal(r2.port.sessions.length, 0, 'that refusal started nothing')
+  await b.commit([]) // an empty list names no partition: nothing to refuse (and it starts the consumer)
+  t.equal(r2.port.sessions.length, 1)
+  const commit = b.commit()
   await tick(5)
-  t.equal(r2.port.sessions.length, 1, 'the commit started the consumer')
+  t.equal(r2.port.sessions.length, 1, 'a commit of the positions needs the consumer too')
   r2.port.current.join([[T, 0]])
   await commit
-  t.same(r2.port.current.commits, [[{ topic: T, partition: 0, offset: 4 }]], 'and committed once joined')
+  t.same(r2.port.current.commits, [], 'nothing delivered: nothing committed')
+  await b.commit([{ topic: 'events', partition: 0, offset: 3 }])
+  t.same(r2.port.current.commits, [[{ topic: T, partition: 0, offset: 4 }]], 'once started, offsets are committed')
 })
 
 t.test('an instance without reads parks its consumer and the next read unparks it', async t => {
@@ -413,4 +420,64 @@ t.test('seeks to timestamps look each partition up once, the last entry winning,
   t.equal(r.admin.timestampLookups, 1, 'one lookup for one topic and instant')
   t.equal(r.admin.offsetLookups - offsetLookupsBefore, 1, 'the end offsets of the topic looked up once, not once per partition')
   t.same(s.seeks.slice(before), [[T, 0, 50], [T, 1, 50]], 'one seek per partition (no record at or after the instant: the end)')
+})
+
+t.test('auto.offset.reset none: a read fails with 409/40905 naming the partitions without a commit, woken by the join', async t => {
+  const r = rig()
+  r.admin.addTopic(T, 3)
+  r.admin.committed.set(`ns-abc.grp/${T}/2`, 4)
+  const inst = await r.subscribed(t, { autoOffsetReset: 'none' })
+  await inst.start()
+  t.equal(r.port.current.spec.fromBeginning, false, 'the session is not told to start at the beginning')
+  const s = r.port.current
+  const pending = caught(inst.read(30_000, 1 << 20, 'binary'))
+  await tick(20)
+  s.join([[T, 0], [T, 1], [T, 2]])
+  const err = await pending // long before 30 s: the join woke the read
+  t.match(err, { statusCode: 409, errorCode: 40905, message: /partition\(s\) events-0, events-1 and auto\.offset\.reset is none/ })
+  t.notMatch(err.message, /events-2/, 'the committed partition is fine')
+  s.deliver(T, 2, [4])
+  t.match(await caught(inst.read(10, 1 << 20, 'binary')), { errorCode: 40905 }, 'records of other partitions do not get past it')
+  await inst.seekToEdge([{ topic: 'events', partition: 0 }], 'beginning')
+  t.match(await caught(inst.read(10, 1 << 20, 'binary')), { message: /partition\(s\) events-1 and/ }, 'a seek gives a partition its start')
+  await inst.commit([{ topic: 'events', partition: 1, offset: 6 }])
+  t.same(s.seeks.at(-1), [T, 1, 7], 'a commit moves the unpositioned partition to the committed offset')
+  t.same(values((await inst.read(10, 1 << 20, 'binary')).wire()), ['v4'], 'every partition has a start: reads go on')
+})
+
+t.test('auto.offset.reset none with a manual assignment: no reset edge is looked up; the read names the partition', async t => {
+  const r = rig()
+  r.admin.addTopic(T, 2, 10, 0)
+  r.admin.committed.set(`ns-abc.grp/${T}/0`, 3)
+  const inst = r.instance({ autoOffsetReset: 'none' })
+  t.teardown(() => inst.close())
+  await inst.assign([{ topic: 'events', partition: 0 }, { topic: 'events', partition: 1 }])
+  t.equal(r.admin.offsetLookups, 0, 'no edge for auto.offset.reset')
+  const s = r.port.current
+  s.join([[T, 0], [T, 1]])
+  t.same(s.seeks, [[T, 0, 3]], 'the committed partition starts at its commit; the other gets no start')
+  t.match(await caught(inst.read(10, 1 << 20, 'binary')), { statusCode: 409, errorCode: 40905, message: /events-1 and/ })
+  await inst.seekToEdge(undefined, 'end')
+  t.same(s.seeks.slice(-2), [[T, 0, 10], [T, 1, 10]], 'no partitions: every assigned one')
+  t.same((await inst.read(10, 1 << 20, 'binary')).wire(), [])
+})
+
+t.test('seek to the beginning or end of every assigned partition: an empty list, no list; nothing held is a no-op', async t => {
+  const r = rig()
+  r.admin.addTopic(T, 2, 9, 2)
+  const inst = r.instance()
+  t.teardown(() => inst.close())
+  await inst.seekToEdge([], 'end')
+  t.equal(r.admin.offsetLookups, 0, 'nothing held: nothing to look up')
+  await inst.assign([{ topic: 'events', partition: 0 }, { topic: 'events', partition: 1 }])
+  const s = r.port.current
+  s.join([[T, 0], [T, 1]])
+  const before = s.seeks.length
+  await inst.seekToEdge([], 'beginning')
+  t.same(s.seeks.slice(before), [[T, 0, 2], [T, 1, 2]])
+  await inst.seekToEdge(undefined, 'end')
+  t.same(s.seeks.slice(before + 2), [[T, 0, 9], [T, 1, 9]])
+  await inst.seekToEdge([{ topic: 'events', partition: 1 }], 'beginning')
+  t.same(s.seeks.at(-1), [T, 1, 2], 'a list still names exactly its partitions')
+  t.equal(s.seeks.length, before + 5)
 })
