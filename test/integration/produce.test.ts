@@ -237,3 +237,22 @@ t.test('metrics: records, bytes, errors by code, send durations', async t => {
   t.match(text, /^diaspora_produce_send_duration_seconds_count 2$/m)
   t.match(text, /^diaspora_produce_in_flight_bytes 0$/m)
 })
+
+t.test('routing: produce paths never meet the management routes', async t => {
+  // A topic named "topics" is managed at /{ns}/topics and produced to at /{ns}/topics/topics/records.
+  const created = await alice.req('POST', `${alice.ns}/topics`, {}, JSON_CT)
+  t.equal(created.statusCode, 201, created.body)
+  const res = await post(alice, 'topics/records', { value: { type: 'JSON', data: 1 } })
+  t.equal(res.statusCode, 200, res.body)
+  const v2 = await alice.req('POST', `${alice.ns}/topics/topics`, { records: [{ value: 1 }] }, { 'content-type': JSONV2 })
+  t.equal(v2.statusCode, 200, v2.body)
+  t.equal((await alice.req('DELETE', `${alice.ns}/topics`)).statusCode, 200)
+  // Other methods on produce paths: a Confluent-shaped 404.
+  const get = await alice.req('GET', `${alice.ns}/topics/topics/records`)
+  t.equal(get.statusCode, 404)
+  t.type(get.json().error_code, 'number')
+  // The colon is literal: records%3Abatch is not the batch route's spelling the SDK uses, records:batch is.
+  const batch = await alice.req('POST', `/api/v3/${alice.ns}/topics/nope-${shortName()}/records:batch`, JSON.stringify({ entries: [] }), JSON_CT)
+  t.equal(batch.statusCode, 404)
+  t.equal(batch.json().error_code, 40401)
+})
