@@ -78,6 +78,7 @@ export type Outcome = { ok: true, delivery: Delivery } | { ok: false, error: Api
 
 interface Pending {
   topic: string
+  userTopic: string
   partition: number
   message: Message
   timestamp: number
@@ -190,6 +191,7 @@ export class ProduceEngine {
         }
         this.#queue.push({
           topic,
+          userTopic,
           partition,
           message,
           timestamp,
@@ -343,7 +345,20 @@ export class ProduceEngine {
         : new ApiError(500, 50003, `Kafka error, outcome unknown (the records may or may not have been written): ${shortMessage(err)}`, { code: 'KAFKA_OUTCOME_UNKNOWN' })
       this.#o.log?.warn({ err, records: batch.length, nothingSent }, 'produce: send failed')
       for (const t of byTopic.keys()) this.#o.metadata.invalidate(t)
-      for (const p of batch) p.settle(this.#fail(error))
+      // Kafka called a topic unknown: the records of a topic deleted since it was looked up get the 404 it
+      // would get now (nothing can be in a topic that is gone, and a retry cannot write to it either), and the
+      // kafkajs producer, which would keep asking for the deleted topic, is replaced.
+      const gone = new Map<string, ApiError>()
+      if (kafkaErrorType(err) === 'UNKNOWN_TOPIC_OR_PARTITION') {
+        for (const p of batch) {
+          if (gone.has(p.topic)) continue
+          await this.#o.metadata.partitionCount(p.topic, p.userTopic).then(() => {}, (e: unknown) => {
+            if (ApiError.is(e) && e.errorCode === 40401) gone.set(p.topic, e)
+          })
+        }
+      }
+      if (gone.size > 0 && this.#retired.length === 0) this.#replaceProducer()
+      for (const p of batch) p.settle(this.#fail(gone.get(p.topic) ?? error))
       return
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9
