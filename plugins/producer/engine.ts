@@ -133,6 +133,15 @@ export class ProduceEngine {
    * the result of the send.
    */
   async produce (topic: string, userTopic: string, records: EncodedRecord[]): Promise<Outcome[]> {
+    return (await this.enqueue(topic, userTopic, records)).done
+  }
+
+  /**
+   * `produce` in two steps: resolves once the records are admitted and queued (in call order, so records of
+   * one stream keep their order), with `done` resolving to the outcomes; rejects with the request-level
+   * refusals, nothing sent.
+   */
+  async enqueue (topic: string, userTopic: string, records: EncodedRecord[]): Promise<{ done: Promise<Outcome[]> }> {
     this.#refuseWhileDraining()
     const count = await this.#o.metadata.partitionCount(topic, userTopic)
     this.#refuseWhileDraining()
@@ -200,9 +209,9 @@ export class ProduceEngine {
         })
       }))
       this.#schedule()
-      await Promise.all(settled)
+      return { done: Promise.all(settled).then(() => outcomes as Outcome[]) }
     }
-    return outcomes as Outcome[]
+    return { done: Promise.resolve(outcomes as Outcome[]) }
   }
 
   /**
