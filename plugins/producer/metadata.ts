@@ -11,7 +11,7 @@ export interface TopicMetadataSource {
   partitions (topic: string): Promise<number[]>
 }
 
-interface Entry { count: number, at: number, pending?: Promise<number> }
+interface Entry { count: number, at: number }
 
 export class TopicMetadataCache {
   readonly #source: TopicMetadataSource
