@@ -64,7 +64,8 @@ const docsPlugin: FastifyPluginAsync = async (fastify) => {
         title: 'diaspora-service',
         description: 'HTTP gateway to Apache Kafka for Globus users. The consumer API follows Confluent REST Proxy v2 ' +
           'under /api/v3/{namespace}/consumers, and under /api/v2/consumers in the caller\'s default namespace (the Diaspora ' +
-          'SDK\'s RESTConsumer); management routes follow the existing Diaspora service.',
+          'SDK\'s RESTConsumer); produce follows Confluent v3 (and v2) under /api/v3/{namespace}/topics/{topic}; ' +
+          'management routes follow the existing Diaspora service.',
         version: '0.1.0'
       },
       components: {
@@ -75,7 +76,8 @@ const docsPlugin: FastifyPluginAsync = async (fastify) => {
       tags: [
         { name: 'health', description: 'Liveness and readiness (public)' },
         { name: 'management', description: 'User, namespace and topic management' },
-        { name: 'consumers', description: 'Confluent REST Proxy v2 consumer API' }
+        { name: 'consumers', description: 'Confluent REST Proxy v2 consumer API' },
+        { name: 'produce', description: 'Produce records: Confluent v3 (one, streaming, batch) and v2' }
       ]
     },
     hideUntagged: true,
