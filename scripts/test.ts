@@ -3,6 +3,10 @@
 //
 // With KAFKA_TEST_BROKERS already set, the tests target that cluster and no broker is managed.
 //
+// It also starts moto in server mode (scripts/moto.ts: a local DynamoDB endpoint on a free loopback port, for
+// the DynamoDB metadata store's tests) and stops it at the end; the tests find it in DYNAMODB_TEST_ENDPOINT,
+// with dummy AWS credentials set for them only. With DYNAMODB_TEST_ENDPOINT already set, that endpoint is used.
+//
 // The app logs of the run go to .test-logs/run-<pid>/ (git-ignored; the latest runs are kept, older ones
 // removed), with every secret the tests used; at the end the log check (scripts/log-leaks.ts) fails the run
 // if any secret appears in any log line. The output then ends with the log check's line and one plain
@@ -13,6 +17,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { brokerConfig, isBrokerUp, ROOT, startBroker, stopBroker } from './broker.js'
 import { describeScan, LOG_DIR_ENV, scanLogs } from './log-leaks.js'
+import { startMoto, type MotoServer } from './moto.js'
 import { parseTapSummary, summaryLine } from './tap-summary.js'
 
 const LOG_ROOT = path.join(ROOT, '.test-logs')
@@ -136,6 +141,22 @@ async function main (): Promise<number> {
     }
   }
 
+  let moto: MotoServer | undefined
+  if (process.env.DYNAMODB_TEST_ENDPOINT === undefined || process.env.DYNAMODB_TEST_ENDPOINT === '') {
+    try {
+      moto = await startMoto({ log: line => console.error(`[test] ${line}`) })
+    } catch (err) {
+      if (weStarted) await stopBroker()
+      throw err
+    }
+    env.DYNAMODB_TEST_ENDPOINT = moto.endpoint
+  }
+  // Dummy credentials for moto (it accepts any), for the tests only: never real ones from this environment.
+  env.AWS_ACCESS_KEY_ID = 'testing'
+  env.AWS_SECRET_ACCESS_KEY = 'testing'
+  delete env.AWS_SESSION_TOKEN
+  delete env.AWS_PROFILE
+
   // The last 64 KiB of tap's output, enough for its closing summary.
   let tail = ''
   const code = await new Promise<number>((resolve, reject) => {
@@ -155,6 +176,7 @@ async function main (): Promise<number> {
     })
   })
 
+  await moto?.stop()
   if (weStarted) await stopBroker()
 
   const scan = scanLogs(logDir)

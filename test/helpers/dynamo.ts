@@ -1,0 +1,91 @@
+/**
+ * Helpers for the DynamoDB metadata store's tests. They run against moto in server mode (AWS itself cannot
+ * exist here), which `npm test` starts and names in DYNAMODB_TEST_ENDPOINT (scripts/moto.ts), with dummy
+ * credentials in the environment. Every test gets tables of its own (unique names), so tests in parallel
+ * never meet.
+ */
+import { randomBytes } from 'node:crypto'
+import {
+  CreateTableCommand,
+  DeleteTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  type AttributeValue
+} from '@aws-sdk/client-dynamodb'
+import { DynamoMetadataStore, type DynamoStoreOptions, type DynamoTables } from '../../plugins/namespaces/dynamo-store.js'
+import type { TopicSettings } from '../../plugins/namespaces/store.js'
+import type { Teardownable } from './broker.js'
+
+export const TEST_REGION = 'us-east-1'
+
+/** The moto endpoint of this run; a clear failure (not a skip) without one. */
+export function dynamoEndpoint (): string {
+  const e = process.env.DYNAMODB_TEST_ENDPOINT
+  if (e === undefined || e === '') {
+    throw new Error('DYNAMODB_TEST_ENDPOINT is not set: run the tests with `npm test`, which starts moto (scripts/moto.ts)')
+  }
+  return e
+}
+
+export const TEST_DEFAULTS: TopicSettings = { num_partitions: 1, replication_factor: 1, configs: {} }
+
+/** A raw SDK client on the moto endpoint, destroyed at teardown. */
+export function rawClient (t: Teardownable, endpoint = dynamoEndpoint()): DynamoDBClient {
+  const client = new DynamoDBClient({ region: TEST_REGION, endpoint })
+  t.teardown(() => client.destroy())
+  return client
+}
+
+/** Fresh, unique table names (not created yet). */
+export function uniqueTables (): DynamoTables {
+  const id = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`
+  return { users: `users-${id}`, namespaces: `namespaces-${id}`, keys: `keys-${id}` }
+}
+
+/** Create the tables as the existing service has them (on demand, one string hash key each); dropped at teardown. */
+export async function createTables (t: Teardownable, tables: DynamoTables = uniqueTables()): Promise<DynamoTables> {
+  const client = rawClient(t)
+  const spec: Array<[string, string]> = [[tables.users, 'subject'], [tables.namespaces, 'namespace'], [tables.keys, 'subject']]
+  for (const [name, key] of spec) {
+    await client.send(new CreateTableCommand({
+      TableName: name,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: key, AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: key, KeyType: 'HASH' }]
+    }))
+  }
+  dropAtTeardown(t, tables)
+  return tables
+}
+
+export function dropAtTeardown (t: Teardownable, tables: DynamoTables): void {
+  t.teardown(async () => {
+    const client = new DynamoDBClient({ region: TEST_REGION, endpoint: dynamoEndpoint() })
+    for (const name of [tables.users, tables.namespaces, tables.keys]) {
+      await client.send(new DeleteTableCommand({ TableName: name })).catch(() => {})
+    }
+    client.destroy()
+  })
+}
+
+/** A store over `tables` on moto (as one node), closed at teardown. */
+export async function openDynamoStore (t: Teardownable, tables: DynamoTables, opts: Partial<DynamoStoreOptions> = {}): Promise<DynamoMetadataStore> {
+  const store = await DynamoMetadataStore.open({
+    tables,
+    region: TEST_REGION,
+    endpoint: dynamoEndpoint(),
+    defaultSettings: TEST_DEFAULTS,
+    ...opts
+  })
+  t.teardown(() => store.close())
+  return store
+}
+
+export async function putRaw (client: DynamoDBClient, table: string, item: Record<string, AttributeValue>): Promise<void> {
+  await client.send(new PutItemCommand({ TableName: table, Item: item }))
+}
+
+export async function getRaw (client: DynamoDBClient, table: string, key: Record<string, AttributeValue>): Promise<Record<string, AttributeValue> | undefined> {
+  return (await client.send(new GetItemCommand({ TableName: table, Key: key, ConsistentRead: true }))).Item
+}
