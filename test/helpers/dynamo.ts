@@ -5,6 +5,7 @@
  * never meet.
  */
 import { randomBytes } from 'node:crypto'
+import net from 'node:net'
 import {
   CreateTableCommand,
   DeleteTableCommand,
@@ -88,4 +89,29 @@ export async function putRaw (client: DynamoDBClient, table: string, item: Recor
 
 export async function getRaw (client: DynamoDBClient, table: string, key: Record<string, AttributeValue>): Promise<Record<string, AttributeValue> | undefined> {
   return (await client.send(new GetItemCommand({ TableName: table, Key: key, ConsistentRead: true }))).Item
+}
+
+/** A TCP relay to moto that can be cut, as a DynamoDB endpoint that stops answering. */
+export async function relay (t: Teardownable): Promise<{ endpoint: string, cut: () => Promise<void> }> {
+  const target = new URL(dynamoEndpoint())
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer(client => {
+    const upstream = net.connect(Number(target.port), target.hostname)
+    sockets.add(client).add(upstream)
+    client.pipe(upstream).pipe(client)
+    const end = (): void => { client.destroy(); upstream.destroy() }
+    client.on('error', end).on('close', end)
+    upstream.on('error', end).on('close', end)
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const addr = server.address() as net.AddressInfo
+  let closed = false
+  const cut = async (): Promise<void> => {
+    if (closed) return
+    closed = true
+    for (const s of sockets) s.destroy()
+    await new Promise<void>(resolve => server.close(() => resolve()))
+  }
+  t.teardown(cut)
+  return { endpoint: `http://127.0.0.1:${addr.port}`, cut }
 }

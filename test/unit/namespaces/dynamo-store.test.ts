@@ -3,7 +3,6 @@
 // existing service's tables as it writes and reads them, several nodes on one set of tables, an endpoint
 // that stops answering, and table creation.
 import t from 'tap'
-import net from 'node:net'
 import {
   DescribeTableCommand,
   UpdateItemCommand,
@@ -11,7 +10,6 @@ import {
 } from '@aws-sdk/client-dynamodb'
 import { DynamoMetadataStore, GLOBAL_NAMESPACES, TOPIC_SETTINGS_PREFIX } from '../../../plugins/namespaces/dynamo-store.js'
 import { MetadataStoreError } from '../../../plugins/namespaces/store.js'
-import type { Teardownable } from '../../helpers/broker.js'
 import { storeContract, topicRecord } from '../../helpers/store-contract.js'
 import {
   createTables,
@@ -21,6 +19,7 @@ import {
   openDynamoStore,
   putRaw,
   rawClient,
+  relay,
   TEST_DEFAULTS,
   TEST_REGION,
   uniqueTables
@@ -156,31 +155,6 @@ t.test('release races across nodes: one release wins; a release and a topic writ
     }
   }
 })
-
-/** A TCP relay to moto that can be cut, as a DynamoDB endpoint that stops answering. */
-async function relay (t: Teardownable): Promise<{ endpoint: string, cut: () => Promise<void> }> {
-  const target = new URL(dynamoEndpoint())
-  const sockets = new Set<net.Socket>()
-  const server = net.createServer(client => {
-    const upstream = net.connect(Number(target.port), target.hostname)
-    sockets.add(client).add(upstream)
-    client.pipe(upstream).pipe(client)
-    const end = (): void => { client.destroy(); upstream.destroy() }
-    client.on('error', end).on('close', end)
-    upstream.on('error', end).on('close', end)
-  })
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const addr = server.address() as net.AddressInfo
-  let closed = false
-  const cut = async (): Promise<void> => {
-    if (closed) return
-    closed = true
-    for (const s of sockets) s.destroy()
-    await new Promise<void>(resolve => server.close(() => resolve()))
-  }
-  t.teardown(cut)
-  return { endpoint: `http://127.0.0.1:${addr.port}`, cut }
-}
 
 t.test('an unreachable DynamoDB: healthy() false, calls fail as store errors, start refused', async t => {
   const tables = await createTables(t)
