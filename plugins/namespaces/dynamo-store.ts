@@ -67,6 +67,8 @@ export const DEFAULT_TABLES = {
 const UNKNOWN_DATE = '1970-01-01T00:00:00.000Z'
 /** Attempts of a transaction that lost a race (TransactionConflict) or read a state that changed meanwhile. */
 const TRANSACTION_ATTEMPTS = 8
+/** Cancellation reasons of a transaction that are worth another attempt. */
+const RETRIED_CANCELLATIONS: ReadonlySet<string> = new Set(['ConditionalCheckFailed', 'TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded', 'RequestLimitExceeded'])
 /** A probe of healthy() that takes longer than this counts as a failure. */
 const HEALTH_TIMEOUT_MS = 3000
 
@@ -207,6 +209,38 @@ export class DynamoMetadataStore implements MetadataStore {
       if (owner === undefined) return undefined
       const createdAt = str(item, 'created_at') ?? UNKNOWN_DATE
       return { name: namespace, owner, createdAt, topics: this.#topicList(item, createdAt) }
+    })
+  }
+
+  /**
+   * Every owned namespace with its owner and topics, sorted by name, from a consistent scan of the users
+   * table (for `npm run metadata`; not for request paths).
+   */
+  async allNamespaces (): Promise<NamespaceRecord[]> {
+    return this.#op('allNamespaces', async () => {
+      const owners = new Map<string, string>()
+      let start: Item | undefined
+      do {
+        const r = await this.client.send(new ScanCommand({
+          TableName: this.tables.users,
+          ConsistentRead: true,
+          ProjectionExpression: 'subject, namespaces',
+          ...(start !== undefined ? { ExclusiveStartKey: start } : {})
+        }))
+        for (const it of r.Items ?? []) {
+          const subject = str(it, 'subject')
+          if (subject === undefined || subject === GLOBAL_NAMESPACES) continue
+          for (const ns of setOf(it, 'namespaces')) if (!owners.has(ns)) owners.set(ns, subject)
+        }
+        start = r.LastEvaluatedKey
+      } while (start !== undefined)
+      const out: NamespaceRecord[] = []
+      for (const [name, owner] of [...owners].sort(([a], [b]) => byName(a, b))) {
+        const item = await this.#getNamespaceItem(name)
+        const createdAt = str(item, 'created_at') ?? UNKNOWN_DATE
+        out.push({ name, owner, createdAt, topics: this.#topicList(item, createdAt) })
+      }
+      return out
     })
   }
 
@@ -517,8 +551,9 @@ export class DynamoMetadataStore implements MetadataStore {
     } catch (err) {
       if (err instanceof TransactionCanceledException) {
         const codes = cancellationCodes(err)
-        // Throttling or a capacity problem inside a transaction is not a lost race: let it surface as 503.
-        if (codes.some(c => c !== undefined && c !== 'ConditionalCheckFailed' && c !== 'TransactionConflict')) throw err
+        // A lost race or throttling inside the transaction is retried by the caller with back-off; anything
+        // else (a validation error, a size limit) surfaces as a store error (503).
+        if (codes.some(c => c !== undefined && !RETRIED_CANCELLATIONS.has(c))) throw err
         return codes.length > 0 ? codes : ['TransactionConflict']
       }
       throw err
