@@ -15,6 +15,7 @@
 // equal are left alone; a namespace held by someone else on the target side is a conflict, reported and left
 // alone (exit code 1). Nothing is deleted. Stop the service that uses the file before importing into it (one
 // process per file).
+import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { isDeepStrictEqual } from 'node:util'
@@ -124,6 +125,10 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv = process.env
   }
   if (direction !== 'export' && direction !== 'import') { out(USAGE); return 2 }
   file ??= env.METADATA_STORE && env.METADATA_STORE !== 'dynamodb' ? env.METADATA_STORE : './data/metadata.json'
+  if (direction === 'export' && !existsSync(file)) {
+    out(`export: there is no file store at ${path.resolve(file)} (--file PATH, or METADATA_STORE); nothing to export`)
+    return 1
+  }
   const fileStore = await FileMetadataStore.open(file)
   let dynamo: DynamoMetadataStore | undefined
   try {

@@ -159,7 +159,7 @@ async function main (): Promise<number> {
 
   // The last 64 KiB of tap's output, enough for its closing summary.
   let tail = ''
-  const code = await new Promise<number>((resolve, reject) => {
+  const ran = new Promise<number>((resolve, reject) => {
     tap = spawn(path.join(ROOT, 'node_modules', '.bin', 'tap'), tapArgs, { stdio: ['inherit', 'pipe', 'inherit'], env, cwd: ROOT })
     tap.once('error', reject)
     tap.stdout?.on('data', (chunk: Buffer) => {
@@ -175,8 +175,13 @@ async function main (): Promise<number> {
       if (tap?.stdout === null || tap?.stdout.readableEnded === true) { clearTimeout(timer); resolve(result) }
     })
   })
-
-  await moto?.stop()
+  let code: number
+  try {
+    code = await ran
+  } finally {
+    // Also when tap could not be started at all: moto is a child of this process and would outlive it.
+    await moto?.stop()
+  }
   if (weStarted) await stopBroker()
 
   const scan = scanLogs(logDir)

@@ -99,4 +99,7 @@ t.test('a name held by another owner at the target is a reported conflict, left 
   t.match(r.out, /conflict: shared belongs to alice at the source but to bob at the target; left alone/)
   t.equal(await dynamo.ownerOf('shared'), 'bob')
   t.equal((await run('sideways')).code, 2, 'usage')
+  const none = await run('export', '--file', join(dir, 'absent.json'))
+  t.equal(none.code, 1)
+  t.match(none.out, /there is no file store at .*absent\.json/)
 })
