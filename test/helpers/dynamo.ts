@@ -5,6 +5,7 @@
  * never meet.
  */
 import { randomBytes } from 'node:crypto'
+import http from 'node:http'
 import net from 'node:net'
 import {
   CreateTableCommand,
@@ -114,4 +115,55 @@ export async function relay (t: Teardownable): Promise<{ endpoint: string, cut: 
   }
   t.teardown(cut)
   return { endpoint: `http://127.0.0.1:${addr.port}`, cut }
+}
+
+export interface FaultProxy {
+  endpoint: string
+  /** Requests seen, by DynamoDB operation (the X-Amz-Target suffix). */
+  seen: string[]
+  /** Answer the next `count` requests of `operation` (any when undefined) with `fault` instead of forwarding. */
+  inject (fault: 'throttle' | 'transaction-throttle', count: number, operation?: string): void
+}
+
+/**
+ * An HTTP proxy to moto that answers chosen requests with DynamoDB's throttling errors, as a busy table
+ * would, and forwards the rest.
+ */
+export async function faultProxy (t: Teardownable): Promise<FaultProxy> {
+  const target = dynamoEndpoint()
+  const faults: Array<{ fault: 'throttle' | 'transaction-throttle', operation: string | undefined }> = []
+  const seen: string[] = []
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const operation = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? ''
+      seen.push(operation)
+      const i = faults.findIndex(f => f.operation === undefined || f.operation === operation)
+      if (i >= 0) {
+        const [f] = faults.splice(i, 1)
+        const body = f?.fault === 'throttle'
+          ? { __type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException', message: 'The level of configured provisioned throughput for the table was exceeded.' }
+          : { __type: 'com.amazonaws.dynamodb.v20120810#TransactionCanceledException', message: 'Transaction cancelled, please refer cancellation reasons for specific reasons [ThrottlingError]', CancellationReasons: [{ Code: 'ThrottlingError', Message: 'Throughput exceeds the current capacity for one or more global secondary indexes.' }] }
+        res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' })
+        res.end(JSON.stringify(body))
+        return
+      }
+      const headers = Object.fromEntries(Object.entries(req.headers).filter((e): e is [string, string] => typeof e[1] === 'string' && e[0] !== 'host' && e[0] !== 'content-length'))
+      fetch(`${target}${req.url ?? '/'}`, { method: req.method, headers, body: Buffer.concat(chunks) })
+        .then(async r => {
+          const body = Buffer.from(await r.arrayBuffer())
+          res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/x-amz-json-1.0' })
+          res.end(body)
+        }, () => { res.writeHead(502); res.end() })
+    })
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>(resolve => { server.closeAllConnections(); server.close(() => resolve()) }))
+  const addr = server.address() as net.AddressInfo
+  return {
+    endpoint: `http://127.0.0.1:${addr.port}`,
+    seen,
+    inject (fault, count, operation) { for (let i = 0; i < count; i++) faults.push({ fault, operation }) }
+  }
 }

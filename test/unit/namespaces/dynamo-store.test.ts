@@ -15,6 +15,7 @@ import {
   createTables,
   dropAtTeardown,
   dynamoEndpoint,
+  faultProxy,
   getRaw,
   openDynamoStore,
   putRaw,
@@ -154,6 +155,26 @@ t.test('release races across nodes: one release wins; a release and a topic writ
       t.same(await nodeB.topicsOf(name), [], 'no topic of a released namespace')
     }
   }
+})
+
+t.test('throttling is retried with back-off: by the SDK per request, by the store per transaction', async t => {
+  const tables = await createTables(t)
+  const proxy = await faultProxy(t)
+  const store = await openDynamoStore(t, tables, { endpoint: proxy.endpoint })
+  proxy.seen.length = 0
+  proxy.inject('throttle', 2, 'GetItem')
+  t.same(await store.namespacesOf('alice'), [], 'answered after two throttled attempts')
+  t.same(proxy.seen, ['GetItem', 'GetItem', 'GetItem'], 'the same request three times')
+
+  proxy.seen.length = 0
+  proxy.inject('transaction-throttle', 2, 'TransactWriteItems')
+  t.equal(await store.claimNamespace('alice', 'ns-a'), 'created')
+  t.equal(proxy.seen.filter(op => op === 'TransactWriteItems').length, 3, 'the claim went through on the third transaction')
+  t.equal(await store.ownerOf('ns-a'), 'alice')
+
+  // Throttled for longer than the SDK's attempts: a store error (503), nothing changed.
+  proxy.inject('throttle', 10, 'GetItem')
+  await t.rejects(store.namespacesOf('alice'), { name: 'MetadataStoreError', message: /ProvisionedThroughputExceeded/ })
 })
 
 t.test('an unreachable DynamoDB: healthy() false, calls fail as store errors, start refused', async t => {
