@@ -8,7 +8,8 @@ import t from 'tap'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { build } from '../helpers/app.js'
 import { testKafka } from '../helpers/broker.js'
-import { getRaw, rawClient, relay, TEST_REGION, uniqueTables, dropAtTeardown } from '../helpers/dynamo.js'
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb'
+import { getRaw, putRaw, rawClient, relay, TEST_REGION, uniqueTables, dropAtTeardown } from '../helpers/dynamo.js'
 import { GLOBAL_NAMESPACES } from '../../plugins/namespaces/dynamo-store.js'
 
 t.test('management routes with the DynamoDB store; 503 and not ready once it cannot be reached', async t => {
@@ -78,6 +79,30 @@ t.test('management routes with the DynamoDB store; 503 and not ready once it can
   t.equal((await call(subject, 'DELETE', `/api/v3/namespace/${extra}`)).status, 200)
   t.equal((await call(other, 'POST', `/api/v3/namespace/${extra}`)).status, 201, 'a released name is free')
   t.equal((await fetch(`${url}/ready`)).status, 200)
+
+  // A user, namespace and topic as the existing service left them: sets only, no owner, no settings.
+  const legacy = randomUUID()
+  const legacyNs = `ns-${legacy.replace(/-/g, '').slice(-12)}`
+  const legacyTopic = `old${randomBytes(4).toString('hex')}`
+  t.teardown(async () => { await admin.deleteTopics({ topics: [`${legacyNs}.${legacyTopic}`] }).catch(() => {}) })
+  await admin.createTopics({ topics: [{ topic: `${legacyNs}.${legacyTopic}`, numPartitions: 3 }], waitForLeaders: true })
+  await putRaw(raw, tables.users, { subject: { S: legacy }, namespaces: { SS: [legacyNs] } })
+  await raw.send(new UpdateItemCommand({
+    TableName: tables.users,
+    Key: { subject: { S: GLOBAL_NAMESPACES } },
+    UpdateExpression: 'ADD namespaces :n',
+    ExpressionAttributeValues: { ':n': { SS: [legacyNs] } }
+  }))
+  await putRaw(raw, tables.namespaces, { namespace: { S: legacyNs }, topics: { SS: [legacyTopic] } })
+  t.equal((await call(legacy, 'POST', '/api/v3/user')).status, 200, 'the existing user is recognised')
+  t.match((await call(legacy, 'GET', '/api/v3/namespace')).json, { namespaces: { [legacyNs]: [legacyTopic] } })
+  t.equal((await call(subject, 'PUT', `/api/v3/${legacyNs}/${legacyTopic}/recreate`)).status, 404, 'and only its owner sees it')
+  const legacyRecreate = await call(legacy, 'PUT', `/api/v3/${legacyNs}/${legacyTopic}/recreate`)
+  t.equal(legacyRecreate.status, 200)
+  const legacyMeta = await admin.fetchTopicMetadata({ topics: [`${legacyNs}.${legacyTopic}`] })
+  t.equal(legacyMeta.topics[0]?.partitions.length, 1, 'no stored settings: recreated with the configured defaults')
+  t.match((await getRaw(raw, tables.namespaces, { namespace: { S: legacyNs } }))?.[`topic_settings#${legacyTopic}`], { M: { num_partitions: { N: '1' } } },
+    'and the settings are stored from now on')
 
   await link.cut()
   const down = await call(subject, 'GET', '/api/v3/namespace')
