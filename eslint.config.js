@@ -1,5 +1,5 @@
 import neostandard from 'neostandard'
 
 export default [
-  ...neostandard({ ts: true, ignores: ['dist/**', 'node_modules/**', '.kafka/**', 'coverage/**', '.tap/**', 'data/**', 'bench/out/**', 'tmp-scratch/**', '.venv-fuzz/**', '.venv-sdk/**'] })
+  ...neostandard({ ts: true, ignores: ['dist/**', 'node_modules/**', '.kafka/**', 'coverage/**', '.tap/**', 'data/**', 'bench/out/**', 'tmp-scratch/**', '.venv-fuzz/**', '.venv-sdk/**', '.venv-moto/**'] })
 ]

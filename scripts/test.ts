@@ -3,6 +3,10 @@
 //
 // With KAFKA_TEST_BROKERS already set, the tests target that cluster and no broker is managed.
 //
+// It also starts moto in server mode (scripts/moto.ts: a local DynamoDB endpoint on a free loopback port, for
+// the DynamoDB metadata store's tests) and stops it at the end; the tests find it in DYNAMODB_TEST_ENDPOINT,
+// with dummy AWS credentials set for them only. With DYNAMODB_TEST_ENDPOINT already set, that endpoint is used.
+//
 // The app logs of the run go to .test-logs/run-<pid>/ (git-ignored; the latest runs are kept, older ones
 // removed), with every secret the tests used; at the end the log check (scripts/log-leaks.ts) fails the run
 // if any secret appears in any log line. The output then ends with the log check's line and one plain
@@ -13,6 +17,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { brokerConfig, isBrokerUp, ROOT, startBroker, stopBroker } from './broker.js'
 import { describeScan, LOG_DIR_ENV, scanLogs } from './log-leaks.js'
+import { startMoto, type MotoServer } from './moto.js'
 import { parseTapSummary, summaryLine } from './tap-summary.js'
 
 const LOG_ROOT = path.join(ROOT, '.test-logs')
@@ -136,9 +141,25 @@ async function main (): Promise<number> {
     }
   }
 
+  let moto: MotoServer | undefined
+  if (process.env.DYNAMODB_TEST_ENDPOINT === undefined || process.env.DYNAMODB_TEST_ENDPOINT === '') {
+    try {
+      moto = await startMoto({ log: line => console.error(`[test] ${line}`) })
+    } catch (err) {
+      if (weStarted) await stopBroker()
+      throw err
+    }
+    env.DYNAMODB_TEST_ENDPOINT = moto.endpoint
+  }
+  // Dummy credentials for moto (it accepts any), for the tests only: never real ones from this environment.
+  env.AWS_ACCESS_KEY_ID = 'testing'
+  env.AWS_SECRET_ACCESS_KEY = 'testing'
+  delete env.AWS_SESSION_TOKEN
+  delete env.AWS_PROFILE
+
   // The last 64 KiB of tap's output, enough for its closing summary.
   let tail = ''
-  const code = await new Promise<number>((resolve, reject) => {
+  const ran = new Promise<number>((resolve, reject) => {
     tap = spawn(path.join(ROOT, 'node_modules', '.bin', 'tap'), tapArgs, { stdio: ['inherit', 'pipe', 'inherit'], env, cwd: ROOT })
     tap.once('error', reject)
     tap.stdout?.on('data', (chunk: Buffer) => {
@@ -154,7 +175,13 @@ async function main (): Promise<number> {
       if (tap?.stdout === null || tap?.stdout.readableEnded === true) { clearTimeout(timer); resolve(result) }
     })
   })
-
+  let code: number
+  try {
+    code = await ran
+  } finally {
+    // Also when tap could not be started at all: moto is a child of this process and would outlive it.
+    await moto?.stop()
+  }
   if (weStarted) await stopBroker()
 
   const scan = scanLogs(logDir)

@@ -65,7 +65,11 @@ export const ConfigSchema = Type.Object({
   DEV_ALLOW_REMOTE: Type.Boolean({ default: false, description: 'AUTH_MODE=dev: allow a HOST other than loopback (the dev token is then accepted from the network)' }),
 
   // Namespaces and topics
-  METADATA_STORE: Type.String({ default: './data/metadata.json', minLength: 1 }),
+  METADATA_STORE: Type.String({ default: './data/metadata.json', minLength: 1, description: '"dynamodb" for the DynamoDB store; anything else is the path of the file store' }),
+  USERS_TABLE_NAME: Type.String({ default: 'diaspora-users-table', minLength: 3, maxLength: 255, pattern: '^[A-Za-z0-9_.-]+$', description: 'DynamoDB store: the users table (subject → namespaces)' }),
+  NAMESPACE_TABLE_NAME: Type.String({ default: 'diaspora-namespace-table', minLength: 3, maxLength: 255, pattern: '^[A-Za-z0-9_.-]+$', description: 'DynamoDB store: the namespace table (namespace → topics)' }),
+  KEYS_TABLE_NAME: Type.String({ default: 'diaspora-keys-table', minLength: 3, maxLength: 255, pattern: '^[A-Za-z0-9_.-]+$', description: 'DynamoDB store: the keys table (created with the others by METADATA_CREATE_TABLES)' }),
+  METADATA_CREATE_TABLES: Type.Boolean({ default: false, description: 'DynamoDB store: create missing tables at start (never by default)' }),
   TOPIC_DEFAULT_PARTITIONS: Int(1, 1, 10000),
   TOPIC_MAX_PARTITIONS: Int(64, 1, 10000),
   TOPIC_DEFAULT_REPLICATION_FACTOR: Int(3, 1, 32, 'capped by the number of brokers in the cluster'),

@@ -130,6 +130,15 @@ export class FileMetadataStore implements MetadataStore {
     return { name: namespace, owner: ns.owner, createdAt: ns.createdAt, topics: topicList(ns) }
   }
 
+  /** Every namespace with its owner and topics, sorted by name (for `npm run metadata`). */
+  async allNamespaces (): Promise<NamespaceRecord[]> {
+    this.#assertOpen()
+    return Object.keys(this.#state.namespaces).sort().map(name => {
+      const ns = this.#state.namespaces[name] as FileState['namespaces'][string]
+      return { name, owner: ns.owner, createdAt: ns.createdAt, topics: topicList(ns) }
+    })
+  }
+
   async ownerOf (namespace: string): Promise<string | undefined> {
     this.#assertOpen()
     return this.#ns(this.#state, namespace)?.owner

@@ -1,6 +1,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { ApiError } from '../errors/errors.js'
+import type { Config } from '../config/config.js'
+import { DynamoMetadataStore } from './dynamo-store.js'
 import { FileMetadataStore } from './file-store.js'
 import { NamespaceService } from './namespace-service.js'
 import type { MetadataStore } from './store.js'
@@ -12,18 +14,41 @@ declare module 'fastify' {
 }
 
 export interface NamespacesPluginOptions {
-  /** Use this store instead of opening the file store at METADATA_STORE (tests; a later DynamoDB store). */
+  /** Use this store instead of opening the one METADATA_STORE names (tests). */
   store?: MetadataStore
 }
 
 /**
+ * The store METADATA_STORE names: `dynamodb` for the DynamoDB store over the existing service's tables
+ * (missing tables or an unreachable DynamoDB fail the start with a message that says so), anything else is
+ * the file store's path.
+ */
+export async function openStore (config: Config): Promise<MetadataStore> {
+  if (config.METADATA_STORE === 'dynamodb') {
+    return DynamoMetadataStore.open({
+      tables: { users: config.USERS_TABLE_NAME, namespaces: config.NAMESPACE_TABLE_NAME, keys: config.KEYS_TABLE_NAME },
+      // Unset: the SDK's own chain (AWS_REGION, the profile). The endpoint and the credentials always come
+      // from the SDK's chains (AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL, env, profile, container, instance).
+      ...(config.AWS_ACCOUNT_REGION !== undefined ? { region: config.AWS_ACCOUNT_REGION } : {}),
+      createTables: config.METADATA_CREATE_TABLES,
+      defaultSettings: {
+        num_partitions: config.TOPIC_DEFAULT_PARTITIONS,
+        replication_factor: config.TOPIC_DEFAULT_REPLICATION_FACTOR,
+        configs: {}
+      }
+    })
+  }
+  return FileMetadataStore.open(config.METADATA_STORE)
+}
+
+/**
  * Namespace ownership, name mapping, pattern scoping and the topic lifecycle (`fastify.namespaces`). Opens
- * the metadata store at start (a corrupt METADATA_STORE file fails `ready()` with a message naming it) and
- * closes it when the app closes.
+ * the metadata store at start (a corrupt METADATA_STORE file or missing DynamoDB tables fail `ready()` with
+ * a message naming them) and closes it when the app closes.
  */
 const namespacesPlugin: FastifyPluginAsync<NamespacesPluginOptions> = async (fastify, opts) => {
   const { config, kafka } = fastify
-  const store = opts.store ?? await FileMetadataStore.open(config.METADATA_STORE)
+  const store = opts.store ?? await openStore(config)
   const service = new NamespaceService({
     store,
     kafka,

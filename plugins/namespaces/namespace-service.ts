@@ -278,9 +278,10 @@ export class NamespaceService {
       await this.requireOwned(subject, namespace)
       const record = await this.#storeOp(s => s.getTopic(namespace, topic))
       if (!record) throw new ApiError(404, 40401, `Topic ${topic} not found in ${namespace}`, { code: 'TOPIC_NOT_FOUND' })
-      const { settings } = record
       // Check before deleting anything: the cluster may have shrunk below the stored replication factor.
       const brokers = await this.#kafkaOp(() => this.kafka.brokerCount())
+      // A topic created by the existing service has no stored settings: it gets the configured defaults.
+      const settings = record.inferred === true ? resolveSettings(undefined, this.limits, brokers) : record.settings
       if (settings.replication_factor > brokers) {
         throw Errors.conflict(`Topic ${topic} has replication factor ${settings.replication_factor} but the cluster has ${brokers} broker(s); it was not deleted`, 'TOPIC_SETTINGS_CONFLICT')
       }
@@ -302,6 +303,12 @@ export class NamespaceService {
         const api = err instanceof ApiError ? err : toKafkaApiError(err)
         throw new ApiError(api.statusCode, api.errorCode,
           `Topic ${topic} was deleted but could not be created again (${api.message}); create it again with POST`, { code: api.code })
+      }
+      if (record.inferred === true) {
+        // Keep the settings it now has, so the next recreate reproduces them.
+        await this.#storeOp(s => s.putTopic(namespace, { name: topic, settings, createdAt: new Date().toISOString() })).catch((e: unknown) => {
+          this.#log.warn({ err: e, topic: name }, 'could not store the settings of a recreated topic')
+        })
       }
       return { topic, settings }
     })

@@ -1,8 +1,8 @@
 /**
  * The metadata store: who owns which namespace, and which topics (with the settings they were created with)
  * each namespace holds. Kafka is the source of truth for data; the store is the source of truth for
- * ownership. The file store (file-store.ts) is the embedded default; docs/metadata-store.md maps this
- * interface onto the existing service's DynamoDB tables for a later store.
+ * ownership. The file store (file-store.ts) is the embedded default; the DynamoDB store (dynamo-store.ts)
+ * keeps it in the existing service's tables, shared by several nodes (docs/metadata-store.md).
  * Plain module: no Fastify import.
  */
 
@@ -20,6 +20,11 @@ export interface TopicRecord {
   settings: TopicSettings
   /** ISO 8601. */
   createdAt: string
+  /**
+   * True when no settings were stored for the topic (created by the existing service, which kept none):
+   * `settings` are then the configured defaults, and recreate resolves them against the cluster.
+   */
+  inferred?: boolean
 }
 
 export interface NamespaceRecord {

@@ -12,6 +12,21 @@ t.test('defaults and aliases', async t => {
   t.equal(c.GLOBUS_AUTH_URL, 'https://auth.globus.org')
 })
 
+t.test('metadata store: a file path, or dynamodb over the existing tables', async t => {
+  const file = loadConfig({ AUTH_MODE: 'dev' })
+  t.equal(file.METADATA_STORE, './data/metadata.json')
+  t.equal(file.USERS_TABLE_NAME, 'diaspora-users-table', 'the existing service\'s default names')
+  t.equal(file.NAMESPACE_TABLE_NAME, 'diaspora-namespace-table')
+  t.equal(file.KEYS_TABLE_NAME, 'diaspora-keys-table')
+  t.equal(file.METADATA_CREATE_TABLES, false, 'tables are never created by default')
+  const dynamo = loadConfig({ AUTH_MODE: 'dev', METADATA_STORE: 'dynamodb', USERS_TABLE_NAME: 'u-prod', METADATA_CREATE_TABLES: 'true' })
+  t.equal(dynamo.METADATA_STORE, 'dynamodb')
+  t.equal(dynamo.USERS_TABLE_NAME, 'u-prod')
+  t.equal(dynamo.METADATA_CREATE_TABLES, true)
+  t.throws(() => loadConfig({ AUTH_MODE: 'dev', NAMESPACE_TABLE_NAME: 'bad name!' }), /NAMESPACE_TABLE_NAME/)
+  t.throws(() => loadConfig({ AUTH_MODE: 'dev', METADATA_CREATE_TABLES: 'maybe' }), /METADATA_CREATE_TABLES/)
+})
+
 t.test('every offending variable is named', async t => {
   try {
     loadConfig({ PORT: 'abc', KAFKA_SECURITY_PROTOCOL: 'FOO', CONSUMER_INSTANCE_TIMEOUT_MS: '-1', LOG_LEVEL: 'loud' })

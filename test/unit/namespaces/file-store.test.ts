@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FileMetadataStore } from '../../../plugins/namespaces/file-store.js'
 import { MetadataStoreError, type TopicRecord } from '../../../plugins/namespaces/store.js'
+import { storeContract } from '../../helpers/store-contract.js'
 
 function tempDir (t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'diaspora-store-'))
@@ -23,6 +24,12 @@ const topic = (name: string, partitions = 1): TopicRecord => ({
   createdAt: '2024-01-01T00:00:00.000Z'
 })
 
+// The cases every MetadataStore must pass (shared with the DynamoDB store); the file-specific ones follow.
+storeContract(t, async t => {
+  const path = join(tempDir(t), 'm.json')
+  return { store: await openStore(t, path), open: () => openStore(t, path) }
+})
+
 t.test('a missing file is an empty store; nothing is written until a change', async t => {
   const dir = tempDir(t)
   const path = join(dir, 'sub', 'metadata.json')
@@ -31,69 +38,6 @@ t.test('a missing file is an empty store; nothing is written until a change', as
   t.equal(await store.ownerOf('ns-a'), undefined)
   t.notOk(existsSync(path))
   t.ok(existsSync(join(dir, 'sub')), 'the directory is created at open, so an unusable path fails at start')
-})
-
-t.test('claims are atomic and idempotent; names are global', async t => {
-  const store = await openStore(t, join(tempDir(t), 'm.json'))
-  t.equal(await store.claimNamespace('alice', 'ns-a'), 'created')
-  t.equal(await store.claimNamespace('alice', 'ns-a'), 'owned')
-  t.equal(await store.claimNamespace('bob', 'ns-a'), 'taken')
-  t.equal(await store.ownerOf('ns-a'), 'alice')
-  t.equal(await store.claimNamespace('alice', 'proj'), 'created')
-  t.same(await store.namespacesOf('alice'), ['ns-a', 'proj'])
-  t.same(await store.namespacesOf('bob'), [])
-  await t.rejects(store.claimNamespace('alice', '__proto__'), MetadataStoreError)
-})
-
-t.test('topics: put, replace, list sorted, remove; release only when empty and owned', async t => {
-  const store = await openStore(t, join(tempDir(t), 'm.json'))
-  await store.claimNamespace('alice', 'ns-a')
-  await t.rejects(store.putTopic('ns-b', topic('x-1')), /not claimed/)
-  await store.putTopic('ns-a', topic('zeta'))
-  await store.putTopic('ns-a', topic('alpha'))
-  await store.putTopic('ns-a', topic('alpha', 3))
-  t.same((await store.topicsOf('ns-a')).map(r => r.name), ['alpha', 'zeta'])
-  t.equal((await store.getTopic('ns-a', 'alpha'))?.settings.num_partitions, 3)
-  t.equal(await store.getTopic('ns-a', 'nope'), undefined)
-  t.equal(await store.getTopic('ns-a', 'constructor'), undefined)
-  t.equal(await store.releaseNamespace('alice', 'ns-a'), 'not-empty')
-  t.equal(await store.releaseNamespace('bob', 'ns-a'), 'not-owner')
-  t.equal(await store.releaseNamespace('bob', 'ns-zz'), 'absent')
-  t.equal(await store.removeTopic('ns-a', 'alpha'), true)
-  t.equal(await store.removeTopic('ns-a', 'alpha'), false)
-  t.equal(await store.removeTopic('ns-a', 'zeta'), true)
-  t.equal(await store.releaseNamespace('alice', 'ns-a'), 'released')
-  t.equal(await store.ownerOf('ns-a'), undefined)
-  t.same(await store.namespacesOf('alice'), [])
-  t.equal(await store.claimNamespace('bob', 'ns-a'), 'created', 'a released name can be claimed by anyone')
-})
-
-t.test('returned records are copies: mutating them does not change the store', async t => {
-  const store = await openStore(t, join(tempDir(t), 'm.json'))
-  await store.claimNamespace('alice', 'ns-a')
-  await store.putTopic('ns-a', topic('abc'))
-  const r = await store.getTopic('ns-a', 'abc')
-  if (!r) throw new Error('missing')
-  r.settings.configs['retention.ms'] = '1'
-  t.equal((await store.getTopic('ns-a', 'abc'))?.settings.configs['retention.ms'], '1000')
-})
-
-t.test('everything survives a reopen (restart)', async t => {
-  const path = join(tempDir(t), 'm.json')
-  const first = await FileMetadataStore.open(path)
-  await first.claimNamespace('alice', 'ns-a')
-  await first.claimNamespace('bob', 'ns-b')
-  await first.putTopic('ns-a', topic('events', 4))
-  await first.close()
-  await t.rejects(first.ownerOf('ns-a'), /closed/, 'a closed store refuses calls')
-
-  const second = await openStore(t, path)
-  t.equal(await second.ownerOf('ns-a'), 'alice')
-  t.equal(await second.ownerOf('ns-b'), 'bob')
-  t.same(await second.namespacesOf('alice'), ['ns-a'])
-  const r = await second.getTopic('ns-a', 'events')
-  t.same(r?.settings, { num_partitions: 4, replication_factor: 1, configs: { 'retention.ms': '1000' } })
-  t.equal(await second.claimNamespace('bob', 'ns-a'), 'taken')
 })
 
 t.test('writes leave no temp files behind', async t => {
@@ -205,7 +149,7 @@ t.test('an unreadable path stops the start with a message naming it', async t =>
   await t.rejects(FileMetadataStore.open(path), { name: 'MetadataStoreError', message: new RegExp(`Cannot read the metadata store ${path}`) })
 })
 
-t.test('concurrent operations are serialized: exactly one claim wins, no update is lost', async t => {
+t.test('concurrent operations are serialized in the file: exactly one claim wins, no update is lost', async t => {
   const path = join(tempDir(t), 'm.json')
   const store = await openStore(t, path)
   const results = await Promise.all(Array.from({ length: 25 }, (_, i) => store.claimNamespace(`subject-${i}`, 'contested')))

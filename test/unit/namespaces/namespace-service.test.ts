@@ -279,6 +279,25 @@ t.test('recreate: delete, poll until gone, create with the same settings', async
   t.equal(cluster.calls.filter(c => c === 'delete').length, 1)
 })
 
+t.test('recreate of a topic with no stored settings (the existing service made it): configured defaults, then kept', async t => {
+  const { service, store, cluster } = await setup(t)
+  // As the DynamoDB store reads a topic the existing service created: listed, no settings, flagged inferred.
+  cluster.topics.set(`${NS_A}.legacy`, { partitions: 5, rf: 1, configs: {} })
+  await store.putTopic(NS_A, { name: 'legacy', settings: { num_partitions: 1, replication_factor: 3, configs: {} }, createdAt: '1970-01-01T00:00:00.000Z' })
+  const getTopic = store.getTopic.bind(store)
+  store.getTopic = async (ns, topic) => {
+    const r = await getTopic(ns, topic)
+    return r && topic === 'legacy' && r.createdAt.startsWith('1970') ? { ...r, inferred: true } : r
+  }
+  const r = await service.recreateTopic(ALICE, NS_A, 'legacy')
+  t.same(r.settings, { num_partitions: 1, replication_factor: 1, configs: { 'retention.ms': '3600000' } },
+    'the configured defaults, the replication factor capped by the brokers (not a 409)')
+  t.same(cluster.topics.get(`${NS_A}.legacy`), { partitions: 1, rf: 1, configs: { 'retention.ms': '3600000' } })
+  const stored = await getTopic(NS_A, 'legacy')
+  t.same(stored?.settings, r.settings, 'the settings it now has are stored for the next recreate')
+  t.notOk(stored?.createdAt.startsWith('1970'))
+})
+
 t.test('recreate: unknown topic is a 404; nothing is deleted', async t => {
   const { service, cluster } = await setup(t)
   const e = await apiError(t, service.recreateTopic(ALICE, NS_A, 'nope'))

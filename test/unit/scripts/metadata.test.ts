@@ -1,0 +1,105 @@
+// `npm run metadata -- export|import` between a temporary file store and DynamoDB (moto in server mode, which
+// `npm test` starts: AWS cannot exist here).
+import t, { type Test } from 'tap'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { FileMetadataStore } from '../../../plugins/namespaces/file-store.js'
+import { GLOBAL_NAMESPACES } from '../../../plugins/namespaces/dynamo-store.js'
+import { main } from '../../../scripts/metadata.js'
+import { createTables, dynamoEndpoint, openDynamoStore, putRaw, rawClient, TEST_REGION } from '../../helpers/dynamo.js'
+import { topicRecord } from '../../helpers/store-contract.js'
+
+async function setup (t: Test) {
+  const dir = mkdtempSync(join(tmpdir(), 'diaspora-metadata-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const tables = await createTables(t)
+  const env = {
+    USERS_TABLE_NAME: tables.users,
+    NAMESPACE_TABLE_NAME: tables.namespaces,
+    KEYS_TABLE_NAME: tables.keys,
+    AWS_REGION: TEST_REGION,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint(),
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+    TOPIC_DEFAULT_REPLICATION_FACTOR: '1'
+  }
+  // The SDK reads the endpoint and the credentials from process.env.
+  for (const [k, v] of Object.entries(env)) {
+    if (!k.startsWith('AWS_')) continue
+    const saved = process.env[k]
+    process.env[k] = v
+    t.teardown(() => { if (saved === undefined) delete process.env[k]; else process.env[k] = saved })
+  }
+  const run = async (...argv: string[]): Promise<{ code: number, out: string }> => {
+    const lines: string[] = []
+    const code = await main(argv, env, line => lines.push(line))
+    return { code, out: lines.join('\n') }
+  }
+  return { dir, tables, run }
+}
+
+t.test('export copies the file store into DynamoDB, idempotently; import brings it back', async t => {
+  const { dir, tables, run } = await setup(t)
+  const file = join(dir, 'm.json')
+  const source = await FileMetadataStore.open(file)
+  await source.claimNamespace('alice', 'ns-aaaaaaaaaaaa')
+  await source.claimNamespace('alice', 'proj')
+  await source.claimNamespace('bob', 'ns-bbbbbbbbbbbb')
+  await source.putTopic('proj', topicRecord('events', 3))
+  await source.putTopic('ns-bbbbbbbbbbbb', topicRecord('logs'))
+  await source.close()
+
+  const first = await run('export', '--file', file)
+  t.equal(first.code, 0)
+  t.match(first.out, /namespaces: 3 claimed, 0 already there/)
+  t.match(first.out, /topics: 2 written, 0 already there/)
+  const again = await run('export', '--file', file)
+  t.equal(again.code, 0)
+  t.match(again.out, /namespaces: 0 claimed, 3 already there with the same owner, 0 conflicting/, 'idempotent')
+  t.match(again.out, /topics: 0 written, 2 already there/)
+
+  const dynamo = await openDynamoStore(t, tables)
+  t.same(await dynamo.namespacesOf('alice'), ['ns-aaaaaaaaaaaa', 'proj'])
+  t.same(await dynamo.getTopic('proj', 'events'), topicRecord('events', 3))
+
+  // Back: into a new file, with a topic the existing service made (no settings) on the DynamoDB side.
+  const raw = rawClient(t)
+  await putRaw(raw, tables.users, { subject: { S: 'carol' }, namespaces: { SS: ['legacy'] } })
+  await putRaw(raw, tables.users, { subject: { S: GLOBAL_NAMESPACES }, namespaces: { SS: ['ns-aaaaaaaaaaaa', 'proj', 'ns-bbbbbbbbbbbb', 'legacy'] } })
+  await putRaw(raw, tables.namespaces, { namespace: { S: 'legacy' }, topics: { SS: ['old'] } })
+  const back = join(dir, 'back.json')
+  const imported = await run('import', '--file', back)
+  t.equal(imported.code, 0)
+  t.match(imported.out, /namespaces: 4 claimed/)
+  t.match(imported.out, /1 topic\(s\) had no stored settings/)
+  t.equal((await run('import', '--file', back)).out.match(/topics: 0 written, 3 already there/)?.length, 1, 'idempotent')
+  const copy = await FileMetadataStore.open(back)
+  t.teardown(() => copy.close())
+  t.same((await copy.allNamespaces()).map(n => [n.name, n.owner, n.topics.map(x => x.name)]), [
+    ['legacy', 'carol', ['old']],
+    ['ns-aaaaaaaaaaaa', 'alice', []],
+    ['ns-bbbbbbbbbbbb', 'bob', ['logs']],
+    ['proj', 'alice', ['events']]
+  ])
+  t.same((await copy.getTopic('legacy', 'old'))?.settings, { num_partitions: 1, replication_factor: 1, configs: {} }, 'the configured defaults')
+  t.same(await copy.getTopic('proj', 'events'), topicRecord('events', 3))
+})
+
+t.test('a name held by another owner at the target is a reported conflict, left alone', async t => {
+  const { dir, tables, run } = await setup(t)
+  const file = join(dir, 'm.json')
+  const source = await FileMetadataStore.open(file)
+  await source.claimNamespace('alice', 'shared')
+  await source.close()
+  const dynamo = await openDynamoStore(t, tables)
+  await dynamo.claimNamespace('bob', 'shared')
+  const r = await run('export', '--file', file)
+  t.equal(r.code, 1)
+  t.match(r.out, /conflict: shared belongs to alice at the source but to bob at the target; left alone/)
+  t.equal(await dynamo.ownerOf('shared'), 'bob')
+  t.equal((await run('sideways')).code, 2, 'usage')
+  const none = await run('export', '--file', join(dir, 'absent.json'))
+  t.equal(none.code, 1)
+  t.match(none.out, /there is no file store at .*absent\.json/)
+})
