@@ -1,91 +1,25 @@
 // moto in server mode: a local DynamoDB endpoint for the tests of the DynamoDB metadata store.
 //
-// ensurePythonEnv() installs the pinned moto[server] of test/moto/requirements.txt into the git-ignored
-// .venv-moto/ (python3 -m venv + pip), again only when the requirements or the interpreter changed (a stamp
-// file in the venv). Its options and result have the shape of a shared venv helper, so one helper can serve
-// the fuzzer, the SDK suite and this. startMoto() runs moto_server (through test/moto/serve.py, which makes
-// it handle one request at a time, as atomic as DynamoDB's) on a free loopback port and waits until it
-// answers; stop() ends it (and only it). `npm test` (scripts/test.ts) does both and hands the endpoint to
+// ensureMotoVenv() installs the pinned moto[server] of test/moto/requirements.txt into the git-ignored
+// .venv-moto/ through the shared venv helper (scripts/venv.ts, as for the fuzzer and the SDK suite).
+// startMoto() runs moto_server (through test/moto/serve.py, which makes it handle one request at a time, as
+// atomic as DynamoDB's) on a free loopback port and waits until it answers; stop() ends it (and only it). `npm test` (scripts/test.ts) does both and hands the endpoint to
 // the tests as DYNAMODB_TEST_ENDPOINT.
 //
 // Standalone: `npx tsx scripts/moto.ts` starts one in the foreground and prints its endpoint (Ctrl-C stops it).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import fs from 'node:fs'
-import net from 'node:net'
+import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ROOT } from './broker.js'
+import { freePort, ROOT } from './broker.js'
+import { ensureVenv, type Venv } from './venv.js'
 
 export const MOTO_VENV = path.join(ROOT, '.venv-moto')
 export const MOTO_REQUIREMENTS = path.join(ROOT, 'test', 'moto', 'requirements.txt')
 const MOTO_SERVE = path.join(ROOT, 'test', 'moto', 'serve.py')
-const STAMP = '.diaspora-requirements.sha256'
 
-export interface PythonEnvOptions {
-  /** The venv folder. */
-  dir: string
-  /** The requirements file whose pins it must hold. */
-  requirements: string
-  log?: (line: string) => void
-}
-
-export interface PythonEnv {
-  dir: string
-  python: string
-  bin (name: string): string
-}
-
-function runQuiet (command: string, args: string[]): void {
-  // To stderr: this process's stdout may carry a TAP stream.
-  const r = spawnSync(command, args, { cwd: ROOT, stdio: ['ignore', 2, 2] })
-  if (r.error) throw r.error
-  if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${r.status ?? r.signal}`)
-}
-
-function interpreterVersion (python: string): string | undefined {
-  const r = spawnSync(python, ['-c', 'import sys; print(sys.version)'], { encoding: 'utf8' })
-  return r.error !== undefined || r.status !== 0 ? undefined : r.stdout.trim()
-}
-
-/** A venv holding `requirements`, made or brought up to date only when needed. */
-export function ensurePythonEnv (opts: PythonEnvOptions): PythonEnv {
-  const log = opts.log ?? (() => {})
-  const python = path.join(opts.dir, 'bin', 'python')
-  const env: PythonEnv = { dir: opts.dir, python, bin: name => path.join(opts.dir, 'bin', name) }
-  const rel = path.relative(ROOT, opts.dir)
-  let version = fs.existsSync(python) ? interpreterVersion(python) : undefined
-  if (version === undefined) {
-    const probe = spawnSync('python3', ['-c', 'import venv, ensurepip'], { encoding: 'utf8' })
-    if (probe.error !== undefined || probe.status !== 0) {
-      throw new Error('python3 with its venv module is needed for moto (Debian: apt-get install python3 python3-venv)')
-    }
-    log(`creating ${rel}/`)
-    runQuiet('python3', ['-m', 'venv', '--clear', opts.dir])
-    version = interpreterVersion(python)
-    if (version === undefined) throw new Error(`${python} does not run after python3 -m venv`)
-  }
-  const stamp = createHash('sha256').update(version).update('\0').update(fs.readFileSync(opts.requirements)).digest('hex')
-  const stampFile = path.join(opts.dir, STAMP)
-  if (fs.existsSync(stampFile) && fs.readFileSync(stampFile, 'utf8').trim() === stamp) return env
-  log(`installing ${path.relative(ROOT, opts.requirements)} into ${rel}/`)
-  fs.rmSync(stampFile, { force: true })
-  runQuiet(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', opts.requirements])
-  fs.writeFileSync(stampFile, `${stamp}\n`)
-  return env
-}
-
-/** A loopback port nobody listens on right now. */
-export async function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0
-      srv.close(() => resolve(port))
-    })
-  })
+/** .venv-moto/ with the pinned moto[server], made or brought up to date only when needed. */
+export function ensureMotoVenv (log?: (line: string) => void): Venv {
+  return ensureVenv({ dir: MOTO_VENV, requirements: MOTO_REQUIREMENTS, ...(log ? { log } : {}) })
 }
 
 export interface MotoServer {
@@ -97,7 +31,7 @@ export interface MotoServer {
 /** Start moto_server on a free loopback port; resolves once it answers HTTP. */
 export async function startMoto (opts: { log?: (line: string) => void, timeoutMs?: number } = {}): Promise<MotoServer> {
   const log = opts.log ?? (() => {})
-  const venv = ensurePythonEnv({ dir: MOTO_VENV, requirements: MOTO_REQUIREMENTS, log })
+  const venv = ensureMotoVenv(log)
   const port = await freePort()
   const endpoint = `http://127.0.0.1:${port}`
   let output = ''
