@@ -129,7 +129,11 @@ async function batchRun (ctx: BenchContext, p: Prepared, records: number): Promi
       const req = reqs[next++ % reqs.length] as Buffer
       for (;;) {
         const res = await conn.request(req)
-        if (res.status === 429) { refused++; await sleep(retryAfterMs(res)); continue }
+        if (res.status === 429) {
+          if (++refused > 20 * requests) throw new Error(`POST records:batch: ${refused} answers 429 for ${requests} requests`)
+          await sleep(retryAfterMs(res))
+          continue
+        }
         if (res.status !== 207) throw new Error(`POST records:batch: ${res.status} ${text(res)}`)
         const r = JSON.parse(res.body.toString('utf8')) as { successes: unknown[], failures: unknown[] }
         ok += r.successes.length
