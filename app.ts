@@ -12,6 +12,7 @@ import kafkaPlugin, { type KafkaPluginOptions } from './plugins/kafka/index.js'
 import authPlugin, { type AuthPluginOptions } from './plugins/auth/index.js'
 import namespacesPlugin from './plugins/namespaces/index.js'
 import consumersPlugin from './plugins/consumers/index.js'
+import producerPlugin from './plugins/producer/index.js'
 import metricsPlugin from './plugins/metrics/index.js'
 import healthRoutes from './routes/health.js'
 import apiRoutes from './routes/api.js'
@@ -63,6 +64,9 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(authPlugin, introspection ? { ...opts.auth, onIntrospection: introspection } : (opts.auth ?? {}))
   await fastify.register(namespacesPlugin)
   await fastify.register(consumersPlugin)
+  // Its preClose hook drains the engine (new produce requests get 503, queued records are sent and answered)
+  // and its onClose hook disconnects the Kafka producer.
+  await fastify.register(producerPlugin)
   // Shutdown, first step (before the HTTP server waits for its in-flight requests): waiting long polls return
   // what they hold and no instance is created any more. The consumers plugin's onClose then closes them all.
   fastify.addHook('preClose', async () => { fastify.consumers.drain() })

@@ -7,12 +7,14 @@ import userRoutes from './users.js'
 import namespaceRoutes from './namespaces.js'
 import topicRoutes from './topics.js'
 import consumerRoutes from './consumers.js'
+import produceRoutes from './produce.js'
 
 const api: FastifyPluginAsync = async (fastify) => {
   fastify.addHook('onRequest', fastify.authenticate)
   await fastify.register(userRoutes)
   await fastify.register(namespaceRoutes)
   await fastify.register(consumerRoutes)
+  await fastify.register(produceRoutes)
   await fastify.register(topicRoutes)
 }
 

@@ -75,7 +75,18 @@ export const ConfigSchema = Type.Object({
   CONSUMER_AUTO_COMMIT_INTERVAL_MS: Int(5000, 100, 3600000),
   CONSUMER_PATTERN_REFRESH_MS: Int(10000, 100, 3600000),
   CONSUMER_JOIN_WAIT_MS: Int(15000, 100, 600000, 'longest a commit waits, for a group join and for Kafka together'),
-  CONSUMER_PARK_AFTER_MS: Int(10000, 0, 86400000, 'stop fetching for an instance after this long without a read (0 = never)')
+  CONSUMER_PARK_AFTER_MS: Int(10000, 0, 86400000, 'stop fetching for an instance after this long without a read (0 = never)'),
+
+  // Producing
+  PRODUCE_MAX_BATCH_ENTRIES: Int(500, 1, 100000, 'most entries of one records:batch request'),
+  PRODUCE_MAX_RECORD_BYTES: Int(1000000, 1, 64 * 1048576, 'largest key + value + headers of one record (keep below the brokers\' message.max.bytes)'),
+  PRODUCE_MAX_IN_FLIGHT_BYTES: Int(64 * 1048576, 1, 16 * 1024 * 1048576, 'process-wide bytes of records accepted and not yet acknowledged (beyond: 429)'),
+  PRODUCE_COMPRESSION: Type.Union(['none', 'gzip', 'snappy', 'lz4', 'zstd'].map(c => Type.Literal(c)), { default: 'none' }),
+  PRODUCE_LINGER_MS: Int(0, 0, 1000, 'wait before sending queued records (0: the next tick)'),
+  PRODUCE_REQUEST_TIMEOUT_MS: Int(30000, 100, 600000, 'how long the brokers may take to acknowledge a produce request (acks=all)'),
+  PRODUCE_METADATA_MAX_AGE_MS: Int(30000, 0, 3600000, 'how long a topic\'s partition count is cached'),
+  PRODUCE_STREAM_MAX_IN_FLIGHT: Int(1000, 1, 1000000, 'records of one streaming request sent and not yet answered (beyond: the body is read no further)'),
+  PRODUCE_RETRY_AFTER_SECONDS: Int(1, 1, 3600, 'Retry-After of a 429 (not admitted)')
 }, { additionalProperties: false })
 
 export type Config = Static<typeof ConfigSchema>
@@ -154,6 +165,7 @@ function crossChecks (c: Config): string[] {
   }
   if (c.TOPIC_DEFAULT_PARTITIONS > c.TOPIC_MAX_PARTITIONS) p.push('TOPIC_DEFAULT_PARTITIONS: must not exceed TOPIC_MAX_PARTITIONS')
   if (c.METRICS_PORT !== undefined && c.METRICS_PORT !== 0 && c.METRICS_PORT === c.PORT) p.push('METRICS_PORT: must differ from PORT (the metrics listener is separate from the API)')
+  if (c.PRODUCE_MAX_IN_FLIGHT_BYTES < c.PRODUCE_MAX_RECORD_BYTES) p.push('PRODUCE_MAX_IN_FLIGHT_BYTES: must be at least PRODUCE_MAX_RECORD_BYTES')
   if (c.CONSUMER_HEARTBEAT_INTERVAL_MS >= c.CONSUMER_SESSION_TIMEOUT_MS) p.push('CONSUMER_HEARTBEAT_INTERVAL_MS: must be below CONSUMER_SESSION_TIMEOUT_MS')
   return p
 }

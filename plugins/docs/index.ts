@@ -74,7 +74,8 @@ const docsPlugin: FastifyPluginAsync = async (fastify) => {
       tags: [
         { name: 'health', description: 'Liveness and readiness (public)' },
         { name: 'management', description: 'User, namespace and topic management' },
-        { name: 'consumers', description: 'Confluent REST Proxy v2 consumer API' }
+        { name: 'consumers', description: 'Confluent REST Proxy v2 consumer API' },
+        { name: 'produce', description: 'Produce records: Confluent v3 (one, streaming, batch) and v2' }
       ]
     },
     hideUntagged: true,

@@ -28,7 +28,7 @@ export function familyOf (request: FastifyRequest): ErrorFamily {
 /** The family a URL's path belongs to: the consumer API (and anything outside /api/) or management. */
 export function familyOfPath (url: string): ErrorFamily {
   const path = url.split('?')[0] ?? ''
-  return /^\/api\/v3\/[^/]+\/consumers(\/|$)/.test(path) || !path.startsWith('/api/') ? 'consumer' : 'management'
+  return /^\/api\/v3\/[^/]+\/(consumers(\/|$)|topics\/)/.test(path) || !path.startsWith('/api/') ? 'consumer' : 'management'
 }
 
 const RANGE_KEYWORDS = new Set(['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'])

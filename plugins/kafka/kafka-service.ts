@@ -2,7 +2,7 @@
  * Process-wide Kafka access: builds per-use kafkajs clients and owns the shared admin client.
  * Plain module: tests, scripts and benchmarks construct it directly.
  */
-import { Kafka, type Admin } from 'kafkajs'
+import { Kafka, type Admin, type KafkaConfig } from 'kafkajs'
 import type { Config } from '../config/config.js'
 import { kafkaClientConfig, type MinimalLogger, type TokenProvider } from './client-options.js'
 import { registerCodecs } from './codecs.js'
@@ -38,14 +38,15 @@ export class KafkaService {
 
   /**
    * A new kafkajs client. Each consumer instance gets its own: kafkajs shares a committed-offsets cache per
-   * Kafka object that one group member's join would wipe for another (kafka-notes §1.3).
+   * Kafka object that one group member's join would wipe for another (kafka-notes §1.3). `overrides` replace
+   * settings of the service's configuration (the producer brings its own socket factory).
    */
-  createClient (clientId?: string): Kafka {
+  createClient (clientId?: string, overrides: Partial<KafkaConfig> = {}): Kafka {
     const opts: Parameters<typeof kafkaClientConfig>[1] = {}
     if (clientId) opts.clientId = clientId
     if (this.#tokenProvider) opts.tokenProvider = this.#tokenProvider
     if (this.#logger) opts.logger = this.#logger
-    return new Kafka(kafkaClientConfig(this.config, opts))
+    return new Kafka({ ...kafkaClientConfig(this.config, opts), ...overrides })
   }
 
   /**

@@ -1,0 +1,356 @@
+/**
+ * The produce engine: one shared kafkajs producer for the process (acks=-1), fed by every produce request.
+ * Plain module: no Fastify.
+ *
+ * - Records of concurrent requests are queued and sent together: a flush takes what is queued at the next
+ *   tick (or after PRODUCE_LINGER_MS) and sends it with one `sendBatch`. While PRODUCE_MAX_IN_FLIGHT_SENDS
+ *   flushes wait for Kafka, new records accumulate, so a busy gateway makes few, large Kafka requests.
+ * - Each record's partition is chosen here, before sending (partitioner.ts), so its offset is the base offset
+ *   Kafka answers for its partition plus its index among that flush's records of the partition.
+ * - Admission: metadata (topic, partition), the record size and the process-wide in-flight byte budget are
+ *   checked before a request's records are queued; a refusal (404, 413, 429, 503) is answered with nothing
+ *   sent, and a retry is safe.
+ * - Duplicates: kafkajs retries a failed send (its `retry` option), and a retry after the broker received
+ *   the first attempt writes the records twice (kafka-rest has the same hole: idempotence forced off, retries
+ *   on). kafkajs' idempotent producer is no cure: after a failed send it reuses sequence numbers without an
+ *   epoch bump, and a later batch can then be acknowledged as a duplicate without being written. So the
+ *   producer never retries a send (`retries: 0`); a failed send is answered as 503/50302 when no Produce
+ *   request left the process (wire.ts counts them: nothing can have been written, the client retries
+ *   safely), and as 500/50003 "outcome unknown" otherwise (the SDK does not retry it).
+ * - Drain (shutdown): new requests get 503 before anything is sent; queued records are flushed and the
+ *   engine resolves once every send has been answered, so no acknowledged record is lost and none is left
+ *   half-sent.
+ */
+import type { CompressionTypes, Message, RecordMetadata } from 'kafkajs'
+import { ApiError, Errors } from '../errors/errors.js'
+import { ByteBudget, notAdmitted } from './admission.js'
+import type { TopicMetadataCache } from './metadata.js'
+import { partitionForKey, Spreader } from './partitioner.js'
+import { ProduceErrors, recordSize, type EncodedRecord } from './records.js'
+
+/** What the engine needs of a kafkajs producer. */
+export interface ProducerPort {
+  connect (): Promise<void>
+  disconnect (): Promise<void>
+  sendBatch (batch: { topicMessages: Array<{ topic: string, messages: Message[] }>, acks: number, timeout: number, compression: CompressionTypes }): Promise<RecordMetadata[]>
+}
+
+export interface ProduceObserver {
+  /** Records written and acknowledged, with their key + value + header bytes. */
+  written (records: number, bytes: number): void
+  /** A record not written, by error code. */
+  failed (errorCode: number): void
+  /** One Kafka send (flush): its duration and record count. */
+  sent (seconds: number, records: number): void
+}
+
+export interface ProduceEngineOptions {
+  producer: ProducerPort
+  metadata: TopicMetadataCache
+  /** Produce requests written to the wire so far (wire.ts); unchanged across a failed send = nothing sent. */
+  produceWrites: () => number
+  maxInFlightBytes: number
+  maxRecordBytes: number
+  lingerMs: number
+  requestTimeoutMs: number
+  compression: CompressionTypes
+  maxInFlightSends?: number
+  /** kafkajs-patch.ts is in place: headers go as an ordered list and may have null values. */
+  orderedHeaders?: boolean
+  /** Seconds a 429 asks the client to wait. */
+  retryAfterSeconds?: number
+  log?: { warn (obj: object, msg: string): void, error (obj: object, msg: string): void }
+}
+
+export interface Delivery {
+  partition: number
+  offset: number
+  /** ms since the epoch: the broker's LogAppendTime, else the record's CreateTime. */
+  timestamp: number
+}
+
+export type Outcome = { ok: true, delivery: Delivery } | { ok: false, error: ApiError }
+
+interface Pending {
+  topic: string
+  partition: number
+  message: Message
+  timestamp: number
+  size: number
+  settle: (o: Outcome) => void
+}
+
+// kafkajs groups a flush's messages per partition by copying the list for every message (quadratic), so a
+// flush holds at most this many records of one partition.
+const MAX_PARTITION_RECORDS = 1000
+const MAX_FLUSH_RECORDS = 10_000
+// Batch header and per-record framing, on top of key, value and headers.
+const RECORD_OVERHEAD = 32
+
+export class ProduceEngine {
+  readonly budget: ByteBudget
+  readonly #o: ProduceEngineOptions
+  readonly #spread = new Spreader()
+  readonly #maxSends: number
+  #queue: Pending[] = []
+  #scheduled = false
+  #inFlight = 0
+  #connected: Promise<void> | undefined
+  #draining = false
+  #idle: Array<() => void> = []
+  #observers: ProduceObserver[] = []
+
+  constructor (opts: ProduceEngineOptions) {
+    this.#o = opts
+    this.budget = new ByteBudget(opts.maxInFlightBytes)
+    this.#maxSends = opts.maxInFlightSends ?? 4
+  }
+
+  observe (observer: ProduceObserver): void {
+    this.#observers.push(observer)
+  }
+
+  get draining (): boolean { return this.#draining }
+  /** Records queued and not yet handed to kafkajs. */
+  get queued (): number { return this.#queue.length }
+
+  /**
+   * Produce `records` to Kafka topic `topic` (`userTopic` is the name the caller knows). Request-level
+   * refusals throw, with nothing sent: 503 (draining, Kafka unreachable), 404/40401 (no such topic), 429
+   * (budget). Otherwise one outcome per record, in order: per-record validation failures (40402, 41302) and
+   * the result of the send.
+   */
+  async produce (topic: string, userTopic: string, records: EncodedRecord[]): Promise<Outcome[]> {
+    this.#refuseWhileDraining()
+    const count = await this.#o.metadata.partitionCount(topic, userTopic)
+    this.#refuseWhileDraining()
+    const outcomes: Array<Outcome | undefined> = new Array(records.length)
+    const accepted: Array<{ index: number, partition: number, size: number, record: EncodedRecord, headers: Message['headers'] }> = []
+    let bytes = 0
+    records.forEach((record, index) => {
+      const size = recordSize(record)
+      if (size > this.#o.maxRecordBytes) {
+        outcomes[index] = this.#fail(ProduceErrors.tooLarge(size, this.#o.maxRecordBytes))
+        return
+      }
+      let partition: number
+      if (record.partition !== undefined) {
+        if (record.partition >= count) {
+          outcomes[index] = this.#fail(ProduceErrors.partitionNotFound(record.partition))
+          return
+        }
+        partition = record.partition
+      } else if (record.key !== null) {
+        partition = partitionForKey(record.key, count)
+      } else {
+        partition = this.#spread.next(topic, count)
+      }
+      let headers: Message['headers']
+      try {
+        headers = headersOf(record, this.#o.orderedHeaders === true)
+      } catch (err) {
+        outcomes[index] = this.#fail(err as ApiError)
+        return
+      }
+      accepted.push({ index, partition, size, record, headers })
+      bytes += size
+    })
+    if (accepted.length > 0) {
+      if (!this.budget.tryAcquire(bytes)) {
+        this.#observers.forEach(o => o.failed(42901))
+        throw notAdmitted(this.#o.retryAfterSeconds ?? 1)
+      }
+      try {
+        await this.#connect()
+        this.#refuseWhileDraining()
+      } catch (err) {
+        this.budget.release(bytes)
+        throw err
+      }
+      const now = Date.now()
+      const settled = accepted.map(({ index, partition, size, record, headers }) => new Promise<void>(resolve => {
+        const timestamp = record.timestamp ?? now
+        const message: Message = {
+          key: record.key,
+          value: record.value,
+          partition,
+          timestamp: String(timestamp),
+          headers
+        }
+        this.#queue.push({
+          topic,
+          partition,
+          message,
+          timestamp,
+          size,
+          settle: (o) => { outcomes[index] = o; this.budget.release(size); resolve() }
+        })
+      }))
+      this.#schedule()
+      await Promise.all(settled)
+    }
+    return outcomes as Outcome[]
+  }
+
+  /**
+   * Stop admitting (new requests get 503 before anything is sent), send what is queued, and resolve once
+   * every send has been answered.
+   */
+  async drain (): Promise<void> {
+    this.#draining = true
+    if (this.#queue.length > 0) this.#schedule(true)
+    if (this.#queue.length === 0 && this.#inFlight === 0) return
+    await new Promise<void>(resolve => this.#idle.push(resolve))
+  }
+
+  /** Drain, then close the Kafka producer. */
+  async close (): Promise<void> {
+    await this.drain()
+    const connected = this.#connected
+    this.#connected = undefined
+    if (connected) await connected.then(() => this.#o.producer.disconnect(), () => {})
+  }
+
+  /** The topic's partition count (404/40401 when it does not exist; 503 when draining or unreachable). */
+  async partitionCount (topic: string, userTopic: string): Promise<number> {
+    this.#refuseWhileDraining()
+    return this.#o.metadata.partitionCount(topic, userTopic)
+  }
+
+  #refuseWhileDraining (): void {
+    if (this.#draining) throw Errors.brokerUnavailable('the gateway is shutting down; retry on another node or later')
+  }
+
+  #fail (error: ApiError): Outcome {
+    this.#observers.forEach(o => o.failed(error.errorCode))
+    return { ok: false, error }
+  }
+
+  async #connect (): Promise<void> {
+    if (!this.#connected) {
+      const p = this.#o.producer.connect()
+      this.#connected = p
+      p.catch(() => { if (this.#connected === p) this.#connected = undefined })
+    }
+    try {
+      await this.#connected
+    } catch (err) {
+      throw Errors.brokerUnavailable(`cannot connect to Kafka (${shortMessage(err)}); nothing was sent`)
+    }
+  }
+
+  #schedule (now = false): void {
+    if (this.#scheduled || this.#queue.length === 0) return
+    if (this.#inFlight >= this.#maxSends && !this.#draining) return
+    this.#scheduled = true
+    const run = (): void => { this.#scheduled = false; this.#flush() }
+    if (now || this.#o.lingerMs === 0) setImmediate(run)
+    else setTimeout(run, this.#o.lingerMs)
+  }
+
+  /** Take what fits into one Kafka request (order kept) and send it. */
+  #flush (): void {
+    if (this.#queue.length === 0) return
+    const perPartition = new Map<string, { bytes: number, records: number }>()
+    let take = 0
+    for (const p of this.#queue) {
+      if (take >= MAX_FLUSH_RECORDS) break
+      const k = `${p.topic}\0${p.partition}`
+      const cur = perPartition.get(k) ?? { bytes: 0, records: 0 }
+      const size = p.size + RECORD_OVERHEAD
+      // A partition's records form one record batch, which the broker refuses beyond its message size limit.
+      if (cur.records > 0 && (cur.bytes + size > this.#o.maxRecordBytes || cur.records >= MAX_PARTITION_RECORDS)) break
+      cur.bytes += size
+      cur.records++
+      perPartition.set(k, cur)
+      take++
+    }
+    const batch = this.#queue.splice(0, take)
+    this.#inFlight++
+    this.#send(batch).finally(() => {
+      this.#inFlight--
+      if (this.#queue.length > 0) this.#schedule()
+      else if (this.#inFlight === 0) this.#idle.splice(0).forEach(r => r())
+    })
+    if (this.#queue.length > 0) this.#schedule()
+  }
+
+  async #send (batch: Pending[]): Promise<void> {
+    const byTopic = new Map<string, Message[]>()
+    const index = new Map<Pending, number>()
+    const counters = new Map<string, number>()
+    for (const p of batch) {
+      let messages = byTopic.get(p.topic)
+      if (!messages) byTopic.set(p.topic, messages = [])
+      messages.push(p.message)
+      const k = `${p.topic}\0${p.partition}`
+      const i = counters.get(k) ?? 0
+      counters.set(k, i + 1)
+      index.set(p, i)
+    }
+    const writesBefore = this.#o.produceWrites()
+    const started = process.hrtime.bigint()
+    let results: RecordMetadata[]
+    try {
+      results = await this.#o.producer.sendBatch({
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        acks: -1,
+        timeout: this.#o.requestTimeoutMs,
+        compression: this.#o.compression
+      })
+    } catch (err) {
+      const nothingSent = this.#o.produceWrites() === writesBefore
+      const error = nothingSent
+        ? Errors.brokerUnavailable(`${shortMessage(err)}; nothing was sent`)
+        : new ApiError(500, 50003, `Kafka error, outcome unknown (the records may or may not have been written): ${shortMessage(err)}`, { code: 'KAFKA_OUTCOME_UNKNOWN' })
+      this.#o.log?.warn({ err, records: batch.length, nothingSent }, 'produce: send failed')
+      for (const t of byTopic.keys()) this.#o.metadata.invalidate(t)
+      for (const p of batch) p.settle(this.#fail(error))
+      return
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9
+    this.#observers.forEach(o => o.sent(seconds, batch.length))
+    const base = new Map<string, RecordMetadata>()
+    for (const r of results) base.set(`${r.topicName}\0${r.partition}`, r)
+    let written = 0
+    let bytes = 0
+    for (const p of batch) {
+      const r = base.get(`${p.topic}\0${p.partition}`)
+      if (!r || r.errorCode !== 0 || r.baseOffset === undefined) {
+        p.settle(this.#fail(new ApiError(500, 50003, `Kafka error, outcome unknown: no acknowledgement for partition ${p.partition}`, { code: 'KAFKA_OUTCOME_UNKNOWN' })))
+        continue
+      }
+      const offset = Number(BigInt(r.baseOffset) + BigInt(index.get(p) ?? 0))
+      const logAppend = r.logAppendTime === undefined ? -1 : Number(r.logAppendTime)
+      written++
+      bytes += p.size
+      p.settle({ ok: true, delivery: { partition: p.partition, offset, timestamp: logAppend > 0 ? logAppend : p.timestamp } })
+    }
+    if (written > 0) this.#observers.forEach(o => o.written(written, bytes))
+  }
+}
+
+function headersOf (record: EncodedRecord, ordered: boolean): Message['headers'] {
+  if (record.headers.length === 0) return undefined
+  // The patched encoder takes the list as it is (kafkajs-patch.ts).
+  if (ordered) return record.headers.map(h => ({ key: h.name, value: h.value })) as unknown as Message['headers']
+  // kafkajs' own form: repeated names as an array value, in order; the order across names follows the first
+  // appearance of each name.
+  const out: Record<string, Buffer[]> = Object.create(null) as Record<string, Buffer[]>
+  for (const h of record.headers) {
+    const list = out[h.name] ?? (out[h.name] = [])
+    if (h.value === null) throw ProduceErrors.malformed('headers with a null value are not supported by this gateway\'s Kafka client')
+    list.push(h.value)
+  }
+  return out as unknown as Message['headers']
+}
+
+function shortMessage (err: unknown): string {
+  let cur: unknown = err
+  for (let i = 0; i < 5 && cur && typeof cur === 'object'; i++) {
+    const next = (cur as { originalError?: unknown, cause?: unknown }).originalError ?? (cur as { cause?: unknown }).cause
+    if (!next) break
+    cur = next
+  }
+  return String((cur as Error | undefined)?.message ?? err).slice(0, 300)
+}

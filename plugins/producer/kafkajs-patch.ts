@@ -1,0 +1,74 @@
+/**
+ * One fix to kafkajs 2.2.4's record encoder (src/protocol/recordBatch/record/v0): it measures every header
+ * value with Buffer.byteLength before checking for null, so a header with a null value (Confluent's
+ * `{"name": "h", "value": null}`) throws. The replacement below encodes the same bytes, allows null values,
+ * and also takes the headers as an ordered list of `{key, value}` so that interleaved repeated names keep
+ * their order (kafkajs' object form cannot say `a, b, a`). Object headers still work as before, for every
+ * other kafkajs producer in the process.
+ *
+ * The produce request modules (v3 to v7) capture the record encoder when they load, so they are dropped
+ * from require's cache after the swap and load again, with the fixed encoder, at the next produce. Plain
+ * module; process-wide and idempotent.
+ */
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+
+interface EncoderLike { writeVarInt (n: number): EncoderLike, writeInt8 (n: number): EncoderLike, writeVarLong (n: unknown): EncoderLike, writeVarIntBytes (b: unknown): EncoderLike, writeVarIntArray (a: unknown[]): EncoderLike }
+interface EncoderClass {
+  new (): EncoderLike
+  sizeOfVarInt (n: number): number
+  sizeOfVarLong (n: unknown): number
+  sizeOfVarIntBytes (b: unknown): number
+}
+
+export interface OrderedHeader { key: string, value: Buffer | null }
+type HeaderInput = OrderedHeader[] | Record<string, Buffer | string | null | Array<Buffer | string | null>>
+
+let patched: boolean | undefined
+
+export function patchKafkajsRecordHeaders (): boolean {
+  if (patched !== undefined) return patched
+  try {
+    const recordPath = require.resolve('kafkajs/src/protocol/recordBatch/record/v0/index.js')
+    const Encoder = require('kafkajs/src/protocol/encoder.js') as EncoderClass
+    const Header = require('kafkajs/src/protocol/recordBatch/header/v0/index.js') as (h: { key: string, value: unknown }) => unknown
+    require(recordPath)
+    const mod = require.cache[recordPath]
+    if (!mod) throw new Error('kafkajs record module not in the require cache')
+    const listOf = (headers: HeaderInput): Array<{ key: string, value: unknown }> => Array.isArray(headers)
+      ? headers
+      : Object.keys(headers).flatMap(key => {
+        const v = headers[key]
+        return Array.isArray(v) ? v.map(value => ({ key, value })) : [{ key, value: v }]
+      })
+    mod.exports = ({ offsetDelta = 0, timestampDelta = 0, key, value, headers = {} }: { offsetDelta?: number, timestampDelta?: unknown, key: unknown, value: unknown, headers?: HeaderInput }) => {
+      const list = listOf(headers)
+      let headerSize = Encoder.sizeOfVarInt(list.length)
+      for (const h of list) {
+        const keySize = Buffer.byteLength(h.key)
+        headerSize += Encoder.sizeOfVarInt(keySize) + keySize
+        headerSize += h.value === null || h.value === undefined
+          ? Encoder.sizeOfVarInt(-1)
+          : Encoder.sizeOfVarInt(Buffer.byteLength(h.value as Buffer)) + Buffer.byteLength(h.value as Buffer)
+      }
+      const sizeOfBody = 1 + Encoder.sizeOfVarLong(timestampDelta) + Encoder.sizeOfVarInt(offsetDelta) +
+        Encoder.sizeOfVarIntBytes(key) + Encoder.sizeOfVarIntBytes(value) + headerSize
+      return new Encoder()
+        .writeVarInt(sizeOfBody)
+        .writeInt8(0)
+        .writeVarLong(timestampDelta)
+        .writeVarInt(offsetDelta)
+        .writeVarIntBytes(key)
+        .writeVarIntBytes(value)
+        .writeVarIntArray(list.map(Header))
+    }
+    for (let v = 3; v <= 7; v++) {
+      delete require.cache[require.resolve(`kafkajs/src/protocol/requests/produce/v${v}/request.js`)]
+    }
+    patched = true
+  } catch {
+    patched = false
+  }
+  return patched
+}

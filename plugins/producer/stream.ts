@@ -1,0 +1,105 @@
+/**
+ * The body of `POST …/records`: one record, or Confluent's streaming mode (records back to back in one
+ * request, one result per record streamed back in order). Plain module: no Fastify.
+ *
+ * The mode is learnt from the body: the first record is sent as soon as it is read; if the body then ends,
+ * the request was a single record and the caller answers with a real HTTP status (the Diaspora 0.7 API);
+ * if a second record follows, the answer becomes a 200 stream of result lines. Memory stays bounded however
+ * long the stream runs: the body is read one chunk at a time, only the record being read is buffered, and
+ * reading pauses while `window` records wait for their results (back-pressure to the client). A syntax error
+ * ends the stream with one error result; records before it keep their results.
+ */
+import { ApiError, Errors } from '../errors/errors.js'
+import { decodeUtf8, parseJsonBody } from '../http/media.js'
+import { JsonObjectSplitter, JsonStreamError } from './json-stream.js'
+
+export type RecordResult = { ok: true, report: Record<string, unknown> } | { ok: false, error: ApiError }
+
+export type StreamEnd =
+  | { mode: 'empty' }
+  | { mode: 'single', result: RecordResult }
+  | { mode: 'stream' }
+
+export interface StreamOptions {
+  /** Largest JSON text of one record. */
+  maxObjectBytes: number
+  /** Records sent and not yet answered before reading pauses. */
+  window: number
+  /** Encode and produce one parsed record; never rejects. */
+  handle (raw: unknown): Promise<RecordResult>
+  /** Streaming mode starts: send the 200 and headers. */
+  open (): void
+  /** Write one result line; resolves when the output can take more. */
+  write (result: Record<string, unknown>): Promise<void>
+}
+
+export function resultLine (r: RecordResult): Record<string, unknown> {
+  return r.ok ? { error_code: 200, ...r.report } : { error_code: r.error.errorCode, message: r.error.message }
+}
+
+function syntaxError (err: unknown): ApiError | undefined {
+  if (err instanceof JsonStreamError) {
+    return err.kind === 'size' ? new ApiError(413, 413, err.message) : new ApiError(400, 400, err.message)
+  }
+  if (ApiError.is(err) && err.statusCode === 400) return err
+  return undefined
+}
+
+export async function produceFromStream (source: AsyncIterable<Buffer | string>, o: StreamOptions): Promise<StreamEnd> {
+  const splitter = new JsonObjectSplitter(o.maxObjectBytes)
+  let first: Promise<RecordResult> | undefined
+  let streaming = false
+  let unanswered = 0
+  let chain: Promise<void> = Promise.resolve()
+  let writeFailed = false
+
+  const enqueue = (p: Promise<RecordResult>): void => {
+    unanswered++
+    chain = chain.then(async () => {
+      const r = await p
+      unanswered--
+      if (!writeFailed) await o.write(resultLine(r)).catch(() => { writeFailed = true })
+    })
+  }
+  const enterStream = (): void => {
+    streaming = true
+    o.open()
+    if (first) enqueue(first)
+  }
+  const admit = async (raw: unknown): Promise<void> => {
+    const p = o.handle(raw)
+    if (!first && !streaming) { first = p; return }
+    if (!streaming) enterStream()
+    enqueue(p)
+    if (unanswered >= o.window) await chain
+  }
+
+  try {
+    for await (const chunk of source) {
+      const objects = splitter.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
+      for (const text of objects) {
+        const raw = parseJsonBody(decodeUtf8(text))
+        await admit(raw)
+      }
+      if (writeFailed) break
+    }
+    splitter.end()
+  } catch (err) {
+    const syntax = syntaxError(err)
+    if (!syntax) throw err
+    if (!first && !streaming) throw syntax
+    if (!streaming) enterStream()
+    const line = { error_code: syntax.errorCode, message: syntax.message }
+    chain = chain.then(async () => { if (!writeFailed) await o.write(line).catch(() => { writeFailed = true }) })
+    await chain
+    return { mode: 'stream' }
+  }
+  if (streaming) {
+    await chain
+    return { mode: 'stream' }
+  }
+  if (!first) return { mode: 'empty' }
+  return { mode: 'single', result: await first }
+}
+
+export const emptyBody = (): ApiError => Errors.unprocessable('Payload error. Request body is empty. Data is required.', 42206)
