@@ -76,7 +76,7 @@ interface Run {
   refused: number
 }
 
-interface Prepared {
+export interface Prepared {
   user: BenchUser
   topic: string
   base: URL
@@ -111,7 +111,7 @@ const text = (res: RawResponse): string => res.body.toString('utf8').slice(0, 30
 /** The ready-made requests of `bodies` to `path` (made before any clock starts). */
 const requestsOf = (p: Prepared, path: string, bodies: Buffer[]): Buffer[] => bodies.map(b => rawPost(p.base, path, p.user.auth, b))
 
-async function batchRun (ctx: BenchContext, p: Prepared, records: number): Promise<Run> {
+export async function batchRun (ctx: BenchContext, p: Prepared, records: number): Promise<Run> {
   const requests = Math.ceil(records / BATCH)
   const reqs = requestsOf(p, `${p.path}:batch`, p.batches)
   const conns = await openConnections(p.base, BATCH_CONNECTIONS)
@@ -155,7 +155,7 @@ async function batchRun (ctx: BenchContext, p: Prepared, records: number): Promi
   return { records: ok, ms, cpuUs: cpuOf(u0, u1), eld, clientCpuUs, failures, refused }
 }
 
-async function streamRun (ctx: BenchContext, p: Prepared, records: number, streams: number): Promise<Run> {
+export async function streamRun (ctx: BenchContext, p: Prepared, records: number, streams: number): Promise<Run> {
   const chunksPerStream = Math.max(1, Math.round(records / streams / PER_CHUNK))
   const chunksOf = function * (s: number): Generator<Buffer> {
     for (let k = 0; k < chunksPerStream; k++) yield p.chunks[(s * 7 + k) % p.chunks.length] as Buffer
@@ -305,26 +305,37 @@ async function crowd (ctx: BenchContext, p: Prepared, seconds: number, perReques
   }
 }
 
-export async function runProduce (ctx: BenchContext): Promise<ScenarioResult> {
-  const started = new Date()
-  const t0 = performance.now()
-  const sizes = produceSizes(ctx.opts.quick)
+/** The user, topic and ready-made bodies, made once per run (the profiling pass reuses them). */
+export async function setupProduce (ctx: BenchContext): Promise<Prepared> {
+  const cached = ctx.state.get('produce') as Prepared | undefined
+  if (cached) {
+    cached.base = new URL(ctx.server.url as string) // the server may have been restarted meanwhile
+    return cached
+  }
   const user = await BenchUser.create(() => ctx.client, ctx.globus)
   const topic = await user.topic(PARTITIONS)
   ctx.cleanup.teardown(() => user.deleteTopic(topic))
-  const kafkaTopic = user.kafkaTopic(topic)
-  const base = new URL(ctx.server.url as string)
-  const path = `/api/v3/${user.ns}/topics/${topic}/records`
   const recordsJson = Array.from({ length: 1000 }, (_, i) => recordJson(i, SIZE))
   const p: Prepared = {
     user,
     topic,
-    base,
-    path,
+    base: new URL(ctx.server.url as string),
+    path: `/api/v3/${user.ns}/topics/${topic}/records`,
     batches: Array.from({ length: 8 }, (_, i) => batchBody(i * BATCH, BATCH, SIZE)),
     chunks: Array.from({ length: 31 }, (_, c) => Buffer.from(Array.from({ length: PER_CHUNK }, (_, j) => recordsJson[(c * PER_CHUNK + j) % recordsJson.length]).join(''))),
     singles: recordsJson.slice(0, 200).map(s => Buffer.from(s))
   }
+  ctx.state.set('produce', p)
+  return p
+}
+
+export async function runProduce (ctx: BenchContext): Promise<ScenarioResult> {
+  const started = new Date()
+  const t0 = performance.now()
+  const sizes = produceSizes(ctx.opts.quick)
+  const p = await setupProduce(ctx)
+  const { user, base, path } = p
+  const kafkaTopic = user.kafkaTopic(p.topic)
 
   const baseline = await Child.start({ script: 'baseline-producer.ts', nodeArgs: [...NODE_FLAGS] })
   ctx.cleanup.teardown(() => baseline.stop())
@@ -465,7 +476,7 @@ export async function runProduce (ctx: BenchContext): Promise<ScenarioResult> {
       latency: { blocks: sizes.blocks, perBlock: sizes.perBlock },
       crowd: { producers: PRODUCERS, seconds: sizes.crowdSeconds, perRequest: [1, CROWD_BATCH] },
       baseline: `kafkajs 2.2.4 producer, library defaults, acks=-1, sends of ${BATCH} records with ${BATCH_CONNECTIONS} outstanding (one record per send for the latency), own process`,
-      client: 'node:http keep-alive agents in the runner process, bodies made before the clock starts'
+      client: 'bench/lib/raw-http.ts (HTTP/1.1 keep-alive, one request in flight per connection) for POSTs, node:http for streamed requests; in the runner process, bodies made before the clock starts'
     },
     tables: [
       {
