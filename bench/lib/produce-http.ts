@@ -107,23 +107,28 @@ export function postStream (base: URL, path: string, headers: Record<string, str
       answered = true
       const status = res.statusCode ?? 0
       const errorBody: Buffer[] = []
-      res.on('data', (c: Buffer) => { if (status === 200) scanner.push(c); else errorBody.push(c) })
-      res.on('error', reject)
-      res.on('end', () => {
-        if (status !== 200) {
-          req.destroy()
-          scanner.failed.push(Buffer.concat(errorBody).toString('utf8').slice(0, 300))
-        }
+      // An answer that ends early (an error status, or the server dropping the stream) ends the request too; the
+      // caller compares the results with the records written.
+      let done = false
+      const finish = (): void => {
+        if (done) return
+        done = true
+        if (!req.writableEnded) req.destroy()
+        if (status !== 200) scanner.failed.push(Buffer.concat(errorBody).toString('utf8').slice(0, 300))
         resolve({ status, successes: scanner.successes, failures: scanner.failures, failed: scanner.failed, startedAt, endedAt: performance.now(), bytes, chunks: written })
-      })
+      }
+      res.on('data', (c: Buffer) => { if (status === 200) scanner.push(c); else errorBody.push(c) })
+      res.on('end', finish)
+      res.on('close', finish) // also when the connection is lost before the end (a promise settles once)
     })
-    req.on('error', err => { if (!answered || !req.destroyed) reject(err) })
+    // Before an answer, a request error fails the run; after one, the answer's end or close settles it.
+    req.on('error', err => { if (!answered) reject(err) })
     const write = async (): Promise<void> => {
       for (const chunk of chunks) {
         if (req.destroyed) return
         bytes += chunk.length
         written++
-        if (!req.write(chunk)) await once(req, 'drain')
+        if (!req.write(chunk)) await once(req, 'drain') // rejects if the request fails meanwhile
       }
       req.end()
     }

@@ -494,7 +494,7 @@ export async function runProduce (ctx: BenchContext): Promise<ScenarioResult> {
       },
       {
         title: `Server memory with ${PRODUCERS} concurrent producers (${PRODUCERS} keep-alive connections, each sending requests in a loop for ${sizes.crowdSeconds} s; RSS before and after after full GCs, peak sampled every 250 ms)`,
-        headers: ['records per request', 'records/s', 'request p50 ms', 'request p99 ms', '429 / errors', 'RSS before', 'RSS peak (1st half / 2nd half)', 'heap peak', 'RSS after', 'server CPU %', 'runner CPU %'],
+        headers: ['records per request', 'records/s', 'request p50 ms', 'request p99 ms', '429 / errors', 'RSS before', 'RSS peak (1st half / 2nd half)', 'heap peak', 'RSS after', 'server CPU %', 'server CPU µs/record', 'runner CPU %'],
         rows: crowds.map(c => [
           c.kind,
           fmt(c.records / c.seconds),
@@ -506,6 +506,7 @@ export async function runProduce (ctx: BenchContext): Promise<ScenarioResult> {
           mib(c.heapPeak),
           mib(c.rssAfter),
           fmt(c.cpuPct, 2),
+          fmt(c.cpuPct * 10_000 / (c.records / c.seconds), 2),
           fmt(c.clientCpuPct, 2)
         ])
       }
