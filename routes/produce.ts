@@ -88,7 +88,9 @@ const produce: FastifyPluginAsync = async (fastify) => {
         description: 'Writes one Confluent v3 record and answers once every in-sync replica has it (acks=all): 200 with the partition and offset, or a real error status: ' +
           '400 malformed, 40005 timestamp without UTC offset, 404/40401 no such topic, 404/40402 no such partition, 413/41302 too large, 422/42206 schema type or no key and no value, ' +
           '429/42901 not admitted (Retry-After, nothing sent), 503/50302 Kafka unreachable (nothing sent), 500/50003 outcome unknown. ' +
-          'Streaming mode (Confluent): several records back to back in one (chunked) body are written as they arrive and answered as a 200 stream of one JSON result per record, each followed by CRLF; a syntax error ends the stream.',
+          'Streaming mode (Confluent): records back to back in one chunked body (Transfer-Encoding: chunked) are written as they arrive and answered at once as a 200 stream of one JSON result per record ' +
+          '(`error_code` 200 with the offset, or the record\'s error code and message), each followed by CRLF, in order; a syntax error ends the stream with an error result. ' +
+          'A body of known length holding several records is answered the same way.',
         params: ProduceParams,
         body: ProduceRecord,
         consumes: ['application/json'],
@@ -108,24 +110,32 @@ const produce: FastifyPluginAsync = async (fastify) => {
         return reply.type(JSON_TYPE).send({ error_code: 200, ...r.report })
       }
       let out: PassThrough | undefined
-      const end = await produceFromStream(body.stream as AsyncIterable<Buffer>, {
-        maxObjectBytes: config.BODY_LIMIT,
-        window: config.PRODUCE_STREAM_MAX_IN_FLIGHT,
-        handle: (raw) => produceOne(p, raw),
-        open: () => {
-          out = new PassThrough()
-          reply.code(200).type(JSON_TYPE).send(out)
-        },
-        write: async (line) => {
-          const stream = out as PassThrough
-          if (!stream.write(JSON.stringify(line) + '\r\n')) {
-            await new Promise<void>((resolve, reject) => {
-              stream.once('drain', resolve)
-              stream.once('close', () => reject(new Error('closed')))
-            })
+      let end: Awaited<ReturnType<typeof produceFromStream>>
+      try {
+        end = await produceFromStream(body.stream as AsyncIterable<Buffer>, {
+          maxObjectBytes: config.BODY_LIMIT,
+          streaming: request.headers['transfer-encoding'] !== undefined && request.headers['content-length'] === undefined,
+          window: config.PRODUCE_STREAM_MAX_IN_FLIGHT,
+          handle: (raw) => produceOne(p, raw),
+          open: () => {
+            out = new PassThrough()
+            // A client gone mid-stream destroys the output; its records already sent are written all the same.
+            out.on('error', () => {})
+            reply.code(200).type(JSON_TYPE).send(out)
+          },
+          write: async (line) => {
+            const stream = out as PassThrough
+            if (stream.destroyed) throw new Error('the client is gone')
+            if (!stream.write(JSON.stringify(line) + '\r\n')) await drained(stream)
           }
-        }
-      })
+        })
+      } catch (e) {
+        // Once the 200 is out, a failure (the client aborting its body) can only end the stream.
+        if (!out) throw e
+        request.log.info({ err: e }, 'produce stream ended early')
+        out.end()
+        return reply
+      }
       if (end.mode === 'stream') {
         out?.end()
         return reply
@@ -217,6 +227,16 @@ const produce: FastifyPluginAsync = async (fastify) => {
         : { partition: null, offset: null, error_code: o.error.errorCode, error: o.error.message })
       return reply.type(KAFKA_V2).send({ offsets, key_schema_id: null, value_schema_id: null })
     })
+  })
+}
+
+/** Resolves when `stream` takes writes again; rejects when it closes first. */
+function drained (stream: PassThrough): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onDrain = (): void => { stream.off('close', onClose); resolve() }
+    const onClose = (): void => { stream.off('drain', onDrain); reject(new Error('the client is gone')) }
+    stream.once('drain', onDrain)
+    stream.once('close', onClose)
   })
 }
 

@@ -66,6 +66,10 @@ const metricsPlugin: FastifyPluginAsync = async (fastify) => {
       service.bindConsumers(fastify.consumers)
     }
     if (fastify.hasDecorator('auth')) service.bindAuth(fastify.auth)
+    if (fastify.hasDecorator('producer')) {
+      fastify.producer.observe(service.producerObserver)
+      service.bindProducer(fastify.producer)
+    }
     if (c.METRICS_PORT !== undefined) {
       const log = fastify.log.child({ component: 'metrics' })
       listener = await startMetricsListener({

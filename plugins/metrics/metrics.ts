@@ -10,6 +10,7 @@
 import { timingSafeEqual, createHash } from 'node:crypto'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { InstanceObserver } from '../consumers/instance.js'
+import type { ProduceObserver } from '../producer/engine.js'
 
 /** What the metrics read from the consumer registry at scrape time. */
 export interface ConsumerSource {
@@ -27,6 +28,12 @@ export interface ConsumerFigures {
   readonly parked: boolean
 }
 
+/** What the metrics read from the produce engine at scrape time. */
+export interface ProducerSource {
+  readonly budget: { readonly used: number }
+  readonly queued: number
+}
+
 /** What the metrics read from the auth plugin at scrape time. */
 export interface AuthSource {
   stats (): { hits: number, misses: number }
@@ -40,6 +47,7 @@ export interface ServiceMetricsOptions {
 /** Seconds: long polls last up to CONSUMER_REQUEST_TIMEOUT_MAX_MS (30 s by default). */
 const FETCH_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+const PRODUCE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 const INTROSPECTION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
 /** Label for requests that matched no route (404s): raw URLs would carry namespace and instance names. */
@@ -83,7 +91,12 @@ export class ServiceMetrics {
   readonly #expired
   readonly #authHits
   readonly #authMisses
+  readonly #produceRecords: Counter
+  readonly #produceBytes: Counter
+  readonly #produceErrors: Counter<'error_code'>
+  readonly #produceSend: Histogram
   #consumers: ConsumerSource | undefined
+  #producer: ProducerSource | undefined
 
   constructor (opts: ServiceMetricsOptions = {}) {
     const registers = [this.registry]
@@ -155,6 +168,15 @@ export class ServiceMetrics {
     this.#fetches.inc({ result: 'empty' }, 0)
     this.#fetches.inc({ result: 'records' }, 0)
 
+    this.#produceRecords = new Counter({ name: 'diaspora_produce_records_total', help: 'Records written to Kafka and acknowledged by every in-sync replica', registers })
+    this.#produceBytes = new Counter({ name: 'diaspora_produce_bytes_total', help: 'Key + value + header bytes of the records written', registers })
+    this.#produceErrors = new Counter({ name: 'diaspora_produce_errors_total', help: 'Records not written, by error code (42901 not admitted, 50302 Kafka unreachable, 50003 outcome unknown, 4xxxx bad input)', labelNames: ['error_code'], registers })
+    this.#produceSend = new Histogram({ name: 'diaspora_produce_send_duration_seconds', help: 'Duration of the Kafka produce requests (one per flush of queued records, acks=all)', buckets: PRODUCE_BUCKETS, registers })
+    // eslint-disable-next-line no-new
+    new Gauge({ name: 'diaspora_produce_in_flight_bytes', help: 'Bytes of records accepted and not yet answered (bounded by PRODUCE_MAX_IN_FLIGHT_BYTES)', registers, collect () { this.set(self.#producer?.budget.used ?? 0) } })
+    // eslint-disable-next-line no-new
+    new Gauge({ name: 'diaspora_produce_queued_records', help: 'Records waiting for a Kafka produce request', registers, collect () { this.set(self.#producer?.queued ?? 0) } })
+
     this.#authHits = mirrorCounter(this.registry, 'diaspora_auth_cache_hits_total', 'Authenticated requests answered from the token cache')
     this.#authMisses = mirrorCounter(this.registry, 'diaspora_auth_cache_misses_total', 'Authenticated requests not in the token cache (each started or joined an introspection)')
     this.#introspection = new Histogram({ name: 'diaspora_auth_introspection_duration_seconds', help: 'Globus token introspection calls, by outcome: answered (any document) or failed (timeout, unreachable, 5xx, garbage)', labelNames: ['outcome'], buckets: INTROSPECTION_BUCKETS, registers })
@@ -179,6 +201,17 @@ export class ServiceMetrics {
     },
     commit: (ok) => { (ok ? this.#commits : this.#commitErrors).inc() },
     join: () => { this.#rebalances.inc() }
+  }
+
+  /** The produce engine's observer (ProduceEngine.observe). */
+  readonly producerObserver: ProduceObserver = {
+    written: (records, bytes) => { this.#produceRecords.inc(records); this.#produceBytes.inc(bytes) },
+    failed: (errorCode) => { this.#produceErrors.inc({ error_code: String(errorCode) }) },
+    sent: (seconds) => { this.#produceSend.observe(seconds) }
+  }
+
+  bindProducer (source: ProducerSource): void {
+    this.#producer = source
   }
 
   /** The auth plugin's introspection observer. */

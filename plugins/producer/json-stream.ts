@@ -10,6 +10,7 @@ export class JsonStreamError extends Error {
   readonly kind: 'syntax' | 'size'
   constructor (kind: 'syntax' | 'size', message: string) {
     super(message)
+    this.name = 'JsonStreamError'
     this.kind = kind
   }
 }

@@ -2,9 +2,11 @@
  * The body of `POST …/records`: one record, or Confluent's streaming mode (records back to back in one
  * request, one result per record streamed back in order). Plain module: no Fastify.
  *
- * The mode is learnt from the body: the first record is sent as soon as it is read; if the body then ends,
- * the request was a single record and the caller answers with a real HTTP status (the Diaspora 0.7 API);
- * if a second record follows, the answer becomes a 200 stream of result lines. Memory stays bounded however
+ * The mode: a chunked body (Transfer-Encoding: chunked, `streaming`) is Confluent's streaming mode from its
+ * first record on, answered as a 200 stream of result lines as the records are written, so that a client
+ * may wait for each result before it sends the next record. A body of known length holding one record is a
+ * single record, answered with a real HTTP status (the Diaspora 0.7 API, as its SDK sends); one holding
+ * several records is answered as a stream too. Either way each record is sent as soon as it is read. Memory stays bounded however
  * long the stream runs: the body is read one chunk at a time, only the record being read is buffered, and
  * reading pauses while `window` records wait for their results (back-pressure to the client). A syntax error
  * ends the stream with one error result; records before it keep their results.
@@ -23,6 +25,8 @@ export type StreamEnd =
 export interface StreamOptions {
   /** Largest JSON text of one record. */
   maxObjectBytes: number
+  /** Streaming mode from the first record on (a chunked body). */
+  streaming: boolean
   /** Records sent and not yet answered before reading pauses. */
   window: number
   /** Encode and produce one parsed record; never rejects. */
@@ -68,7 +72,7 @@ export async function produceFromStream (source: AsyncIterable<Buffer | string>,
   }
   const admit = async (raw: unknown): Promise<void> => {
     const p = o.handle(raw)
-    if (!first && !streaming) { first = p; return }
+    if (!first && !streaming && !o.streaming) { first = p; return }
     if (!streaming) enterStream()
     enqueue(p)
     if (unanswered >= o.window) await chain

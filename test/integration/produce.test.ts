@@ -219,3 +219,40 @@ t.test('v2 produce: binary and json formats', async t => {
   t.equal(beyond.statusCode, 200)
   t.equal(beyond.json().offsets[0].error_code, 40402)
 })
+
+t.test('metrics: records, bytes, errors by code, send durations', async t => {
+  const token = `metrics-${randomBytes(12).toString('hex')}`
+  const { app: app2, globus: g2 } = await build(t, { env: { METRICS_TOKEN: token } })
+  const user = await apiUser(app2, g2)
+  const topic = await user.topic(1)
+  const send = (body: unknown) => user.req('POST', `${user.ns}/topics/${topic}/records`, JSON.stringify(body), JSON_CT)
+  t.equal((await send({ value: { type: 'STRING', data: 'abc' } })).statusCode, 200)
+  t.equal((await send({ key: { type: 'STRING', data: 'k' }, value: { type: 'STRING', data: 'de' } })).statusCode, 200)
+  t.equal((await send({ value: { type: 'AVRO', data: 1 } })).statusCode, 422)
+  t.equal((await send({ partition_id: 3, value: { type: 'JSON', data: 1 } })).statusCode, 404)
+  const text = (await app2.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${token}` } })).body
+  t.match(text, /^diaspora_produce_records_total 2$/m)
+  t.match(text, /^diaspora_produce_bytes_total 6$/m)
+  t.match(text, /^diaspora_produce_errors_total\{error_code="40402"\} 1$/m)
+  t.match(text, /^diaspora_produce_send_duration_seconds_count 2$/m)
+  t.match(text, /^diaspora_produce_in_flight_bytes 0$/m)
+})
+
+t.test('routing: produce paths never meet the management routes', async t => {
+  // A topic named "topics" is managed at /{ns}/topics and produced to at /{ns}/topics/topics/records.
+  const created = await alice.req('POST', `${alice.ns}/topics`, {}, JSON_CT)
+  t.equal(created.statusCode, 201, created.body)
+  const res = await post(alice, 'topics/records', { value: { type: 'JSON', data: 1 } })
+  t.equal(res.statusCode, 200, res.body)
+  const v2 = await alice.req('POST', `${alice.ns}/topics/topics`, { records: [{ value: 1 }] }, { 'content-type': JSONV2 })
+  t.equal(v2.statusCode, 200, v2.body)
+  t.equal((await alice.req('DELETE', `${alice.ns}/topics`)).statusCode, 200)
+  // Other methods on produce paths: a Confluent-shaped 404.
+  const get = await alice.req('GET', `${alice.ns}/topics/topics/records`)
+  t.equal(get.statusCode, 404)
+  t.type(get.json().error_code, 'number')
+  // The colon is literal: records%3Abatch is not the batch route's spelling the SDK uses, records:batch is.
+  const batch = await alice.req('POST', `/api/v3/${alice.ns}/topics/nope-${shortName()}/records:batch`, JSON.stringify({ entries: [] }), JSON_CT)
+  t.equal(batch.statusCode, 404)
+  t.equal(batch.json().error_code, 40401)
+})

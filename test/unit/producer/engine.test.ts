@@ -1,0 +1,163 @@
+import t from 'tap'
+import type { Message, RecordMetadata } from 'kafkajs'
+import { ProduceEngine, type ProducerPort } from '../../../plugins/producer/engine.js'
+import { TopicMetadataCache } from '../../../plugins/producer/metadata.js'
+import { encodeRecord } from '../../../plugins/producer/records.js'
+import { partitionForKey } from '../../../plugins/producer/partitioner.js'
+
+interface Sent { topicMessages: Array<{ topic: string, messages: Message[] }>, acks: number }
+
+/** A kafkajs producer stand-in: sends wait until released; offsets count per partition. */
+function fakeProducer () {
+  const sent: Sent[] = []
+  const held: Array<() => void> = []
+  const next = new Map<string, number>()
+  let hold = false
+  let fail: { err: Error, wrote: boolean } | undefined
+  let writes = 0
+  const port: ProducerPort = {
+    async connect () {},
+    async disconnect () {},
+    async sendBatch (batch) {
+      sent.push(batch)
+      if (hold) await new Promise<void>(resolve => held.push(resolve))
+      if (fail) {
+        if (fail.wrote) writes++
+        throw fail.err
+      }
+      writes++
+      const out: RecordMetadata[] = []
+      for (const { topic, messages } of batch.topicMessages) {
+        const per = new Map<number, number>()
+        for (const m of messages) per.set(m.partition as number, (per.get(m.partition as number) ?? 0) + 1)
+        for (const [partition, n] of per) {
+          const k = `${topic}-${partition}`
+          const base = next.get(k) ?? 0
+          next.set(k, base + n)
+          out.push({ topicName: topic, partition, errorCode: 0, baseOffset: String(base), logAppendTime: '-1', logStartOffset: '0' })
+        }
+      }
+      return out
+    }
+  }
+  return {
+    port,
+    sent,
+    writes: () => writes,
+    hold (on: boolean) { hold = on; if (!on) held.splice(0).forEach(r => r()) },
+    fail (f: { err: Error, wrote: boolean } | undefined) { fail = f }
+  }
+}
+
+function engine (fake: ReturnType<typeof fakeProducer>, opts: { budget?: number, partitions?: number, maxRecord?: number } = {}) {
+  const metadata = new TopicMetadataCache({
+    partitions: async (topic) => {
+      if (topic === 'missing') throw Object.assign(new Error('unknown'), { type: 'UNKNOWN_TOPIC_OR_PARTITION' })
+      return Array.from({ length: opts.partitions ?? 4 }, (_, i) => i)
+    }
+  }, 60_000)
+  return new ProduceEngine({
+    producer: fake.port,
+    metadata,
+    produceWrites: fake.writes,
+    maxInFlightBytes: opts.budget ?? 1_000_000,
+    maxRecordBytes: opts.maxRecord ?? 1000,
+    lingerMs: 0,
+    requestTimeoutMs: 1000,
+    compression: 0,
+    orderedHeaders: true,
+    retryAfterSeconds: 3
+  })
+}
+
+/** Turns of the event loop until `cond` holds (bounded). */
+async function until (cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !cond(); i++) await new Promise(resolve => setImmediate(resolve))
+  if (!cond()) throw new Error('condition never held')
+}
+
+const rec = (value: string, key?: string) => encodeRecord({ value: { type: 'STRING', data: value }, ...(key === undefined ? {} : { key: { type: 'STRING', data: key } }) })
+
+t.test('concurrent requests share one Kafka request; offsets map back to each record', async t => {
+  const fake = fakeProducer()
+  const e = engine(fake)
+  const p1 = partitionForKey(Buffer.from('k1'), 4)
+  // A key of another partition.
+  const other = ['k2', 'k3', 'k4', 'k5', 'k6'].find(k => partitionForKey(Buffer.from(k), 4) !== p1) as string
+  const results = await Promise.all([
+    e.produce('t', 't', [rec('a', 'k1'), rec('b', 'k1'), rec('c', other)]),
+    e.produce('t', 't', [rec('d', 'k1')]),
+    e.produce('u', 'u', [encodeRecord({ partition_id: 3, value: { type: 'JSON', data: 1 } })])
+  ])
+  t.equal(fake.sent.length, 1, 'one sendBatch')
+  t.equal(fake.sent[0]?.acks, -1)
+  const offsetsOf = (r: typeof results[number]) => r.map(o => o.ok ? [o.delivery.partition, o.delivery.offset] : o.error.errorCode)
+  t.same(offsetsOf(results[0] ?? []), [[p1, 0], [p1, 1], [partitionForKey(Buffer.from(other), 4), 0]])
+  t.same(offsetsOf(results[1] ?? []), [[p1, 2]], 'the second request\'s record follows the first\'s on the same partition')
+  t.same(offsetsOf(results[2] ?? []), [[3, 0]])
+  t.equal(e.budget.used, 0, 'the budget is given back')
+})
+
+t.test('per-record refusals: too large, partition beyond the topic', async t => {
+  const fake = fakeProducer()
+  const e = engine(fake, { maxRecord: 10 })
+  const [big, beyond, ok] = await e.produce('t', 't', [rec('x'.repeat(11)), encodeRecord({ partition_id: 4, value: { type: 'JSON', data: 1 } }), rec('fine')])
+  t.match(big, { ok: false, error: { statusCode: 413, errorCode: 41302 } })
+  t.match(beyond, { ok: false, error: { statusCode: 404, errorCode: 40402 } })
+  t.match(ok, { ok: true })
+  await t.rejects(e.produce('missing', 'gone', [rec('x')]), { name: 'ApiError', statusCode: 404, errorCode: 40401, message: /gone/ })
+})
+
+t.test('the budget: a request that does not fit is refused whole with 429 and Retry-After, before sending', async t => {
+  const fake = fakeProducer()
+  const e = engine(fake, { budget: 10 })
+  fake.hold(true)
+  const first = e.produce('t', 't', [rec('12345678')])
+  await until(() => fake.sent.length === 1)
+  await t.rejects(e.produce('t', 't', [rec('abc')]), { name: 'ApiError', statusCode: 429, errorCode: 42901, headers: { 'retry-after': '3' } })
+  t.equal(fake.sent.length, 1, 'the refused request sent nothing')
+  fake.hold(false)
+  await first
+  t.match(await e.produce('t', 't', [rec('abc')]), [{ ok: true }], 'admitted once the budget is free')
+  // Larger than the whole budget: admitted when nothing else is in flight, never refused forever.
+  t.match(await e.produce('t', 't', [rec('x'.repeat(50))]), [{ ok: true }])
+})
+
+t.test('a failed send: 503 when no produce request left, 50003 otherwise', async t => {
+  const fake = fakeProducer()
+  const e = engine(fake)
+  fake.fail({ err: Object.assign(new Error('Connection error: connect ECONNREFUSED'), { name: 'KafkaJSConnectionError', code: 'ECONNREFUSED' }), wrote: false })
+  t.match(await e.produce('t', 't', [rec('a'), rec('b')]), [{ ok: false, error: { statusCode: 503, errorCode: 50302 } }, { ok: false, error: { statusCode: 503 } }])
+  // The same kafkajs error after a request left: the broker may have written it.
+  fake.fail({ err: Object.assign(new Error('Connection error: connect ECONNREFUSED'), { name: 'KafkaJSConnectionError', code: 'ECONNREFUSED' }), wrote: true })
+  t.match(await e.produce('t', 't', [rec('a')]), [{ ok: false, error: { statusCode: 500, errorCode: 50003 } }])
+  fake.fail(undefined)
+  t.match(await e.produce('t', 't', [rec('a')]), [{ ok: true }])
+  t.equal(e.budget.used, 0)
+})
+
+t.test('drain: queued records are sent and answered; new requests get 503 before sending', async t => {
+  const fake = fakeProducer()
+  const e = engine(fake)
+  fake.hold(true)
+  const pending = e.produce('t', 't', [rec('a'), rec('b')])
+  await until(() => fake.sent.length === 1)
+  let drained = false
+  const draining = e.drain().then(() => { drained = true })
+  await t.rejects(e.produce('t', 't', [rec('late')]), { name: 'ApiError', statusCode: 503, errorCode: 50302 })
+  await new Promise(resolve => setImmediate(resolve))
+  t.notOk(drained, 'drain waits for the send in flight')
+  fake.hold(false)
+  await draining
+  t.match(await pending, [{ ok: true }, { ok: true }])
+  t.equal(fake.sent.length, 1)
+})
+
+t.test('a flush holds at most one record batch worth of a partition', async t => {
+  const fake = fakeProducer()
+  const e = engine(fake, { maxRecord: 100, partitions: 1 })
+  const results = await e.produce('t', 't', Array.from({ length: 5 }, (_, i) => rec('x'.repeat(60) + i)))
+  t.ok(results.every(r => r.ok))
+  t.ok(fake.sent.length >= 3, `split into ${fake.sent.length} Kafka requests`)
+  t.same(results.map(r => r.ok ? r.delivery.offset : -1), [0, 1, 2, 3, 4])
+})

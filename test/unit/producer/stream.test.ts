@@ -1,0 +1,70 @@
+import t from 'tap'
+import { produceFromStream, type RecordResult } from '../../../plugins/producer/stream.js'
+import { ApiError } from '../../../plugins/errors/errors.js'
+
+async function * chunks (...parts: string[]): AsyncGenerator<Buffer> {
+  for (const p of parts) yield Buffer.from(p)
+}
+
+function run (parts: string[], opts: { streaming?: boolean, window?: number } = {}) {
+  const lines: Array<Record<string, unknown>> = []
+  let opened = false
+  let inFlight = 0
+  let maxInFlight = 0
+  const end = produceFromStream(chunks(...parts), {
+    maxObjectBytes: 1000,
+    streaming: opts.streaming ?? false,
+    window: opts.window ?? 100,
+    handle: async (raw): Promise<RecordResult> => {
+      inFlight++
+      maxInFlight = Math.max(maxInFlight, inFlight)
+      await new Promise(resolve => setImmediate(resolve))
+      inFlight--
+      const v = (raw as { v?: unknown }).v
+      return v === 'bad' ? { ok: false, error: new ApiError(422, 42206, 'bad') } : { ok: true, report: { offset: v } }
+    },
+    open: () => { opened = true },
+    write: async (line) => { lines.push(line) }
+  })
+  return { end, lines, opened: () => opened, maxInFlight: () => maxInFlight }
+}
+
+t.test('one record in a body of known length: a single result, no stream', async t => {
+  const r = run(['{"v":1}'])
+  t.same(await r.end, { mode: 'single', result: { ok: true, report: { offset: 1 } } })
+  t.notOk(r.opened())
+})
+
+t.test('several records: a stream of results in order; a bad one fails alone', async t => {
+  const r = run(['{"v":1}{"v":"bad"}', '{"v":3}'])
+  t.same(await r.end, { mode: 'stream' })
+  t.ok(r.opened())
+  t.same(r.lines, [{ error_code: 200, offset: 1 }, { error_code: 42206, message: 'bad' }, { error_code: 200, offset: 3 }])
+})
+
+t.test('chunked: a stream from the first record on', async t => {
+  const r = run(['{"v":1}'], { streaming: true })
+  t.same(await r.end, { mode: 'stream' })
+  t.same(r.lines, [{ error_code: 200, offset: 1 }])
+})
+
+t.test('a syntax error ends the stream after the results before it', async t => {
+  const r = run(['{"v":1}{"v":2}{"v": nope}{"v":4}'])
+  t.same(await r.end, { mode: 'stream' })
+  t.equal(r.lines.length, 3)
+  t.match(r.lines[2], { error_code: 400 })
+})
+
+t.test('request-level answers: empty body, garbage first', async t => {
+  t.same(await run(['  \n']).end, { mode: 'empty' })
+  await t.rejects(run(['nope']).end, { name: 'ApiError', statusCode: 400 })
+  await t.rejects(run(['{"v":']).end, { name: 'ApiError', statusCode: 400 })
+})
+
+t.test('the window bounds the records awaiting results', async t => {
+  const parts = Array.from({ length: 50 }, (_, i) => `{"v":${i}}`)
+  const r = run(parts, { window: 5 })
+  await r.end
+  t.equal(r.lines.length, 50)
+  t.ok(r.maxInFlight() <= 5, `at most 5 at once (saw ${r.maxInFlight()})`)
+})
