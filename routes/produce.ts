@@ -15,7 +15,7 @@ import { subjectOf } from '../plugins/namespaces/index.js'
 import { isValidName, invalidName } from '../plugins/namespaces/names.js'
 import { KAFKA_V2 } from '../plugins/http/media.js'
 import { BATCH_ID_RE, encodeRecord, encodeV2Record, SCHEMA_TYPES, type EncodedRecord, type V2Format } from '../plugins/producer/records.js'
-import { emptyBody, produceFromStream, type RecordResult } from '../plugins/producer/stream.js'
+import { emptyBody, produceFromStream, type Admission, type RecordResult } from '../plugins/producer/stream.js'
 import { successReport } from '../plugins/producer/reports.js'
 import { ConfluentError, Ref } from '../schemas/common.js'
 import { BatchBody, BatchResponse, ProduceParams, ProduceRecord, ProduceResponse, V2ProduceBody, V2ProduceResponse } from '../schemas/produce.js'
@@ -51,20 +51,30 @@ const produce: FastifyPluginAsync = async (fastify) => {
     await producer.partitionCount(namespaces.kafkaTopic(namespace, topic), topic)
   })
 
-  /** Encode and produce one v3 record; request-level refusals become the record's error. */
-  const produceOne = async (p: Params, raw: unknown): Promise<RecordResult> => {
-    let record: EncodedRecord
+  /** An unexpected failure as a record's error (logged; never a stack trace to the client). */
+  const failure = (e: unknown): RecordResult => {
+    if (ApiError.is(e)) return { ok: false, error: e }
+    fastify.log.error({ err: e }, 'produce failed')
+    return { ok: false, error: Errors.internal() }
+  }
+
+  /** Encode one v3 record and queue it; request-level refusals become the record's error. */
+  const admitOne = async (p: Params, raw: unknown): Promise<Admission> => {
     try {
-      record = encodeRecord(raw)
-      const [outcome] = await producer.produce(namespaces.kafkaTopic(p.namespace, p.topic), p.topic, [record])
-      if (!outcome) throw Errors.internal()
-      return outcome.ok ? { ok: true, report: successReport(p.topic, record, outcome.delivery) } : { ok: false, error: outcome.error }
+      const record = encodeRecord(raw)
+      const { done } = await producer.enqueue(namespaces.kafkaTopic(p.namespace, p.topic), p.topic, [record])
+      return {
+        done: done.then(([outcome]): RecordResult => {
+          if (!outcome) throw Errors.internal()
+          return outcome.ok ? { ok: true, report: successReport(p.topic, record, outcome.delivery) } : { ok: false, error: outcome.error }
+        }).catch(failure)
+      }
     } catch (e) {
-      if (ApiError.is(e)) return { ok: false, error: e }
-      fastify.log.error({ err: e }, 'produce failed')
-      return { ok: false, error: Errors.internal() }
+      const result = failure(e)
+      return { done: Promise.resolve(result), ...(!result.ok && result.error.errorCode === 42901 ? { refused: result.error } : {}) }
     }
   }
+  const produceOne = async (p: Params, raw: unknown): Promise<RecordResult> => (await admitOne(p, raw)).done
 
   // v3 bodies: Confluent answers in application/json; the family's error handler picks its vnd type.
   const v3 = async (scope: Parameters<FastifyPluginAsync>[0]): Promise<void> => {
@@ -116,7 +126,7 @@ const produce: FastifyPluginAsync = async (fastify) => {
           maxObjectBytes: config.BODY_LIMIT,
           streaming: request.headers['transfer-encoding'] !== undefined && request.headers['content-length'] === undefined,
           window: config.PRODUCE_STREAM_MAX_IN_FLIGHT,
-          handle: (raw) => produceOne(p, raw),
+          handle: (raw) => admitOne(p, raw),
           open: () => {
             out = new PassThrough()
             // A client gone mid-stream destroys the output; its records already sent are written all the same.

@@ -63,7 +63,8 @@ const docsPlugin: FastifyPluginAsync = async (fastify) => {
       info: {
         title: 'diaspora-service',
         description: 'HTTP gateway to Apache Kafka for Globus users. The consumer API follows Confluent REST Proxy v2 ' +
-          'under /api/v3/{namespace}/consumers; management routes follow the existing Diaspora service.',
+          'under /api/v3/{namespace}/consumers; produce follows Confluent v3 (and v2) under /api/v3/{namespace}/topics/{topic}; ' +
+          'management routes follow the existing Diaspora service.',
         version: '0.1.0'
       },
       components: {

@@ -23,6 +23,7 @@
  */
 import type { CompressionTypes, Message, RecordMetadata } from 'kafkajs'
 import { ApiError, Errors } from '../errors/errors.js'
+import { kafkaErrorType } from '../kafka/errors.js'
 import { ByteBudget, notAdmitted } from './admission.js'
 import type { TopicMetadataCache } from './metadata.js'
 import { partitionForKey, Spreader } from './partitioner.js'
@@ -45,7 +46,11 @@ export interface ProduceObserver {
 }
 
 export interface ProduceEngineOptions {
-  producer: ProducerPort
+  /**
+   * Makes the kafkajs producer; called again to replace one that a deleted topic has broken (kafkajs keeps
+   * every topic it ever sent to in its metadata requests, and one unknown topic fails them all).
+   */
+  createProducer: () => ProducerPort
   metadata: TopicMetadataCache
   /** Produce requests written to the wire so far (wire.ts); unchanged across a failed send = nothing sent. */
   produceWrites: () => number
@@ -73,6 +78,7 @@ export type Outcome = { ok: true, delivery: Delivery } | { ok: false, error: Api
 
 interface Pending {
   topic: string
+  userTopic: string
   partition: number
   message: Message
   timestamp: number
@@ -84,6 +90,9 @@ interface Pending {
 // flush holds at most this many records of one partition.
 const MAX_PARTITION_RECORDS = 1000
 const MAX_FLUSH_RECORDS = 10_000
+// Resends of a send that wrote nothing, within a short window (see #send).
+const SAFE_RETRIES = 4
+const SAFE_RETRY_WINDOW_MS = 2000
 // Batch header and per-record framing, on top of key, value and headers.
 const RECORD_OVERHEAD = 32
 
@@ -92,6 +101,8 @@ export class ProduceEngine {
   readonly #o: ProduceEngineOptions
   readonly #spread = new Spreader()
   readonly #maxSends: number
+  #producer: ProducerPort
+  #retired: ProducerPort[] = []
   #queue: Pending[] = []
   #scheduled = false
   #inFlight = 0
@@ -104,6 +115,7 @@ export class ProduceEngine {
     this.#o = opts
     this.budget = new ByteBudget(opts.maxInFlightBytes)
     this.#maxSends = opts.maxInFlightSends ?? 4
+    this.#producer = opts.createProducer()
   }
 
   observe (observer: ProduceObserver): void {
@@ -121,6 +133,15 @@ export class ProduceEngine {
    * the result of the send.
    */
   async produce (topic: string, userTopic: string, records: EncodedRecord[]): Promise<Outcome[]> {
+    return (await this.enqueue(topic, userTopic, records)).done
+  }
+
+  /**
+   * `produce` in two steps: resolves once the records are admitted and queued (in call order, so records of
+   * one stream keep their order), with `done` resolving to the outcomes; rejects with the request-level
+   * refusals, nothing sent.
+   */
+  async enqueue (topic: string, userTopic: string, records: EncodedRecord[]): Promise<{ done: Promise<Outcome[]> }> {
     this.#refuseWhileDraining()
     const count = await this.#o.metadata.partitionCount(topic, userTopic)
     this.#refuseWhileDraining()
@@ -179,6 +200,7 @@ export class ProduceEngine {
         }
         this.#queue.push({
           topic,
+          userTopic,
           partition,
           message,
           timestamp,
@@ -187,9 +209,9 @@ export class ProduceEngine {
         })
       }))
       this.#schedule()
-      await Promise.all(settled)
+      return { done: Promise.all(settled).then(() => outcomes as Outcome[]) }
     }
-    return outcomes as Outcome[]
+    return { done: Promise.resolve(outcomes as Outcome[]) }
   }
 
   /**
@@ -208,7 +230,8 @@ export class ProduceEngine {
     await this.drain()
     const connected = this.#connected
     this.#connected = undefined
-    if (connected) await connected.then(() => this.#o.producer.disconnect(), () => {})
+    if (connected) await connected.then(() => this.#producer.disconnect(), () => {})
+    await Promise.all(this.#retired.splice(0).map(p => p.disconnect().catch(() => {})))
   }
 
   /** The topic's partition count (404/40401 when it does not exist; 503 when draining or unreachable). */
@@ -228,7 +251,7 @@ export class ProduceEngine {
 
   async #connect (): Promise<void> {
     if (!this.#connected) {
-      const p = this.#o.producer.connect()
+      const p = this.#producer.connect()
       this.#connected = p
       p.catch(() => { if (this.#connected === p) this.#connected = undefined })
     }
@@ -237,6 +260,14 @@ export class ProduceEngine {
     } catch (err) {
       throw Errors.brokerUnavailable(`cannot connect to Kafka (${shortMessage(err)}); nothing was sent`)
     }
+  }
+
+  /** A new kafkajs producer for the next sends; the old one is disconnected once its sends are over. */
+  #replaceProducer (): void {
+    this.#retired.push(this.#producer)
+    this.#producer = this.#o.createProducer()
+    this.#connected = undefined
+    this.#o.log?.warn({}, 'produce: kafkajs producer replaced (its metadata named a topic Kafka no longer has)')
   }
 
   #schedule (now = false): void {
@@ -269,6 +300,8 @@ export class ProduceEngine {
     this.#inFlight++
     this.#send(batch).finally(() => {
       this.#inFlight--
+      // A replaced producer goes once no send of it can be in flight.
+      if (this.#inFlight === 0 && this.#retired.length > 0) this.#retired.splice(0).forEach(p => { p.disconnect().catch(() => {}) })
       if (this.#queue.length > 0) this.#schedule()
       else if (this.#inFlight === 0) this.#idle.splice(0).forEach(r => r())
     })
@@ -288,24 +321,53 @@ export class ProduceEngine {
       counters.set(k, i + 1)
       index.set(p, i)
     }
-    const writesBefore = this.#o.produceWrites()
     const started = process.hrtime.bigint()
-    let results: RecordMetadata[]
-    try {
-      results = await this.#o.producer.sendBatch({
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-        acks: -1,
-        timeout: this.#o.requestTimeoutMs,
-        compression: this.#o.compression
-      })
-    } catch (err) {
-      const nothingSent = this.#o.produceWrites() === writesBefore
+    const firstTry = Date.now()
+    let results: RecordMetadata[] | undefined
+    let err: unknown
+    let nothingSent = false
+    for (let attempt = 0; ; attempt++) {
+      const writesBefore = this.#o.produceWrites()
+      try {
+        await this.#connect()
+        results = await this.#producer.sendBatch({
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+          acks: -1,
+          timeout: this.#o.requestTimeoutMs,
+          compression: this.#o.compression
+        })
+        break
+      } catch (e) {
+        err = e
+        nothingSent = this.#o.produceWrites() === writesBefore
+        // Retrying is safe only when no Produce request left (a topic just created whose metadata has not
+        // reached the producer, a leader moving): bounded, and never after a request may have been written.
+        if (!nothingSent || attempt >= SAFE_RETRIES || Date.now() - firstTry > SAFE_RETRY_WINDOW_MS) break
+        for (const t of byTopic.keys()) this.#o.metadata.invalidate(t)
+        if (kafkaErrorType(e) === 'UNKNOWN_TOPIC_OR_PARTITION') this.#replaceProducer()
+        await new Promise(resolve => setTimeout(resolve, 50 * 2 ** attempt))
+      }
+    }
+    if (!results) {
       const error = nothingSent
         ? Errors.brokerUnavailable(`${shortMessage(err)}; nothing was sent`)
         : new ApiError(500, 50003, `Kafka error, outcome unknown (the records may or may not have been written): ${shortMessage(err)}`, { code: 'KAFKA_OUTCOME_UNKNOWN' })
       this.#o.log?.warn({ err, records: batch.length, nothingSent }, 'produce: send failed')
       for (const t of byTopic.keys()) this.#o.metadata.invalidate(t)
-      for (const p of batch) p.settle(this.#fail(error))
+      // Kafka called a topic unknown: the records of a topic deleted since it was looked up get the 404 it
+      // would get now (nothing can be in a topic that is gone, and a retry cannot write to it either), and the
+      // kafkajs producer, which would keep asking for the deleted topic, is replaced.
+      const gone = new Map<string, ApiError>()
+      if (kafkaErrorType(err) === 'UNKNOWN_TOPIC_OR_PARTITION') {
+        for (const p of batch) {
+          if (gone.has(p.topic)) continue
+          await this.#o.metadata.partitionCount(p.topic, p.userTopic).then(() => {}, (e: unknown) => {
+            if (ApiError.is(e) && e.errorCode === 40401) gone.set(p.topic, e)
+          })
+        }
+      }
+      if (gone.size > 0 && this.#retired.length === 0) this.#replaceProducer()
+      for (const p of batch) p.settle(this.#fail(gone.get(p.topic) ?? error))
       return
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9

@@ -35,7 +35,7 @@ const producerPlugin: FastifyPluginAsync = async (fastify) => {
   if (!orderedHeaders) log.warn('kafkajs\' record encoder is not the one patched (kafkajs 2.2.4): headers with a null value are refused')
   const wire = produceWireCounter()
   const client = kafka.createClient(`${c.KAFKA_CLIENT_ID}-producer`, { socketFactory: wire.socketFactory })
-  const producer = client.producer({
+  const createProducer = () => client.producer({
     allowAutoTopicCreation: false,
     idempotent: false,
     // Never resend: a resend after the broker got the first attempt duplicates records (engine.ts).
@@ -51,7 +51,7 @@ const producerPlugin: FastifyPluginAsync = async (fastify) => {
     }
   }, c.PRODUCE_METADATA_MAX_AGE_MS)
   const engine = new ProduceEngine({
-    producer,
+    createProducer,
     metadata,
     produceWrites: () => wire.produceWrites,
     maxInFlightBytes: c.PRODUCE_MAX_IN_FLIGHT_BYTES,

@@ -17,6 +17,9 @@ import { JsonObjectSplitter, JsonStreamError } from './json-stream.js'
 
 export type RecordResult = { ok: true, report: Record<string, unknown> } | { ok: false, error: ApiError }
 
+/** A record handed to the engine: `done` gives its result; `refused` is set when admission refused it (429). */
+export interface Admission { done: Promise<RecordResult>, refused?: ApiError }
+
 export type StreamEnd =
   | { mode: 'empty' }
   | { mode: 'single', result: RecordResult }
@@ -29,8 +32,8 @@ export interface StreamOptions {
   streaming: boolean
   /** Records sent and not yet answered before reading pauses. */
   window: number
-  /** Encode and produce one parsed record; never rejects. */
-  handle (raw: unknown): Promise<RecordResult>
+  /** Encode one parsed record and hand it to the engine; resolves once it is queued (or refused); never rejects. */
+  handle (raw: unknown): Promise<Admission>
   /** Streaming mode starts: send the 200 and headers. */
   open (): void
   /** Write one result line; resolves when the output can take more. */
@@ -57,6 +60,7 @@ export async function produceFromStream (source: AsyncIterable<Buffer | string>,
   let chain: Promise<void> = Promise.resolve()
   let writeFailed = false
 
+  const hasUnanswered = (): boolean => unanswered > 0
   const enqueue = (p: Promise<RecordResult>): void => {
     unanswered++
     chain = chain.then(async () => {
@@ -71,7 +75,15 @@ export async function produceFromStream (source: AsyncIterable<Buffer | string>,
     if (first) enqueue(first)
   }
   const admit = async (raw: unknown): Promise<void> => {
-    const p = o.handle(raw)
+    let a = await o.handle(raw)
+    // Not admitted (the gateway's in-flight budget): a stream waits for its own records to be answered, then
+    // tries again, so that back-pressure reaches the client instead of a 429 for the record.
+    // (`unanswered` falls as the chain writes results.)
+    while (a.refused && hasUnanswered()) {
+      await chain
+      a = await o.handle(raw)
+    }
+    const p = a.done
     if (!first && !streaming && !o.streaming) { first = p; return }
     if (!streaming) enterStream()
     enqueue(p)

@@ -23,8 +23,8 @@ interface StreamClient {
   rest (): Promise<Array<Record<string, unknown>>>
 }
 
-function openStream (user: ApiUser, topic: string): StreamClient {
-  const target = new URL(`/api/v3/${user.ns}/topics/${topic}/records`, url)
+function openStream (user: ApiUser, topic: string, base = url): StreamClient {
+  const target = new URL(`/api/v3/${user.ns}/topics/${topic}/records`, base)
   const req = http.request(target, {
     method: 'POST',
     headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json', 'transfer-encoding': 'chunked' }
@@ -152,4 +152,19 @@ t.test('a long stream keeps flowing through back-pressure', async t => {
   const offsets = await admin.fetchTopicOffsets(`${alice.ns}.${topic}`)
   await admin.disconnect()
   t.equal(offsets.reduce((a, o) => a + Number(o.high), 0), n)
+})
+
+t.test('a stream meets a tiny in-flight budget with back-pressure, not with 429s', async t => {
+  const tiny = await build(t, { listen: true, env: { PRODUCE_MAX_IN_FLIGHT_BYTES: '300', PRODUCE_MAX_RECORD_BYTES: '300' } })
+  const user = await apiUser(tiny.app, tiny.globus)
+  const topic = await user.topic(1)
+  const s = openStream(user, topic, tiny.url)
+  const n = 200
+  let body = ''
+  for (let i = 0; i < n; i++) body += JSON.stringify({ value: { type: 'STRING', data: `${i}:${'y'.repeat(100)}` } })
+  s.send(body)
+  s.end()
+  const results: Array<Record<string, unknown>> = []
+  while (results.length < n) results.push(await s.next())
+  t.same(results.map(r => r.error_code === 200 ? r.offset : r.error_code), Array.from({ length: n }, (_, i) => i), 'every record written, in order')
 })

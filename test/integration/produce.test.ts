@@ -256,3 +256,30 @@ t.test('routing: produce paths never meet the management routes', async t => {
   t.equal(batch.statusCode, 404)
   t.equal(batch.json().error_code, 40401)
 })
+
+t.test('as the SDK sends it: Bearer token and Subject header', async t => {
+  const topic = await alice.topic(1)
+  const body = JSON.stringify({ key: { type: 'STRING', data: 'job-42' }, value: { type: 'JSON', data: 'text' }, headers: [{ name: 'h', value: 'YQ==' }], timestamp: '2026-10-26T15:04:05+00:00' })
+  const ok = await alice.req('POST', `${alice.ns}/topics/${topic}/records`, body, { ...JSON_CT, subject: alice.subject })
+  t.equal(ok.statusCode, 200, ok.body)
+  t.match(ok.json(), { topic_name: topic, partition_id: 0, offset: 0, timestamp: '2026-10-26T15:04:05Z' })
+  const other = await alice.req('POST', `${alice.ns}/topics/${topic}/records`, body, { ...JSON_CT, subject: bob.subject })
+  t.equal(other.statusCode, 403)
+  t.type(other.json().error_code, 'number')
+  const anonymous = await app.inject({ method: 'POST', url: `/api/v3/${alice.ns}/topics/${topic}/records`, payload: body, headers: JSON_CT })
+  t.equal(anonymous.statusCode, 401)
+  t.type(anonymous.json().error_code, 'number')
+})
+
+t.test('a deleted topic does not break producing to the others', async t => {
+  const doomed = await alice.topic(1)
+  t.equal((await post(alice, `${doomed}/records`, { value: { type: 'JSON', data: 1 } })).statusCode, 200)
+  t.equal((await alice.req('DELETE', `${alice.ns}/${doomed}`)).statusCode, 200)
+  const gone = await post(alice, `${doomed}/records`, { value: { type: 'JSON', data: 2 } })
+  t.equal(gone.statusCode, 404)
+  t.equal(gone.json().error_code, 40401)
+  // kafkajs would keep asking for the deleted topic's metadata, and fail, on every send to a new topic.
+  const next = await alice.topic(1)
+  const res = await post(alice, `${next}/records`, { value: { type: 'JSON', data: 3 } })
+  t.equal(res.statusCode, 200, res.body)
+})

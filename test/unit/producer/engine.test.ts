@@ -13,7 +13,7 @@ function fakeProducer () {
   const held: Array<() => void> = []
   const next = new Map<string, number>()
   let hold = false
-  let fail: { err: Error, wrote: boolean } | undefined
+  let fail: { err: Error, wrote: boolean, times?: number } | undefined
   let writes = 0
   const port: ProducerPort = {
     async connect () {},
@@ -21,7 +21,7 @@ function fakeProducer () {
     async sendBatch (batch) {
       sent.push(batch)
       if (hold) await new Promise<void>(resolve => held.push(resolve))
-      if (fail) {
+      if (fail && (fail.times === undefined || fail.times-- > 0)) {
         if (fail.wrote) writes++
         throw fail.err
       }
@@ -45,7 +45,7 @@ function fakeProducer () {
     sent,
     writes: () => writes,
     hold (on: boolean) { hold = on; if (!on) held.splice(0).forEach(r => r()) },
-    fail (f: { err: Error, wrote: boolean } | undefined) { fail = f }
+    fail (f: { err: Error, wrote: boolean, times?: number } | undefined) { fail = f }
   }
 }
 
@@ -57,7 +57,7 @@ function engine (fake: ReturnType<typeof fakeProducer>, opts: { budget?: number,
     }
   }, 60_000)
   return new ProduceEngine({
-    producer: fake.port,
+    createProducer: () => fake.port,
     metadata,
     produceWrites: fake.writes,
     maxInFlightBytes: opts.budget ?? 1_000_000,
@@ -134,6 +134,14 @@ t.test('a failed send: 503 when no produce request left, 50003 otherwise', async
   fake.fail(undefined)
   t.match(await e.produce('t', 't', [rec('a')]), [{ ok: true }])
   t.equal(e.budget.used, 0)
+  // A failure that wrote nothing (metadata of a new topic not there yet) is resent; one that may have written is not.
+  const before = fake.sent.length
+  fake.fail({ err: Object.assign(new Error('This server does not host this topic-partition'), { type: 'UNKNOWN_TOPIC_OR_PARTITION' }), wrote: false, times: 2 })
+  t.match(await e.produce('t', 't', [rec('a')]), [{ ok: true }])
+  t.equal(fake.sent.length - before, 3, 'two failed attempts, then the one that worked')
+  fake.fail({ err: new Error('Request timed out'), wrote: true, times: 1 })
+  t.match(await e.produce('t', 't', [rec('a')]), [{ ok: false, error: { errorCode: 50003 } }])
+  t.equal(fake.sent.length - before, 4, 'never resent after a request may have been written')
 })
 
 t.test('drain: queued records are sent and answered; new requests get 503 before sending', async t => {

@@ -1,32 +1,41 @@
 import t from 'tap'
-import { produceFromStream, type RecordResult } from '../../../plugins/producer/stream.js'
+import { produceFromStream, type Admission, type RecordResult } from '../../../plugins/producer/stream.js'
 import { ApiError } from '../../../plugins/errors/errors.js'
 
 async function * chunks (...parts: string[]): AsyncGenerator<Buffer> {
   for (const p of parts) yield Buffer.from(p)
 }
 
-function run (parts: string[], opts: { streaming?: boolean, window?: number } = {}) {
+function run (parts: string[], opts: { streaming?: boolean, window?: number, budget?: number } = {}) {
   const lines: Array<Record<string, unknown>> = []
   let opened = false
   let inFlight = 0
   let maxInFlight = 0
+  let refusals = 0
   const end = produceFromStream(chunks(...parts), {
     maxObjectBytes: 1000,
     streaming: opts.streaming ?? false,
     window: opts.window ?? 100,
-    handle: async (raw): Promise<RecordResult> => {
+    handle: async (raw): Promise<Admission> => {
+      if (opts.budget !== undefined && inFlight >= opts.budget) {
+        refusals++
+        const error = new ApiError(429, 42901, 'not admitted')
+        return { done: Promise.resolve({ ok: false, error }), refused: error }
+      }
       inFlight++
       maxInFlight = Math.max(maxInFlight, inFlight)
-      await new Promise(resolve => setImmediate(resolve))
-      inFlight--
-      const v = (raw as { v?: unknown }).v
-      return v === 'bad' ? { ok: false, error: new ApiError(422, 42206, 'bad') } : { ok: true, report: { offset: v } }
+      const done = (async (): Promise<RecordResult> => {
+        await new Promise(resolve => setImmediate(resolve))
+        inFlight--
+        const v = (raw as { v?: unknown }).v
+        return v === 'bad' ? { ok: false, error: new ApiError(422, 42206, 'bad') } : { ok: true, report: { offset: v } }
+      })()
+      return { done }
     },
     open: () => { opened = true },
     write: async (line) => { lines.push(line) }
   })
-  return { end, lines, opened: () => opened, maxInFlight: () => maxInFlight }
+  return { end, lines, opened: () => opened, maxInFlight: () => maxInFlight, refusals: () => refusals }
 }
 
 t.test('one record in a body of known length: a single result, no stream', async t => {
@@ -67,4 +76,18 @@ t.test('the window bounds the records awaiting results', async t => {
   await r.end
   t.equal(r.lines.length, 50)
   t.ok(r.maxInFlight() <= 5, `at most 5 at once (saw ${r.maxInFlight()})`)
+})
+
+t.test('a record the budget refuses waits for the stream\'s own records, then goes; order kept', async t => {
+  const parts = Array.from({ length: 20 }, (_, i) => `{"v":${i}}`)
+  const r = run(parts, { budget: 3 })
+  await r.end
+  t.ok(r.refusals() > 0, 'the budget refused some admissions')
+  t.same(r.lines.map(l => l.offset), Array.from({ length: 20 }, (_, i) => i), 'every record written, in order')
+})
+
+t.test('a lone record the budget refuses gets its 429', async t => {
+  const r = run(['{"v":1}'], { budget: 0 })
+  const end = await r.end
+  t.match(end, { mode: 'single', result: { ok: false, error: { errorCode: 42901 } } })
 })
