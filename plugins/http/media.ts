@@ -91,3 +91,11 @@ export function negotiateRecordsAccept (accept: string | undefined): AcceptChoic
   }
   return { unacceptable: !sawAcceptable }
 }
+
+/**
+ * A body sent chunked without a length: Confluent's streaming produce mode on the routes that read their body
+ * as a stream (route config `streamingBody`).
+ */
+export function isStreamingBody (headers: { 'transfer-encoding'?: string | undefined, 'content-length'?: string | undefined }): boolean {
+  return headers['transfer-encoding'] !== undefined && headers['content-length'] === undefined
+}
