@@ -100,3 +100,19 @@ t.test('batch ids', async t => {
   t.notOk(BATCH_ID_RE.test('a.b'))
   t.notOk(BATCH_ID_RE.test('a\n'))
 })
+
+t.test('JSON data nested beyond the stack is a 400 of its record, not a RangeError', async t => {
+  let deep: unknown = 1
+  for (let i = 0; i < 200_000; i++) deep = [deep]
+  t.equal(code(() => encodeRecord({ value: { type: 'JSON', data: deep } })), 400, 'v3 JSON value')
+  t.equal(code(() => encodeRecord({ key: { type: 'JSON', data: deep }, value: { type: 'STRING', data: 'x' } })), 400, 'v3 JSON key')
+  t.equal(code(() => encodeV2Record({ value: deep }, 'json')), 400, 'v2 json value')
+})
+
+t.test('a deep value where a string belongs is a 400 too', async t => {
+  let deep: unknown = 1
+  for (let i = 0; i < 200_000; i++) deep = [deep]
+  t.equal(code(() => encodeRecord({ value: { type: 'STRING', data: deep } })), 400)
+  t.equal(code(() => encodeRecord({ value: { type: 'BINARY', data: deep } })), 400)
+  t.equal(code(() => encodeV2Record({ value: deep }, 'binary')), 400)
+})
