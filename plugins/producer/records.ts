@@ -123,6 +123,8 @@ export function parseTimestamp (raw: unknown): number {
     throw ProduceErrors.malformed(`timestamp ${JSON.stringify(raw.slice(0, 64))} is not an ISO 8601 date-time`)
   }
   const [, y, mo, d, h, mi, s = '0', frac = '', zone = 'Z'] = m as unknown as string[]
+  // Date.UTC reads years 0–99 as 1900–1999; they are before 1970 anyway.
+  if (Number(y) < 1969) throw ProduceErrors.malformed('timestamp before 1970 is not supported by Kafka')
   const ms = Number((frac + '000').slice(0, 3))
   let t = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), ms)
   const check = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)))
