@@ -72,7 +72,12 @@ const produce: FastifyPluginAsync = async (fastify) => {
       }
     } catch (e) {
       const result = failure(e)
-      return { done: Promise.resolve(result), ...(!result.ok && result.error.errorCode === 42901 ? { refused: result.error } : {}) }
+      return {
+        done: Promise.resolve(result),
+        ...(!result.ok && result.error.errorCode === 42901 ? { refused: result.error } : {}),
+        // Shutting down: a stream ends with this record's 503 instead of holding the server open.
+        ...(producer.draining ? { last: true } : {})
+      }
     }
   }
   const produceOne = async (p: Params, raw: unknown): Promise<RecordResult> => (await admitOne(p, raw)).done
@@ -127,7 +132,8 @@ const produce: FastifyPluginAsync = async (fastify) => {
       let end: Awaited<ReturnType<typeof produceFromStream>>
       const streaming = isStreamingBody(request.headers)
       try {
-        end = await produceFromStream(body.stream as AsyncIterable<Buffer>, {
+        // Not destroyed when reading stops early: the results still go out on the socket (closeUnreadBody).
+        end = await produceFromStream(body.stream.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>, {
           maxObjectBytes: config.BODY_LIMIT,
           streaming,
           window: config.PRODUCE_STREAM_MAX_IN_FLIGHT,

@@ -17,8 +17,11 @@ import { JsonObjectSplitter, JsonStreamError } from './json-stream.js'
 
 export type RecordResult = { ok: true, report: Record<string, unknown> } | { ok: false, error: ApiError }
 
-/** A record handed to the engine: `done` gives its result; `refused` is set when admission refused it (429). */
-export interface Admission { done: Promise<RecordResult>, refused?: ApiError }
+/**
+ * A record handed to the engine: `done` gives its result; `refused` is set when admission refused it (429);
+ * `last` when nothing more will be admitted (the gateway is shutting down): its result ends the stream.
+ */
+export interface Admission { done: Promise<RecordResult>, refused?: ApiError, last?: boolean }
 
 export type StreamEnd =
   | { mode: 'empty' }
@@ -106,6 +109,7 @@ export async function produceFromStream (source: AsyncIterable<Buffer | string>,
   let unanswered = 0
   let chain: Promise<void> = Promise.resolve()
   let writeFailed = false
+  let last = false
 
   const hasUnanswered = (): boolean => unanswered > 0
   const enqueue = (p: Promise<RecordResult>): void => {
@@ -131,6 +135,7 @@ export async function produceFromStream (source: AsyncIterable<Buffer | string>,
       a = await o.handle(raw)
     }
     const p = a.done
+    if (a.last === true) last = true
     if (!first && !streaming && !o.streaming) { first = p; return }
     if (!streaming) enterStream()
     enqueue(p)
@@ -143,10 +148,11 @@ export async function produceFromStream (source: AsyncIterable<Buffer | string>,
       for (const text of objects) {
         const raw = parseJsonBody(decodeUtf8(text))
         await admit(raw)
+        if (last) break
       }
-      if (writeFailed) break
+      if (writeFailed || last) break
     }
-    splitter.end()
+    if (!last) splitter.end()
   } catch (err) {
     const syntax = syntaxError(err)
     if (!syntax) throw err

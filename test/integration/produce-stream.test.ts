@@ -217,3 +217,20 @@ t.test('a stream that sends nothing for PRODUCE_STREAM_IDLE_TIMEOUT_MS ends with
   await admin.disconnect()
   t.equal(offsets[0]?.high, '1', 'only the complete record was written')
 })
+
+t.test('shutdown ends a stream with a 503 result instead of waiting for it', async t => {
+  const node = await build(t, { listen: true })
+  const user = await apiUser(node.app, node.globus)
+  const topic = await user.topic(1)
+  const s = openStream(user, topic, node.url)
+  s.send(rec(1))
+  t.match(await s.next(), { error_code: 200, offset: 0 })
+  const closed = node.app.close()
+  // The engine drains first (preClose); a record after that is refused with nothing sent, and ends the stream.
+  await new Promise<void>(resolve => { const check = (): void => { if (node.app.producer.draining) resolve(); else setImmediate(check) }; check() })
+  s.send(rec(2))
+  t.match(await s.next(), { error_code: 50302 })
+  t.same(await s.rest(), [], 'the response ends')
+  await closed
+  t.pass('the server closed with the stream still open on the client side')
+})
