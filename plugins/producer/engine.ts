@@ -23,7 +23,7 @@
  */
 import type { CompressionTypes, Message, RecordMetadata } from 'kafkajs'
 import { ApiError, Errors } from '../errors/errors.js'
-import { kafkaErrorType } from '../kafka/errors.js'
+import { kafkaErrorType, rootMessage } from '../kafka/errors.js'
 import { ByteBudget, notAdmitted } from './admission.js'
 import type { TopicMetadataCache } from './metadata.js'
 import { partitionForKey, Spreader } from './partitioner.js'
@@ -258,7 +258,7 @@ export class ProduceEngine {
     try {
       await this.#connected
     } catch (err) {
-      throw Errors.brokerUnavailable(`cannot connect to Kafka (${shortMessage(err)}); nothing was sent`)
+      throw Errors.brokerUnavailable(`cannot connect to Kafka (${rootMessage(err, 300)}); nothing was sent`)
     }
   }
 
@@ -350,8 +350,8 @@ export class ProduceEngine {
     }
     if (!results) {
       const error = nothingSent
-        ? Errors.brokerUnavailable(`${shortMessage(err)}; nothing was sent`)
-        : new ApiError(500, 50003, `Kafka error, outcome unknown (the records may or may not have been written): ${shortMessage(err)}`, { code: 'KAFKA_OUTCOME_UNKNOWN' })
+        ? Errors.brokerUnavailable(`${rootMessage(err, 300)}; nothing was sent`)
+        : new ApiError(500, 50003, `Kafka error, outcome unknown (the records may or may not have been written): ${rootMessage(err, 300)}`, { code: 'KAFKA_OUTCOME_UNKNOWN' })
       this.#o.log?.warn({ err, records: batch.length, nothingSent }, 'produce: send failed')
       for (const t of byTopic.keys()) this.#o.metadata.invalidate(t)
       // Kafka called a topic unknown: the records of a topic deleted since it was looked up get the 404 it
@@ -405,14 +405,4 @@ function headersOf (record: EncodedRecord, ordered: boolean): Message['headers']
     list.push(h.value)
   }
   return out as unknown as Message['headers']
-}
-
-function shortMessage (err: unknown): string {
-  let cur: unknown = err
-  for (let i = 0; i < 5 && cur && typeof cur === 'object'; i++) {
-    const next = (cur as { originalError?: unknown, cause?: unknown }).originalError ?? (cur as { cause?: unknown }).cause
-    if (!next) break
-    cur = next
-  }
-  return String((cur as Error | undefined)?.message ?? err).slice(0, 300)
 }
