@@ -148,7 +148,14 @@ const produce: FastifyPluginAsync = async (fastify) => {
           write: async (line) => {
             const stream = out as PassThrough
             if (stream.destroyed) throw new Error('the client is gone')
-            if (!stream.write(JSON.stringify(line) + '\r\n')) await drained(stream)
+            if (stream.write(JSON.stringify(line) + '\r\n')) return
+            // A client that stops reading its results holds the stream as much as one that stops sending: it
+            // gets the same idle bound, then the connection is cut (nothing can reach it any more).
+            if (!await drained(stream, streaming ? config.PRODUCE_STREAM_IDLE_TIMEOUT_MS : undefined)) {
+              request.log.info('produce stream: the client read no results for PRODUCE_STREAM_IDLE_TIMEOUT_MS; connection closed')
+              request.raw.socket.destroy()
+              throw new Error('the client is not reading')
+            }
           }
         })
       } catch (e) {
@@ -269,11 +276,16 @@ function closeUnreadBody (request: FastifyRequest, reply: FastifyReply): void {
   })
 }
 
-/** Resolves when `stream` takes writes again; rejects when it closes first. */
-function drained (stream: PassThrough): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const onDrain = (): void => { stream.off('close', onClose); resolve() }
-    const onClose = (): void => { stream.off('drain', onDrain); reject(new Error('the client is gone')) }
+/**
+ * Resolves true when `stream` takes writes again, false when it has not within `ms` (absent: no bound);
+ * rejects when it closes first.
+ */
+function drained (stream: PassThrough, ms?: number): Promise<boolean> {
+  return new Promise<boolean>((resolve, reject) => {
+    const timer = ms === undefined ? undefined : setTimeout(() => { done(); resolve(false) }, ms)
+    const done = (): void => { clearTimeout(timer); stream.off('drain', onDrain); stream.off('close', onClose) }
+    const onDrain = (): void => { done(); resolve(true) }
+    const onClose = (): void => { done(); reject(new Error('the client is gone')) }
     stream.once('drain', onDrain)
     stream.once('close', onClose)
   })

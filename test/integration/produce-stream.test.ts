@@ -234,3 +234,30 @@ t.test('shutdown ends a stream with a 503 result instead of waiting for it', asy
   await closed
   t.pass('the server closed with the stream still open on the client side')
 })
+
+t.test('a client that stops reading its results is cut off after the idle bound', async t => {
+  const node = await build(t, { listen: true, env: { PRODUCE_STREAM_IDLE_TIMEOUT_MS: '300' } })
+  const user = await apiUser(node.app, node.globus)
+  const topic = await user.topic(1)
+  const req = http.request(new URL(`/api/v3/${user.ns}/topics/${topic}/records`, node.url), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json', 'transfer-encoding': 'chunked' }
+  })
+  const state = { closed: false }
+  const gone = new Promise<void>(resolve => {
+    const end = (): void => { state.closed = true; resolve() }
+    req.on('error', end)
+    req.on('close', end)
+  })
+  // The results are never read: the server's output backs up until its writes wait.
+  req.on('response', res => { res.pause() })
+  req.flushHeaders()
+  let chunk = ''
+  for (let i = 0; i < 200; i++) chunk += rec(`${i}:${'z'.repeat(50)}`)
+  // Send until the server cuts the connection (or our own writes wait, then until they drain or it is cut).
+  while (!state.closed) {
+    if (!req.write(chunk)) await Promise.race([new Promise(resolve => req.once('drain', resolve)), gone])
+  }
+  await gone
+  t.ok(state.closed, 'the connection was closed by the server')
+})
