@@ -190,6 +190,7 @@ export class ProduceEngine {
       }
       const now = Date.now()
       const settled = accepted.map(({ index, partition, size, record, headers }) => new Promise<void>(resolve => {
+        let answered = false
         const timestamp = record.timestamp ?? now
         const message: Message = {
           key: record.key,
@@ -205,7 +206,14 @@ export class ProduceEngine {
           message,
           timestamp,
           size,
-          settle: (o) => { outcomes[index] = o; this.budget.release(size); resolve() }
+          // Once only: the outcome given first stands, and the budget is given back exactly once.
+          settle: (o) => {
+            if (answered) return
+            answered = true
+            outcomes[index] = o
+            this.budget.release(size)
+            resolve()
+          }
         })
       }))
       this.#schedule()
@@ -298,7 +306,13 @@ export class ProduceEngine {
     }
     const batch = this.#queue.splice(0, take)
     this.#inFlight++
-    this.#send(batch).finally(() => {
+    this.#send(batch).catch((err: unknown) => {
+      // A bug or a kafkajs surprise after the send began: whatever was written, every record is answered
+      // (outcome unknown) and its budget given back; records already answered keep their outcome.
+      this.#o.log?.error({ err, records: batch.length }, 'produce: send failed unexpectedly')
+      const error = new ApiError(500, 50003, 'Kafka error, outcome unknown (the records may or may not have been written)', { code: 'KAFKA_OUTCOME_UNKNOWN' })
+      for (const p of batch) p.settle({ ok: false, error })
+    }).finally(() => {
       this.#inFlight--
       // A replaced producer goes once no send of it can be in flight.
       if (this.#inFlight === 0 && this.#retired.length > 0) this.#retired.splice(0).forEach(p => { p.disconnect().catch(() => {}) })
