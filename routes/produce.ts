@@ -108,7 +108,8 @@ const produce: FastifyPluginAsync = async (fastify) => {
           '400 malformed, 40005 timestamp without UTC offset, 404/40401 no such topic, 404/40402 no such partition, 413/41302 too large, 422/42206 schema type or no key and no value, ' +
           '429/42901 not admitted (Retry-After, nothing sent), 503/50302 Kafka unreachable (nothing sent), 500/50003 outcome unknown. ' +
           'Streaming mode (Confluent): records back to back in one chunked body (Transfer-Encoding: chunked) are written as they arrive and answered at once as a 200 stream of one JSON result per record ' +
-          '(`error_code` 200 with the offset, or the record\'s error code and message), each followed by CRLF, in order; a syntax error ends the stream with an error result. ' +
+          '(`error_code` 200 with the offset, or the record\'s error code and message), each followed by CRLF, in order; a syntax error ends the stream with an error result, ' +
+          'and so does silence: nothing sent for PRODUCE_STREAM_IDLE_TIMEOUT_MS ends it with a 408 result (a stream may otherwise run however long). ' +
           'A body of known length holding several records is answered the same way.',
         params: ProduceParams,
         body: ProduceRecord,
