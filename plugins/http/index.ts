@@ -1,3 +1,4 @@
+import { Socket } from 'node:net'
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { TSchema } from '@sinclair/typebox'
@@ -66,8 +67,9 @@ const httpPlugin: FastifyPluginAsync = async (fastify) => {
     const { headers } = request
     const hasBody = headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0')
     const streaming = request.routeOptions.config?.streamingBody === true && isStreamingBody(headers)
-    if (!hasBody || streaming || raw.complete) { done(); return }
     const socket = raw.socket
+    // Only a real connection (app.inject's stand-in socket has nothing to bound or close).
+    if (!hasBody || streaming || raw.complete || !(socket instanceof Socket)) { done(); return }
     const timer = setTimeout(() => {
       socket.off('close', clear)
       if (raw.complete || socket.destroyed) return
@@ -78,7 +80,7 @@ const httpPlugin: FastifyPluginAsync = async (fastify) => {
         // The request line, as Node's parser errors carry it: the answer takes the route family's shape.
         rawPacket: Buffer.from(`${raw.method ?? 'GET'} ${raw.url ?? '/'} `, 'latin1')
       }), socket)
-    }, bodyTimeout)
+    }, bodyTimeout).unref()
     function clear (): void {
       clearTimeout(timer)
       socket.off('close', clear)
