@@ -134,8 +134,9 @@ export function parseTimestamp (raw: unknown): number {
   if (zone !== 'Z' && zone !== 'z') {
     const sign = zone[0] === '-' ? -1 : 1
     const digits = zone.slice(1).replace(':', '')
-    const offset = Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4) || '0')
-    if (offset > 18 * 60) throw ProduceErrors.malformed('timestamp: UTC offset out of range')
+    const minutes = Number(digits.slice(2, 4) || '0')
+    const offset = Number(digits.slice(0, 2)) * 60 + minutes
+    if (offset > 18 * 60 || minutes > 59) throw ProduceErrors.malformed('timestamp: UTC offset out of range')
     t -= sign * offset * 60_000
   }
   if (t < 0) throw ProduceErrors.malformed('timestamp before 1970 is not supported by Kafka')

@@ -123,3 +123,9 @@ t.test('a deep value where a string belongs is a 400 too', async t => {
   t.equal(code(() => encodeRecord({ value: { type: 'BINARY', data: deep } })), 400)
   t.equal(code(() => encodeV2Record({ value: deep }, 'binary')), 400)
 })
+
+t.test('a UTC offset with more than 59 minutes is refused', async t => {
+  t.equal(code(() => parseTimestamp('2026-01-02T00:00:00+05:99')), 400)
+  t.equal(code(() => parseTimestamp('2026-01-02T00:00:00-0160')), 400)
+  t.equal(parseTimestamp('2026-01-02T00:00:00+05:59'), Date.UTC(2026, 0, 1, 18, 1))
+})
