@@ -13,7 +13,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ApiError, Errors } from '../plugins/errors/errors.js'
 import { subjectOf } from '../plugins/namespaces/index.js'
 import { isValidName, invalidName } from '../plugins/namespaces/names.js'
-import { KAFKA_V2 } from '../plugins/http/media.js'
+import { isStreamingBody, KAFKA_V2 } from '../plugins/http/media.js'
 import { BATCH_ID_RE, encodeRecord, encodeV2Record, SCHEMA_TYPES, type EncodedRecord, type V2Format } from '../plugins/producer/records.js'
 import { emptyBody, produceFromStream, type Admission, type RecordResult } from '../plugins/producer/stream.js'
 import { successReport } from '../plugins/producer/reports.js'
@@ -24,6 +24,7 @@ const JSON_TYPE = 'application/json; charset=utf-8'
 const err = Ref(ConfluentError)
 const errors = { 400: err, 401: err, 403: err, 404: err, 406: err, 413: err, 415: err, 422: err, 429: err, 500: err, 503: err }
 const tags = ['produce']
+const UNREAD_BODY_GRACE_MS = 5000
 const security = [{ globus: [] }]
 
 /** The raw request body of `…/records`, read by the handler as it arrives (streaming mode). */
@@ -71,7 +72,12 @@ const produce: FastifyPluginAsync = async (fastify) => {
       }
     } catch (e) {
       const result = failure(e)
-      return { done: Promise.resolve(result), ...(!result.ok && result.error.errorCode === 42901 ? { refused: result.error } : {}) }
+      return {
+        done: Promise.resolve(result),
+        ...(!result.ok && result.error.errorCode === 42901 ? { refused: result.error } : {}),
+        // Shutting down: a stream ends with this record's 503 instead of holding the server open.
+        ...(producer.draining ? { last: true } : {})
+      }
     }
   }
   const produceOne = async (p: Params, raw: unknown): Promise<RecordResult> => (await admitOne(p, raw)).done
@@ -91,6 +97,9 @@ const produce: FastifyPluginAsync = async (fastify) => {
     scope.removeContentTypeParser('application/json')
     scope.addContentTypeParser('application/json', (_request, payload, done) => { done(null, new RawBody(payload)) })
     scope.post('/:namespace/topics/:topic/records', {
+      // A chunked body may run however long: plugins/http leaves it alone, and PRODUCE_STREAM_IDLE_TIMEOUT_MS
+      // bounds the silence between its chunks instead.
+      config: { streamingBody: true },
       schema: {
         tags,
         security,
@@ -99,7 +108,8 @@ const produce: FastifyPluginAsync = async (fastify) => {
           '400 malformed, 40005 timestamp without UTC offset, 404/40401 no such topic, 404/40402 no such partition, 413/41302 too large, 422/42206 schema type or no key and no value, ' +
           '429/42901 not admitted (Retry-After, nothing sent), 503/50302 Kafka unreachable (nothing sent), 500/50003 outcome unknown. ' +
           'Streaming mode (Confluent): records back to back in one chunked body (Transfer-Encoding: chunked) are written as they arrive and answered at once as a 200 stream of one JSON result per record ' +
-          '(`error_code` 200 with the offset, or the record\'s error code and message), each followed by CRLF, in order; a syntax error ends the stream with an error result. ' +
+          '(`error_code` 200 with the offset, or the record\'s error code and message), each followed by CRLF, in order; a syntax error ends the stream with an error result, ' +
+          'and so does silence: nothing sent for PRODUCE_STREAM_IDLE_TIMEOUT_MS ends it with a 408 result (a stream may otherwise run however long). ' +
           'A body of known length holding several records is answered the same way.',
         params: ProduceParams,
         body: ProduceRecord,
@@ -121,11 +131,14 @@ const produce: FastifyPluginAsync = async (fastify) => {
       }
       let out: PassThrough | undefined
       let end: Awaited<ReturnType<typeof produceFromStream>>
+      const streaming = isStreamingBody(request.headers)
       try {
-        end = await produceFromStream(body.stream as AsyncIterable<Buffer>, {
+        // Not destroyed when reading stops early: the results still go out on the socket (closeUnreadBody).
+        end = await produceFromStream(body.stream.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>, {
           maxObjectBytes: config.BODY_LIMIT,
-          streaming: request.headers['transfer-encoding'] !== undefined && request.headers['content-length'] === undefined,
+          streaming,
           window: config.PRODUCE_STREAM_MAX_IN_FLIGHT,
+          ...(streaming ? { idleMs: config.PRODUCE_STREAM_IDLE_TIMEOUT_MS } : {}),
           handle: (raw) => admitOne(p, raw),
           open: () => {
             out = new PassThrough()
@@ -136,17 +149,26 @@ const produce: FastifyPluginAsync = async (fastify) => {
           write: async (line) => {
             const stream = out as PassThrough
             if (stream.destroyed) throw new Error('the client is gone')
-            if (!stream.write(JSON.stringify(line) + '\r\n')) await drained(stream)
+            if (stream.write(JSON.stringify(line) + '\r\n')) return
+            // A client that stops reading its results holds the stream as much as one that stops sending: it
+            // gets the same idle bound, then the connection is cut (nothing can reach it any more).
+            if (!await drained(stream, streaming ? config.PRODUCE_STREAM_IDLE_TIMEOUT_MS : undefined)) {
+              request.log.info('produce stream: the client read no results for PRODUCE_STREAM_IDLE_TIMEOUT_MS; connection closed')
+              request.raw.socket.destroy()
+              throw new Error('the client is not reading')
+            }
           }
         })
       } catch (e) {
         // Once the 200 is out, a failure (the client aborting its body) can only end the stream.
         if (!out) throw e
         request.log.info({ err: e }, 'produce stream ended early')
+        closeUnreadBody(request, reply)
         out.end()
         return reply
       }
       if (end.mode === 'stream') {
+        closeUnreadBody(request, reply)
         out?.end()
         return reply
       }
@@ -240,11 +262,31 @@ const produce: FastifyPluginAsync = async (fastify) => {
   })
 }
 
-/** Resolves when `stream` takes writes again; rejects when it closes first. */
-function drained (stream: PassThrough): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const onDrain = (): void => { stream.off('close', onClose); resolve() }
-    const onClose = (): void => { stream.off('drain', onDrain); reject(new Error('the client is gone')) }
+/**
+ * A stream answered before its body ended (a syntax error, an idle client): the connection closes once the
+ * results are out, so that the unread rest of the body cannot hold it open (Node would otherwise read and
+ * discard it for as long as the client sends). Half-closed first so the client can read the results; a
+ * client that never closes its side is cut off after a grace period.
+ */
+function closeUnreadBody (request: FastifyRequest, reply: FastifyReply): void {
+  if (request.raw.complete) return
+  const socket = request.raw.socket
+  reply.raw.once('finish', () => {
+    socket.end()
+    setTimeout(() => { socket.destroy() }, UNREAD_BODY_GRACE_MS).unref()
+  })
+}
+
+/**
+ * Resolves true when `stream` takes writes again, false when it has not within `ms` (absent: no bound);
+ * rejects when it closes first.
+ */
+function drained (stream: PassThrough, ms?: number): Promise<boolean> {
+  return new Promise<boolean>((resolve, reject) => {
+    const timer = ms === undefined ? undefined : setTimeout(() => { done(); resolve(false) }, ms)
+    const done = (): void => { clearTimeout(timer); stream.off('drain', onDrain); stream.off('close', onClose) }
+    const onDrain = (): void => { done(); resolve(true) }
+    const onClose = (): void => { done(); reject(new Error('the client is gone')) }
     stream.once('drain', onDrain)
     stream.once('close', onClose)
   })

@@ -20,6 +20,11 @@ function chain (err: unknown): KafkaishError[] {
   return out
 }
 
+/** The message of the innermost cause (kafkajs wraps the broker's or the socket's error), at most `max` characters. */
+export function rootMessage (err: unknown, max = 500): string {
+  return String(chain(err).at(-1)?.message ?? err).slice(0, max)
+}
+
 export function isConnectionError (err: unknown): boolean {
   return chain(err).some(e => CONNECTION_ERRORS.has(e.name ?? '') || e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET' ||
     e.type === 'LEADER_NOT_AVAILABLE' || e.type === 'COORDINATOR_NOT_AVAILABLE' || e.type === 'NOT_COORDINATOR' || e.type === 'BROKER_NOT_AVAILABLE')
@@ -32,7 +37,7 @@ export function kafkaErrorType (err: unknown): string | undefined {
 export function toKafkaApiError (err: unknown): ApiError {
   if (ApiError.is(err)) return err
   const type = kafkaErrorType(err)
-  const msg = (chain(err).at(-1)?.message ?? String(err)).slice(0, 500)
+  const msg = rootMessage(err)
   if (type === 'UNKNOWN_TOPIC_OR_PARTITION') return Errors.topicNotFound()
   if (type === 'TOPIC_AUTHORIZATION_FAILED' || type === 'GROUP_AUTHORIZATION_FAILED' || type === 'CLUSTER_AUTHORIZATION_FAILED') {
     return new ApiError(403, 40301, `Kafka authorization failure: ${msg}`)

@@ -23,7 +23,7 @@
  */
 import type { CompressionTypes, Message, RecordMetadata } from 'kafkajs'
 import { ApiError, Errors } from '../errors/errors.js'
-import { kafkaErrorType } from '../kafka/errors.js'
+import { kafkaErrorType, rootMessage } from '../kafka/errors.js'
 import { ByteBudget, notAdmitted } from './admission.js'
 import type { TopicMetadataCache } from './metadata.js'
 import { partitionForKey, Spreader } from './partitioner.js'
@@ -190,6 +190,7 @@ export class ProduceEngine {
       }
       const now = Date.now()
       const settled = accepted.map(({ index, partition, size, record, headers }) => new Promise<void>(resolve => {
+        let answered = false
         const timestamp = record.timestamp ?? now
         const message: Message = {
           key: record.key,
@@ -205,7 +206,14 @@ export class ProduceEngine {
           message,
           timestamp,
           size,
-          settle: (o) => { outcomes[index] = o; this.budget.release(size); resolve() }
+          // Once only: the outcome given first stands, and the budget is given back exactly once.
+          settle: (o) => {
+            if (answered) return
+            answered = true
+            outcomes[index] = o
+            this.budget.release(size)
+            resolve()
+          }
         })
       }))
       this.#schedule()
@@ -258,7 +266,7 @@ export class ProduceEngine {
     try {
       await this.#connected
     } catch (err) {
-      throw Errors.brokerUnavailable(`cannot connect to Kafka (${shortMessage(err)}); nothing was sent`)
+      throw Errors.brokerUnavailable(`cannot connect to Kafka (${rootMessage(err, 300)}); nothing was sent`)
     }
   }
 
@@ -298,7 +306,13 @@ export class ProduceEngine {
     }
     const batch = this.#queue.splice(0, take)
     this.#inFlight++
-    this.#send(batch).finally(() => {
+    this.#send(batch).catch((err: unknown) => {
+      // A bug or a kafkajs surprise after the send began: whatever was written, every record is answered
+      // (outcome unknown) and its budget given back; records already answered keep their outcome.
+      this.#o.log?.error({ err, records: batch.length }, 'produce: send failed unexpectedly')
+      const error = new ApiError(500, 50003, 'Kafka error, outcome unknown (the records may or may not have been written)', { code: 'KAFKA_OUTCOME_UNKNOWN' })
+      for (const p of batch) p.settle({ ok: false, error })
+    }).finally(() => {
       this.#inFlight--
       // A replaced producer goes once no send of it can be in flight.
       if (this.#inFlight === 0 && this.#retired.length > 0) this.#retired.splice(0).forEach(p => { p.disconnect().catch(() => {}) })
@@ -350,8 +364,8 @@ export class ProduceEngine {
     }
     if (!results) {
       const error = nothingSent
-        ? Errors.brokerUnavailable(`${shortMessage(err)}; nothing was sent`)
-        : new ApiError(500, 50003, `Kafka error, outcome unknown (the records may or may not have been written): ${shortMessage(err)}`, { code: 'KAFKA_OUTCOME_UNKNOWN' })
+        ? Errors.brokerUnavailable(`${rootMessage(err, 300)}; nothing was sent`)
+        : new ApiError(500, 50003, `Kafka error, outcome unknown (the records may or may not have been written): ${rootMessage(err, 300)}`, { code: 'KAFKA_OUTCOME_UNKNOWN' })
       this.#o.log?.warn({ err, records: batch.length, nothingSent }, 'produce: send failed')
       for (const t of byTopic.keys()) this.#o.metadata.invalidate(t)
       // Kafka called a topic unknown: the records of a topic deleted since it was looked up get the 404 it
@@ -405,14 +419,4 @@ function headersOf (record: EncodedRecord, ordered: boolean): Message['headers']
     list.push(h.value)
   }
   return out as unknown as Message['headers']
-}
-
-function shortMessage (err: unknown): string {
-  let cur: unknown = err
-  for (let i = 0; i < 5 && cur && typeof cur === 'object'; i++) {
-    const next = (cur as { originalError?: unknown, cause?: unknown }).originalError ?? (cur as { cause?: unknown }).cause
-    if (!next) break
-    cur = next
-  }
-  return String((cur as Error | undefined)?.message ?? err).slice(0, 300)
 }

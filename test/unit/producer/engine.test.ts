@@ -169,3 +169,17 @@ t.test('a flush holds at most one record batch worth of a partition', async t =>
   t.ok(fake.sent.length >= 3, `split into ${fake.sent.length} Kafka requests`)
   t.same(results.map(r => r.ok ? r.delivery.offset : -1), [0, 1, 2, 3, 4])
 })
+
+t.test('an unexpected throw after a send still answers every record once and gives the budget back', async t => {
+  const fake = fakeProducer()
+  const e = engine(fake)
+  let calls = 0
+  e.observe({ written () {}, failed () {}, sent () { calls++; throw new Error('observer broke') } })
+  let outcomes: Awaited<ReturnType<typeof e.produce>> | undefined
+  e.produce('t', 't', [rec('a'), rec('b')]).then(o => { outcomes = o }, () => {})
+  await until(() => outcomes !== undefined)
+  t.equal(calls, 1)
+  t.same(outcomes?.map(o => o.ok ? 'ok' : o.error.errorCode), [50003, 50003], 'sent, but the outcome is unknown to the engine')
+  t.equal(e.budget.used, 0, 'the budget is given back')
+  await e.drain()
+})
