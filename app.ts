@@ -29,8 +29,10 @@ export interface AppOptions {
 export function serverOptions (config: Config): FastifyServerOptions {
   return {
     bodyLimit: config.BODY_LIMIT,
-    // Long polls may legitimately last CONSUMER_REQUEST_TIMEOUT_MAX_MS; leave headroom on top of it.
-    requestTimeout: config.CONSUMER_REQUEST_TIMEOUT_MAX_MS + 30_000,
+    // No whole-request bound from Node: it would cut a streaming produce request, which may run however long.
+    // Headers keep Node's headersTimeout (60 s); bodies are bounded per request by plugins/http (a total
+    // REQUEST_BODY_TIMEOUT_MS, or PRODUCE_STREAM_IDLE_TIMEOUT_MS between chunks of a produce stream).
+    requestTimeout: 0,
     connectionTimeout: 0,
     keepAliveTimeout: 72_000,
     return503OnClosing: true,

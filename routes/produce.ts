@@ -13,7 +13,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ApiError, Errors } from '../plugins/errors/errors.js'
 import { subjectOf } from '../plugins/namespaces/index.js'
 import { isValidName, invalidName } from '../plugins/namespaces/names.js'
-import { KAFKA_V2 } from '../plugins/http/media.js'
+import { isStreamingBody, KAFKA_V2 } from '../plugins/http/media.js'
 import { BATCH_ID_RE, encodeRecord, encodeV2Record, SCHEMA_TYPES, type EncodedRecord, type V2Format } from '../plugins/producer/records.js'
 import { emptyBody, produceFromStream, type Admission, type RecordResult } from '../plugins/producer/stream.js'
 import { successReport } from '../plugins/producer/reports.js'
@@ -24,6 +24,7 @@ const JSON_TYPE = 'application/json; charset=utf-8'
 const err = Ref(ConfluentError)
 const errors = { 400: err, 401: err, 403: err, 404: err, 406: err, 413: err, 415: err, 422: err, 429: err, 500: err, 503: err }
 const tags = ['produce']
+const UNREAD_BODY_GRACE_MS = 5000
 const security = [{ globus: [] }]
 
 /** The raw request body of `…/records`, read by the handler as it arrives (streaming mode). */
@@ -91,6 +92,9 @@ const produce: FastifyPluginAsync = async (fastify) => {
     scope.removeContentTypeParser('application/json')
     scope.addContentTypeParser('application/json', (_request, payload, done) => { done(null, new RawBody(payload)) })
     scope.post('/:namespace/topics/:topic/records', {
+      // A chunked body may run however long: plugins/http leaves it alone, and PRODUCE_STREAM_IDLE_TIMEOUT_MS
+      // bounds the silence between its chunks instead.
+      config: { streamingBody: true },
       schema: {
         tags,
         security,
@@ -121,11 +125,13 @@ const produce: FastifyPluginAsync = async (fastify) => {
       }
       let out: PassThrough | undefined
       let end: Awaited<ReturnType<typeof produceFromStream>>
+      const streaming = isStreamingBody(request.headers)
       try {
         end = await produceFromStream(body.stream as AsyncIterable<Buffer>, {
           maxObjectBytes: config.BODY_LIMIT,
-          streaming: request.headers['transfer-encoding'] !== undefined && request.headers['content-length'] === undefined,
+          streaming,
           window: config.PRODUCE_STREAM_MAX_IN_FLIGHT,
+          ...(streaming ? { idleMs: config.PRODUCE_STREAM_IDLE_TIMEOUT_MS } : {}),
           handle: (raw) => admitOne(p, raw),
           open: () => {
             out = new PassThrough()
@@ -143,10 +149,12 @@ const produce: FastifyPluginAsync = async (fastify) => {
         // Once the 200 is out, a failure (the client aborting its body) can only end the stream.
         if (!out) throw e
         request.log.info({ err: e }, 'produce stream ended early')
+        closeUnreadBody(request, reply)
         out.end()
         return reply
       }
       if (end.mode === 'stream') {
+        closeUnreadBody(request, reply)
         out?.end()
         return reply
       }
@@ -237,6 +245,21 @@ const produce: FastifyPluginAsync = async (fastify) => {
         : { partition: null, offset: null, error_code: o.error.errorCode, error: o.error.message })
       return reply.type(KAFKA_V2).send({ offsets, key_schema_id: null, value_schema_id: null })
     })
+  })
+}
+
+/**
+ * A stream answered before its body ended (a syntax error, an idle client): the connection closes once the
+ * results are out, so that the unread rest of the body cannot hold it open (Node would otherwise read and
+ * discard it for as long as the client sends). Half-closed first so the client can read the results; a
+ * client that never closes its side is cut off after a grace period.
+ */
+function closeUnreadBody (request: FastifyRequest, reply: FastifyReply): void {
+  if (request.raw.complete) return
+  const socket = request.raw.socket
+  reply.raw.once('finish', () => {
+    socket.end()
+    setTimeout(() => { socket.destroy() }, UNREAD_BODY_GRACE_MS).unref()
   })
 }
 

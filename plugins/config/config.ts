@@ -29,6 +29,7 @@ export const ConfigSchema = Type.Object({
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' }),
   PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s/]+(/[^\\s]*)?$', description: 'absolute base URL of this node, used for base_uri' })),
   BODY_LIMIT: Int(1048576, 1024, 64 * 1048576, 'largest accepted request body in bytes'),
+  REQUEST_BODY_TIMEOUT_MS: Int(60000, 100, 3600000, 'a request body (other than a produce stream) not received this long after the request began: 408'),
   CLOSE_GRACE_MS: Int(10000, 100, 600000),
 
   // Metrics (Prometheus): off unless METRICS_PORT or METRICS_TOKEN is set
@@ -105,6 +106,7 @@ export const ConfigSchema = Type.Object({
   PRODUCE_REQUEST_TIMEOUT_MS: Int(30000, 100, 600000, 'how long the brokers may take to acknowledge a produce request (acks=all)'),
   PRODUCE_METADATA_MAX_AGE_MS: Int(30000, 0, 3600000, 'how long a topic\'s partition count is cached'),
   PRODUCE_STREAM_MAX_IN_FLIGHT: Int(1000, 1, 1000000, 'records of one streaming request sent and not yet answered (beyond: the body is read no further)'),
+  PRODUCE_STREAM_IDLE_TIMEOUT_MS: Int(30000, 100, 3600000, 'a streaming produce request whose client sends nothing this long is ended with a 408 result'),
   PRODUCE_RETRY_AFTER_SECONDS: Int(1, 1, 3600, 'Retry-After of a 429 (not admitted)')
 }, { additionalProperties: false })
 

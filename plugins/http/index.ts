@@ -1,9 +1,17 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { TSchema } from '@sinclair/typebox'
-import { KAFKA_REQUEST_TYPE, acceptsJson, charsetOf, decodeUtf8, parseJsonBody } from './media.js'
+import { KAFKA_REQUEST_TYPE, acceptsJson, charsetOf, decodeUtf8, isStreamingBody, parseJsonBody } from './media.js'
 import { strictJsonTypes } from './strict-json.js'
 import { ApiError } from '../errors/errors.js'
+import { clientErrorHandler } from '../errors/index.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route reads a chunked body as a stream with its own idle bound (REQUEST_BODY_TIMEOUT_MS spares it). */
+    streamingBody?: boolean
+  }
+}
 
 /**
  * Longest path parameter the router accepts. Far above every name rule (at most 128 characters), so an
@@ -47,6 +55,39 @@ const httpPlugin: FastifyPluginAsync = async (fastify) => {
   }
   fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, parse)
   fastify.addContentTypeParser(KAFKA_REQUEST_TYPE, { parseAs: 'buffer' }, parse)
+
+  // Slow bodies (Node's whole-request timeout is off, see app.ts): a body not received REQUEST_BODY_TIMEOUT_MS
+  // after the request began gets Node's own 408 answer and the connection is closed. A chunked body on a route
+  // that reads it as a stream (config `streamingBody`: produce streaming mode) may run however long; its route
+  // bounds the silence between chunks instead (PRODUCE_STREAM_IDLE_TIMEOUT_MS).
+  const bodyTimeout = fastify.config.REQUEST_BODY_TIMEOUT_MS
+  fastify.addHook('onRequest', (request, reply, done) => {
+    const raw = request.raw
+    const { headers } = request
+    const hasBody = headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0')
+    const streaming = request.routeOptions.config?.streamingBody === true && isStreamingBody(headers)
+    if (!hasBody || streaming || raw.complete) { done(); return }
+    const socket = raw.socket
+    const timer = setTimeout(() => {
+      socket.off('close', clear)
+      if (raw.complete || socket.destroyed) return
+      // An answer already out (say a 401 before the body was read): only the connection is left to close.
+      if (reply.raw.headersSent) { socket.destroy(); return }
+      clientErrorHandler(Object.assign(new Error('request body not received in time'), {
+        code: 'ERR_HTTP_REQUEST_TIMEOUT',
+        // The request line, as Node's parser errors carry it: the answer takes the route family's shape.
+        rawPacket: Buffer.from(`${raw.method ?? 'GET'} ${raw.url ?? '/'} `, 'latin1')
+      }), socket)
+    }, bodyTimeout)
+    function clear (): void {
+      clearTimeout(timer)
+      socket.off('close', clear)
+      raw.off('end', clear)
+    }
+    raw.once('end', clear)
+    socket.once('close', clear)
+    done()
+  })
 
   fastify.addHook('onRequest', async (request) => {
     // Routes of the API only: /health, /ready and /docs serve whatever their plugins serve.

@@ -59,12 +59,20 @@ export function parseJsonBody (text: string): unknown {
   return value
 }
 
-function hasPoisonKey (v: unknown): boolean {
-  if (v === null || typeof v !== 'object') return false
-  if (Array.isArray(v)) return v.some(hasPoisonKey)
-  for (const k of Object.keys(v)) {
-    if (k === '__proto__' || k === 'constructor') return true
-    if (hasPoisonKey((v as Record<string, unknown>)[k])) return true
+/** Does any object in `root` have a `__proto__` or `constructor` key? Iterative: any nesting depth. */
+function hasPoisonKey (root: unknown): boolean {
+  const stack: unknown[] = [root]
+  while (stack.length > 0) {
+    const v = stack.pop()
+    if (v === null || typeof v !== 'object') continue
+    if (Array.isArray(v)) {
+      for (const item of v) stack.push(item)
+      continue
+    }
+    for (const k of Object.keys(v)) {
+      if (k === '__proto__' || k === 'constructor') return true
+      stack.push((v as Record<string, unknown>)[k])
+    }
   }
   return false
 }
@@ -90,4 +98,12 @@ export function negotiateRecordsAccept (accept: string | undefined): AcceptChoic
     if (type === '*/*' || type === 'application/*' || type === 'application/json' || type === KAFKA_V2 || type === 'application/vnd.kafka+json') sawAcceptable = true
   }
   return { unacceptable: !sawAcceptable }
+}
+
+/**
+ * A body sent chunked without a length: Confluent's streaming produce mode on the routes that read their body
+ * as a stream (route config `streamingBody`).
+ */
+export function isStreamingBody (headers: { 'transfer-encoding'?: string | undefined, 'content-length'?: string | undefined }): boolean {
+  return headers['transfer-encoding'] !== undefined && headers['content-length'] === undefined
 }

@@ -54,11 +54,33 @@ export const ProduceErrors = {
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
 
+/** The start of a value for an error message (a JSON type name when it is too deep to write). */
+function preview (v: unknown): string {
+  try {
+    return String(JSON.stringify(v)).slice(0, 40)
+  } catch {
+    return Array.isArray(v) ? 'a list' : typeof v
+  }
+}
+
 /** Padded standard base64 to bytes; anything else (url alphabet, no padding, stray characters) is a 400. */
 export function decodeBase64 (s: unknown, where: string): Buffer {
-  if (typeof s !== 'string') throw ProduceErrors.malformed(`${where}: data=${JSON.stringify(s)?.slice(0, 40)} is not a base64 string`)
+  if (typeof s !== 'string') throw ProduceErrors.malformed(`${where}: data=${preview(s)} is not a base64 string`)
   if (!BASE64_RE.test(s)) throw ProduceErrors.malformed(`${where}: data is not valid padded base64`)
   return Buffer.from(s, 'base64')
+}
+
+/**
+ * Compact JSON bytes of a parsed value. JSON.parse takes any depth but JSON.stringify recurses, so a value
+ * nested deeper than the stack allows is the record's 400, not a RangeError (500).
+ */
+function compactJson (data: unknown, where: string): Buffer {
+  try {
+    return Buffer.from(JSON.stringify(data), 'utf8')
+  } catch (err) {
+    if (err instanceof RangeError) throw ProduceErrors.malformed(`${where}: data is nested too deeply`)
+    throw err
+  }
 }
 
 function encodeData (raw: unknown, where: 'key' | 'value'): { bytes: Buffer | null, type?: DataType } {
@@ -82,9 +104,9 @@ function encodeData (raw: unknown, where: 'key' | 'value'): { bytes: Buffer | nu
   switch (dataType) {
     case 'BINARY': return { bytes: decodeBase64(data, where), type: dataType }
     case 'STRING':
-      if (typeof data !== 'string') throw ProduceErrors.malformed(`${where}: data=${JSON.stringify(data).slice(0, 40)} is not a string`)
+      if (typeof data !== 'string') throw ProduceErrors.malformed(`${where}: data=${preview(data)} is not a string`)
       return { bytes: Buffer.from(data, 'utf8'), type: dataType }
-    case 'JSON': return { bytes: Buffer.from(JSON.stringify(data), 'utf8'), type: dataType }
+    case 'JSON': return { bytes: compactJson(data, where), type: dataType }
   }
 }
 
@@ -101,6 +123,8 @@ export function parseTimestamp (raw: unknown): number {
     throw ProduceErrors.malformed(`timestamp ${JSON.stringify(raw.slice(0, 64))} is not an ISO 8601 date-time`)
   }
   const [, y, mo, d, h, mi, s = '0', frac = '', zone = 'Z'] = m as unknown as string[]
+  // Date.UTC reads years 0–99 as 1900–1999; they are before 1970 anyway.
+  if (Number(y) < 1969) throw ProduceErrors.malformed('timestamp before 1970 is not supported by Kafka')
   const ms = Number((frac + '000').slice(0, 3))
   let t = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), ms)
   const check = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)))
@@ -176,7 +200,7 @@ export function encodeV2Record (raw: unknown, format: V2Format): EncodedRecord {
   }
   const encode = (v: unknown, where: string): Buffer | null => {
     if (v === undefined || v === null) return null
-    return format === 'binary' ? decodeBase64(v, where) : Buffer.from(JSON.stringify(v), 'utf8')
+    return format === 'binary' ? decodeBase64(v, where) : compactJson(v, where)
   }
   const out: EncodedRecord = { key: encode(raw.key, 'key'), value: encode(raw.value, 'value'), headers: [] }
   const p = raw.partition

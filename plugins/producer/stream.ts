@@ -32,6 +32,11 @@ export interface StreamOptions {
   streaming: boolean
   /** Records sent and not yet answered before reading pauses. */
   window: number
+  /**
+   * Longest wait for the client's next chunk (only while the body is being waited for, never while reading
+   * is paused by back-pressure); beyond it the stream ends with a 408 result. Absent: no bound.
+   */
+  idleMs?: number
   /** Encode one parsed record and hand it to the engine; resolves once it is queued (or refused); never rejects. */
   handle (raw: unknown): Promise<Admission>
   /** Streaming mode starts: send the 200 and headers. */
@@ -44,7 +49,49 @@ export function resultLine (r: RecordResult): Record<string, unknown> {
   return r.ok ? { error_code: 200, ...r.report } : { error_code: r.error.errorCode, message: r.error.message }
 }
 
+/** The client sent nothing for `ms`: the stream ends with this result. */
+export const idleStream = (ms: number): ApiError => new ApiError(408, 408, `Request Timeout: the stream sent nothing for ${ms} ms; it is ended (records before this line keep their results)`)
+
+class IdleError extends Error {
+  readonly ms: number
+  constructor (ms: number) { super('stream idle'); this.ms = ms }
+}
+
+/** `source` with at most `ms` of waiting for each chunk (IdleError beyond it). */
+async function * idleBounded<T> (source: AsyncIterable<T>, ms: number | undefined): AsyncGenerator<T> {
+  if (ms === undefined) { yield * source; return }
+  const it = source[Symbol.asyncIterator]()
+  let pending: Promise<IteratorResult<T>> | undefined
+  try {
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined
+      pending = it.next()
+      const idle = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new IdleError(ms)), ms) })
+      let r: IteratorResult<T>
+      try {
+        r = await Promise.race([pending, idle])
+      } finally {
+        clearTimeout(timer)
+      }
+      pending = undefined
+      if (r.done === true) return
+      yield r.value
+    }
+  } finally {
+    // Close the source, as for-await does. With a read still pending (idle) the iterator queues return() behind
+    // it, and that read settles only when the connection goes (the caller closes it): not awaited then.
+    const closing = it.return?.()
+    if (pending) {
+      pending.catch(() => {})
+      closing?.catch(() => {})
+    } else {
+      await closing
+    }
+  }
+}
+
 function syntaxError (err: unknown): ApiError | undefined {
+  if (err instanceof IdleError) return idleStream(err.ms)
   if (err instanceof JsonStreamError) {
     return err.kind === 'size' ? new ApiError(413, 413, err.message) : new ApiError(400, 400, err.message)
   }
@@ -91,7 +138,7 @@ export async function produceFromStream (source: AsyncIterable<Buffer | string>,
   }
 
   try {
-    for await (const chunk of source) {
+    for await (const chunk of idleBounded(source, o.idleMs)) {
       const objects = splitter.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
       for (const text of objects) {
         const raw = parseJsonBody(decodeUtf8(text))

@@ -168,3 +168,52 @@ t.test('a stream meets a tiny in-flight budget with back-pressure, not with 429s
   while (results.length < n) results.push(await s.next())
   t.same(results.map(r => r.error_code === 200 ? r.offset : r.error_code), Array.from({ length: n }, (_, i) => i), 'every record written, in order')
 })
+
+t.test('a stream outlives the bound on request bodies; only silence ends it', async t => {
+  // A tiny bound on bodies: a slow non-stream body gets its 408, the stream opened before it goes on.
+  const short = await build(t, { listen: true, env: { REQUEST_BODY_TIMEOUT_MS: '200', PRODUCE_STREAM_IDLE_TIMEOUT_MS: '600000' } })
+  const user = await apiUser(short.app, short.globus)
+  const topic = await user.topic(1)
+  const s = openStream(user, topic, short.url)
+  s.send(rec(1))
+  t.match(await s.next(), { error_code: 200, offset: 0 })
+  // Opened after the stream, so once it is cut, the stream has outlived the bound too.
+  const slow = await new Promise<{ status: number, body: Record<string, unknown> }>((resolve, reject) => {
+    const req = http.request(new URL(`/api/v3/${user.ns}/topics/${topic}/records`, short.url), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json', 'content-length': '1000' }
+    })
+    req.on('response', res => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => { text += c })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }))
+    })
+    req.on('error', reject)
+    req.write(rec(2).slice(0, 10))
+  })
+  t.equal(slow.status, 408, 'a body of known length that never arrives is cut')
+  t.match(slow.body, { error_code: 408 }, 'in the Confluent shape of the produce routes')
+  s.send(rec(3))
+  t.match(await s.next(), { error_code: 200, offset: 1 }, 'the stream still takes records')
+  s.end()
+  t.same(await s.rest(), [])
+})
+
+t.test('a stream that sends nothing for PRODUCE_STREAM_IDLE_TIMEOUT_MS ends with a 408 result', async t => {
+  const idle = await build(t, { listen: true, env: { PRODUCE_STREAM_IDLE_TIMEOUT_MS: '200' } })
+  const user = await apiUser(idle.app, idle.globus)
+  const topic = await user.topic(1)
+  const s = openStream(user, topic, idle.url)
+  s.send(rec(1))
+  t.match(await s.next(), { error_code: 200, offset: 0 })
+  // Half a record, then silence.
+  s.send(rec(2).slice(0, 10))
+  t.match(await s.next(), { error_code: 408, message: /sent nothing/ })
+  t.same(await s.rest(), [], 'the response ends after the error result')
+  const admin = testKafka().admin()
+  await admin.connect()
+  const offsets = await admin.fetchTopicOffsets(`${user.ns}.${topic}`)
+  await admin.disconnect()
+  t.equal(offsets[0]?.high, '1', 'only the complete record was written')
+})

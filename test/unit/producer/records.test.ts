@@ -100,3 +100,26 @@ t.test('batch ids', async t => {
   t.notOk(BATCH_ID_RE.test('a.b'))
   t.notOk(BATCH_ID_RE.test('a\n'))
 })
+
+t.test('JSON data nested beyond the stack is a 400 of its record, not a RangeError', async t => {
+  let deep: unknown = 1
+  for (let i = 0; i < 200_000; i++) deep = [deep]
+  t.equal(code(() => encodeRecord({ value: { type: 'JSON', data: deep } })), 400, 'v3 JSON value')
+  t.equal(code(() => encodeRecord({ key: { type: 'JSON', data: deep }, value: { type: 'STRING', data: 'x' } })), 400, 'v3 JSON key')
+  t.equal(code(() => encodeV2Record({ value: deep }, 'json')), 400, 'v2 json value')
+})
+
+t.test('years before 100 are not read as 19xx', async t => {
+  t.equal(code(() => parseTimestamp('0080-01-01T00:00:00Z')), 400, 'year 80 is before 1970, not 1980')
+  t.equal(code(() => parseTimestamp('0099-12-31T23:59:59Z')), 400)
+  t.equal(parseTimestamp('1970-01-01T00:00:00Z'), 0)
+  t.equal(parseTimestamp('9999-12-31T23:59:59Z'), Date.UTC(9999, 11, 31, 23, 59, 59))
+})
+
+t.test('a deep value where a string belongs is a 400 too', async t => {
+  let deep: unknown = 1
+  for (let i = 0; i < 200_000; i++) deep = [deep]
+  t.equal(code(() => encodeRecord({ value: { type: 'STRING', data: deep } })), 400)
+  t.equal(code(() => encodeRecord({ value: { type: 'BINARY', data: deep } })), 400)
+  t.equal(code(() => encodeV2Record({ value: deep }, 'binary')), 400)
+})
