@@ -1,8 +1,8 @@
 /**
- * `npm run bench [-- [fetch|latency|instances|overhead|auth …] [--quick] [--profile|--no-profile] [--reps N]
+ * `npm run bench [-- [fetch|latency|instances|overhead|auth|produce …] [--quick] [--profile|--no-profile] [--reps N]
  *   [--env KEY=VALUE …] [--instances N] [--idle S] [--no-write] [--out FILE]]`
  *
- * Runs the scenarios of issue 5 against the local broker (started if none answers) and the real service
+ * Runs the scenarios of issue 5 (and the produce scenario of issue 12) against the local broker (started if none answers) and the real service
  * (bench/server.ts, a child process listening on loopback, real Globus auth through the stand-in), prints a
  * table, and writes bench/results.json, bench/chart.svg and the generated part of BENCHMARKS.md.
  * With no scenario named, all run. A run of some scenarios keeps the other scenarios' last results.
@@ -16,6 +16,7 @@ import { runLatency } from './scenarios/latency.js'
 import { runInstances } from './scenarios/instances.js'
 import { runOverhead } from './scenarios/overhead.js'
 import { runAuth } from './scenarios/auth.js'
+import { runProduce } from './scenarios/produce.js'
 import { runProfiles } from './scenarios/profile.js'
 import { machineFacts, writeReports } from './report/write.js'
 
@@ -79,7 +80,8 @@ const RUNNERS: Record<ScenarioId, (ctx: BenchContext) => Promise<ScenarioResult>
   latency: runLatency,
   instances: runInstances,
   overhead: runOverhead,
-  auth: runAuth
+  auth: runAuth,
+  produce: runProduce
 }
 
 async function main (): Promise<void> {

@@ -23,6 +23,8 @@ export class Child {
   #next = 1
   #pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
   #exited: Promise<number | null>
+  /** Why the child is gone (exit code or signal), once it is. */
+  #gone: string | undefined
 
   private constructor (proc: ChildProcess, hello: Hello) {
     this.proc = proc
@@ -35,8 +37,11 @@ export class Child {
       if (m.ok) p.resolve(m.result)
       else p.reject(new Error(m.error))
     })
-    this.#exited = new Promise(resolve => proc.once('exit', code => {
-      for (const p of this.#pending.values()) p.reject(new Error(`child ${hello.pid} exited (${code})`))
+    // A send on a closed channel is reported by an 'error' event: the call already failed through #gone.
+    proc.on('error', () => {})
+    this.#exited = new Promise(resolve => proc.once('exit', (code, signal) => {
+      this.#gone = `child ${hello.pid} exited (${signal ?? code})`
+      for (const p of this.#pending.values()) p.reject(new Error(this.#gone))
       this.#pending.clear()
       resolve(code)
     }))
@@ -65,6 +70,7 @@ export class Child {
   }
 
   call<T = unknown> (body: Command): Promise<T> {
+    if (this.#gone || !this.proc.connected) return Promise.reject(new Error(this.#gone ?? `child ${this.pid}: IPC channel closed`))
     const id = this.#next++
     return new Promise<T>((resolve, reject) => {
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject })

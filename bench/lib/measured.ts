@@ -1,4 +1,4 @@
-/** What a measured child process (bench/server.ts, bench/baseline-consumers.ts) reports of itself. */
+/** What a measured child process (bench/server.ts, bench/baseline-consumers.ts, bench/baseline-producer.ts) reports of itself. */
 import { constants, monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks'
 import type { Command, GcTotals, LoopDelay, Usage } from './protocol.js'
 

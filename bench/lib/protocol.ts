@@ -1,4 +1,7 @@
-/** The IPC protocol between the benchmark runner and a measured child process (bench/server.ts, bench/baseline-consumers.ts). */
+/**
+ * The IPC protocol between the benchmark runner and a measured child process (bench/server.ts,
+ * bench/baseline-consumers.ts, bench/baseline-producer.ts).
+ */
 
 export interface Usage {
   rss: number
@@ -58,6 +61,7 @@ export type Command =
   | { cmd: 'auth.micro', token: string, iterations: number }
   | { cmd: 'profile.mark', label: string }
   | { cmd: 'start', spec: unknown }
+  | { cmd: 'run', spec: unknown }
   | { cmd: 'stop' }
 
 export interface Request { id: number, body: Command }

@@ -1,6 +1,6 @@
 /** The shape every scenario returns, and what the reporters (console, JSON, markdown, SVG) consume. */
-export type ScenarioId = 'fetch' | 'latency' | 'instances' | 'overhead' | 'auth'
-export const SCENARIOS: ScenarioId[] = ['fetch', 'latency', 'instances', 'overhead', 'auth']
+export type ScenarioId = 'fetch' | 'latency' | 'instances' | 'overhead' | 'auth' | 'produce'
+export const SCENARIOS: ScenarioId[] = ['fetch', 'latency', 'instances', 'overhead', 'auth', 'produce']
 
 export interface Table {
   title?: string

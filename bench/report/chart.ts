@@ -84,9 +84,16 @@ const bar = (label: string, s: Spread | undefined, color: string, target?: numbe
 
 interface FetchRowData { size: number, partitions: number, kafkajs: { recordsPerSec: Spread }, binary: { recordsPerSec: Spread }, json: { recordsPerSec: Spread } }
 
+interface ProduceData {
+  throughput: Record<'kafkajs' | 'batch' | 'stream1' | 'stream4', { recordsPerSec: Spread }>
+  latency: Record<'kafkajs' | 'http', { p50: number, p99: number }>
+  crowds: Array<{ kind: string, rssBefore: number, rssPeak: number, rssAfter: number }>
+  rssBoundMiB: number
+}
+
 export function renderChart (data: ResultsFile): string {
   const W = 1020
-  const H = 660
+  const H = 980
   const pw = 330
   const ph = 300
   const parts: string[] = []
@@ -124,6 +131,32 @@ export function renderChart (data: ResultsFile): string {
   parts.push(panel(10 + 2 * (pw + 10), 40 + ph + 20, pw, ph, 'Process CPU while idle', '% of one core',
     inst ? [{ label: `${inst.n} idle`, bars: [{ label: 'kafkajs', value: inst.baseline.idle.cpuPct, color: C.base }, { label: 'service', value: inst.idle.cpuPct, color: C.proxy }] }] : [],
     [{ value: 25, label: 'target 25 %' }], [['plain kafkajs consumers', C.base], ['service', C.proxy]]))
+  const prod = data.scenarios.produce?.data as ProduceData | undefined
+  const y3 = 40 + 2 * (ph + 20)
+  const t = prod?.throughput
+  parts.push(panel(10, y3, pw, ph, 'Produce throughput, 1 KiB, acks=all', 'records/s',
+    t
+      ? [
+          { label: 'kafkajs', bars: [bar('kafkajs', t.kafkajs.recordsPerSec, C.base)] },
+          { label: 'batch ×500', bars: [bar('batch', t.batch.recordsPerSec, C.proxy, t.kafkajs.recordsPerSec.median * 0.8)] },
+          { label: 'stream ×1', bars: [bar('stream', t.stream1.recordsPerSec, C.json, t.kafkajs.recordsPerSec.median * 0.9)] },
+          { label: 'stream ×4', bars: [bar('stream ×4', t.stream4.recordsPerSec, C.json)] }
+        ]
+      : [], [], [['kafkajs producer', C.base], ['records:batch', C.proxy], ['streaming', C.json]]))
+  const pl = prod?.latency
+  parts.push(panel(10 + pw + 10, y3, pw, ph, 'One-record produce latency', 'ms',
+    pl
+      ? [
+          { label: 'p50 (target 3 ms)', bars: [{ label: 'kafkajs', value: pl.kafkajs.p50, color: C.base }, { label: 'POST records', value: pl.http.p50, color: C.proxy, target: 3 }] },
+          { label: 'p99 (target 15 ms)', bars: [{ label: 'kafkajs', value: pl.kafkajs.p99, color: C.base }, { label: 'POST records', value: pl.http.p99, color: C.proxy, target: 15 }] }
+        ]
+      : [], [], [['kafkajs send()', C.base], ['POST records', C.proxy]]))
+  parts.push(panel(10 + 2 * (pw + 10), y3, pw, ph, 'Server RSS, 100 concurrent producers', 'MiB',
+    (prod?.crowds ?? []).map(c => ({
+      label: `${c.kind} per request`,
+      bars: [{ label: 'before', value: c.rssBefore / 1048576, color: C.base }, { label: 'peak', value: c.rssPeak / 1048576, color: C.proxy }, { label: 'after', value: c.rssAfter / 1048576, color: C.json }]
+    })),
+    prod ? [{ value: prod.rssBoundMiB, label: `bound ${prod.rssBoundMiB} MiB` }] : [], [['before', C.base], ['peak', C.proxy], ['after', C.json]]))
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif">`,
     `<rect width="${W}" height="${H}" fill="#ffffff"/>`,

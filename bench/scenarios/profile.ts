@@ -1,6 +1,6 @@
 /**
- * The profiling pass (`node --cpu-prof`) of scenarios 1 and 4, after the measured passes (profiling slows
- * the process down, so no figure comes from here). Each profile is its own server process; the summary keeps
+ * The profiling pass (`node --cpu-prof`) of scenarios 1, 3, 4 and 6 (produce: a batch run and a streamed one),
+ * after the measured passes (profiling slows the process down, so no figure comes from here). Each profile is its own server process; the summary keeps
  * only the samples between two marks taken around the measured work (start-up and set-up excluded).
  */
 import { mkdirSync, readdirSync } from 'node:fs'
@@ -13,6 +13,7 @@ import { drainProxy, setupFetch } from './fetch.js'
 import { load, setupOverhead, subscribedInstance } from './overhead.js'
 import { awaitStable, createAndSubscribe, population } from './instances.js'
 import { sleep } from '../lib/http.js'
+import { batchRun, setupProduce, streamRun } from './produce.js'
 
 async function profiled<T> (ctx: BenchContext, dir: string, label: string, prepare: () => Promise<T>, work: (prepared: T) => Promise<void>): Promise<ProfileSummary> {
   const out = path.join(dir, label)
@@ -64,6 +65,18 @@ export async function runProfiles (ctx: BenchContext, scenarios: ScenarioId[]): 
       await createAndSubscribe(members)
       await awaitStable(ctx.server, n, 120_000)
     }, async () => { await sleep(15_000) }))
+  }
+  if (scenarios.includes('produce')) {
+    const p = await setupProduce(ctx)
+    for (const kind of ['batch', 'stream'] as const) {
+      out.push(await profiled(ctx, dir, `produce-${kind}-1KiB`, async () => {
+        p.base = new URL(ctx.server.url as string)
+        await batchRun(ctx, p, 5000) // warm-up: producer connected, metadata, JIT
+      }, async () => {
+        if (kind === 'batch') await batchRun(ctx, p, 100_000)
+        else await streamRun(ctx, p, 50_000, 1)
+      }))
+    }
   }
   return out
 }
