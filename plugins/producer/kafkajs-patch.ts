@@ -11,6 +11,7 @@
  * module; process-wide and idempotent.
  */
 import { createRequire } from 'node:module'
+import { crc32c } from './crc32c.js'
 
 const require = createRequire(import.meta.url)
 
@@ -71,4 +72,30 @@ export function patchKafkajsRecordHeaders (): boolean {
     patched = false
   }
   return patched
+}
+
+let crcPatched: boolean | undefined
+
+/**
+ * A second swap, of kafkajs' CRC-32C (a byte at a time) for crc32c.ts (eight bytes at a time, the same
+ * values): the record batch encoder captures it when it loads, so it and the produce request modules are
+ * dropped from require's cache to load again with it. Process-wide and idempotent.
+ */
+export function patchKafkajsCrc32C (): boolean {
+  if (crcPatched !== undefined) return crcPatched
+  try {
+    const crcPath = require.resolve('kafkajs/src/protocol/recordBatch/crc32C/index.js')
+    require(crcPath)
+    const mod = require.cache[crcPath]
+    if (!mod) throw new Error('kafkajs crc32C module not in the require cache')
+    mod.exports = (buffer: Buffer): number => crc32c(buffer)
+    delete require.cache[require.resolve('kafkajs/src/protocol/recordBatch/v0/index.js')]
+    for (let v = 3; v <= 7; v++) {
+      delete require.cache[require.resolve(`kafkajs/src/protocol/requests/produce/v${v}/request.js`)]
+    }
+    crcPatched = true
+  } catch {
+    crcPatched = false
+  }
+  return crcPatched
 }
