@@ -15,9 +15,9 @@ import { crc32c } from './crc32c.js'
 
 const require = createRequire(import.meta.url)
 
-interface EncoderLike { writeVarInt (n: number): EncoderLike, writeInt8 (n: number): EncoderLike, writeVarLong (n: unknown): EncoderLike, writeVarIntBytes (b: unknown): EncoderLike, writeVarIntArray (a: unknown[]): EncoderLike }
+interface EncoderLike { buf: Buffer, writeVarInt (n: number): EncoderLike, writeInt8 (n: number): EncoderLike, writeVarLong (n: unknown): EncoderLike, writeVarIntBytes (b: unknown): EncoderLike, writeVarIntArray (a: unknown[]): EncoderLike }
 interface EncoderClass {
-  new (): EncoderLike
+  new (initialSize?: number): EncoderLike
   sizeOfVarInt (n: number): number
   sizeOfVarLong (n: unknown): number
   sizeOfVarIntBytes (b: unknown): number
@@ -55,7 +55,11 @@ export function patchKafkajsRecordHeaders (): boolean {
       }
       const sizeOfBody = 1 + Encoder.sizeOfVarLong(timestampDelta) + Encoder.sizeOfVarInt(offsetDelta) +
         Encoder.sizeOfVarIntBytes(key) + Encoder.sizeOfVarIntBytes(value) + headerSize
-      return new Encoder()
+      // The record's exact size, from the pool and not zero-filled, where kafkajs' Encoder starts at 512 zeroed
+      // bytes and doubles (another zeroed buffer and a copy for a 1 KiB value). A wrong size costs a regrowth.
+      const encoder = new Encoder(1)
+      encoder.buf = Buffer.allocUnsafe(Encoder.sizeOfVarInt(sizeOfBody) + sizeOfBody)
+      return encoder
         .writeVarInt(sizeOfBody)
         .writeInt8(0)
         .writeVarLong(timestampDelta)

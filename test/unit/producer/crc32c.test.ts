@@ -60,3 +60,33 @@ t.test('the patched kafkajs record batch encoder writes the same bytes as before
     t.same((await after(o)).buffer, (await before(o)).buffer, `${count} records`)
   }
 })
+
+t.test('the patched record encoder writes what kafkajs\' own writes, in one buffer of the exact size', async t => {
+  type Enc = { buf: Buffer, offset: number, buffer: Buffer }
+  const path = require.resolve('kafkajs/src/protocol/recordBatch/record/v0/index.js')
+  // kafkajs' own encoder, loaded apart from the (patched) one in require's cache.
+  const cached = require.cache[path]
+  delete require.cache[path]
+  const original = require(path) as (r: Record<string, unknown>) => Enc
+  if (cached) require.cache[path] = cached
+  const { patchKafkajsRecordHeaders } = await import('../../../plugins/producer/kafkajs-patch.js')
+  t.equal(patchKafkajsRecordHeaders(), true)
+  const patched = require(path) as (r: Record<string, unknown>) => Enc
+  t.not(patched, original)
+  let ok = 0
+  const N = 400
+  for (let i = 0; i < N; i++) {
+    const r = {
+      offsetDelta: rand(3) === 0 ? rand(100000) : rand(100),
+      timestampDelta: rand(4) === 0 ? rand(2 ** 31) * 1000 : rand(1000),
+      key: [null, randomBuffer(rand(40)), 'a key ü'][rand(3)],
+      value: [null, randomBuffer(rand(3000)), 'a value'][rand(3)],
+      headers: rand(2) === 0 ? {} : { h1: randomBuffer(rand(20)), 'h-ü': ['x', randomBuffer(3)] }
+    }
+    const a = patched(r)
+    const b = original(r)
+    if (a.buffer.equals(b.buffer) && a.offset === a.buf.length) ok++
+    else t.fail(`record ${i}: ${a.buffer.toString('hex').slice(0, 80)} / ${b.buffer.toString('hex').slice(0, 80)}, ${a.offset} of ${a.buf.length}`)
+  }
+  t.equal(ok, N)
+})
