@@ -237,7 +237,17 @@ export function encodeV2Record (raw: unknown, format: V2Format): EncodedRecord {
   return out
 }
 
-/** ISO 8601 UTC as Confluent writes it (java.time.Instant): no fraction when it is zero. */
+let lastMs = NaN
+let lastIso = ''
+
+/**
+ * ISO 8601 UTC as Confluent writes it (java.time.Instant): no fraction when it is zero. The records of one send
+ * mostly share a timestamp, so the last one is kept.
+ */
 export function isoTimestamp (ms: number): string {
-  return new Date(ms).toISOString().replace('.000Z', 'Z')
+  if (ms !== lastMs) {
+    lastIso = new Date(ms).toISOString().replace('.000Z', 'Z')
+    lastMs = ms
+  }
+  return lastIso
 }
