@@ -3,8 +3,10 @@
  * Plain module: no Fastify.
  *
  * - Records of concurrent requests are queued and sent together: a flush takes what is queued at the next
- *   tick (or after PRODUCE_LINGER_MS) and sends it with one `sendBatch`. While PRODUCE_MAX_IN_FLIGHT_SENDS
- *   flushes wait for Kafka, new records accumulate, so a busy gateway makes few, large Kafka requests.
+ *   tick (or after PRODUCE_LINGER_MS) and sends it with one `sendBatch`. While a send waits for Kafka, new
+ *   records accumulate until a send is answered or they fill a Kafka request (FILL_RECORDS, FILL_BYTES), and
+ *   at most PRODUCE_MAX_IN_FLIGHT_SENDS flushes wait at once, so a busy gateway, or a stream whose records
+ *   arrive a few per chunk, makes few, large Kafka requests; a lone record (nothing in flight) goes at once.
  * - Each record's partition is chosen here, before sending (partitioner.ts), so its offset is the base offset
  *   Kafka answers for its partition plus its index among that flush's records of the partition.
  * - Admission: metadata (topic, partition), the record size and the process-wide in-flight byte budget are
@@ -95,6 +97,10 @@ const SAFE_RETRIES = 4
 const SAFE_RETRY_WINDOW_MS = 2000
 // Batch header and per-record framing, on top of key, value and headers.
 const RECORD_OVERHEAD = 32
+// While a send is in flight, queued records wait for its answer unless they are this many (a records:batch
+// request of 500, as the kafkajs baseline sends) or this many bytes.
+const FILL_RECORDS = 500
+const FILL_BYTES = 512 * 1024
 
 export class ProduceEngine {
   readonly budget: ByteBudget
@@ -104,6 +110,8 @@ export class ProduceEngine {
   #producer: ProducerPort
   #retired: ProducerPort[] = []
   #queue: Pending[] = []
+  /** Bytes of the queued records, with RECORD_OVERHEAD each. */
+  #queuedBytes = 0
   #scheduled = false
   #inFlight = 0
   #connected: Promise<void> | undefined
@@ -215,6 +223,7 @@ export class ProduceEngine {
             resolve()
           }
         })
+        this.#queuedBytes += size + RECORD_OVERHEAD
       }))
       this.#schedule()
       return { done: Promise.all(settled).then(() => outcomes as Outcome[]) }
@@ -278,9 +287,12 @@ export class ProduceEngine {
     this.#o.log?.warn({}, 'produce: kafkajs producer replaced (its metadata named a topic Kafka no longer has)')
   }
 
-  #schedule (now = false): void {
+  /** `answered`: a send has just been answered, so what is queued goes even when it fills no request. */
+  #schedule (now = false, answered = false): void {
     if (this.#scheduled || this.#queue.length === 0) return
     if (this.#inFlight >= this.#maxSends && !this.#draining) return
+    if (this.#inFlight > 0 && !now && !answered && !this.#draining &&
+      this.#queue.length < FILL_RECORDS && this.#queuedBytes < FILL_BYTES) return
     this.#scheduled = true
     const run = (): void => { this.#scheduled = false; this.#flush() }
     if (now || this.#o.lingerMs === 0) setImmediate(run)
@@ -305,6 +317,7 @@ export class ProduceEngine {
       take++
     }
     const batch = this.#queue.splice(0, take)
+    for (const p of batch) this.#queuedBytes -= p.size + RECORD_OVERHEAD
     this.#inFlight++
     this.#send(batch).catch((err: unknown) => {
       // A bug or a kafkajs surprise after the send began: whatever was written, every record is answered
@@ -316,7 +329,7 @@ export class ProduceEngine {
       this.#inFlight--
       // A replaced producer goes once no send of it can be in flight.
       if (this.#inFlight === 0 && this.#retired.length > 0) this.#retired.splice(0).forEach(p => { p.disconnect().catch(() => {}) })
-      if (this.#queue.length > 0) this.#schedule()
+      if (this.#queue.length > 0) this.#schedule(false, true)
       else if (this.#inFlight === 0) this.#idle.splice(0).forEach(r => r())
     })
     if (this.#queue.length > 0) this.#schedule()

@@ -4,7 +4,7 @@ import kafkajs from 'kafkajs'
 import { ProduceEngine } from './engine.js'
 import { TopicMetadataCache } from './metadata.js'
 import { produceWireCounter } from './wire.js'
-import { patchKafkajsRecordHeaders } from './kafkajs-patch.js'
+import { patchKafkajsCrc32C, patchKafkajsRecordHeaders } from './kafkajs-patch.js'
 
 // kafkajs is CommonJS and Node cannot see CompressionTypes as a named export.
 const { CompressionTypes } = kafkajs
@@ -33,6 +33,7 @@ const producerPlugin: FastifyPluginAsync = async (fastify) => {
   const log = fastify.log.child({ component: 'producer' })
   const orderedHeaders = patchKafkajsRecordHeaders()
   if (!orderedHeaders) log.warn('kafkajs\' record encoder is not the one patched (kafkajs 2.2.4): headers with a null value are refused')
+  if (!patchKafkajsCrc32C()) log.warn('kafkajs\' CRC-32C is not the one patched (kafkajs 2.2.4): record batches are checksummed more slowly')
   const wire = produceWireCounter()
   const client = kafka.createClient(`${c.KAFKA_CLIENT_ID}-producer`, { socketFactory: wire.socketFactory })
   const createProducer = () => client.producer({

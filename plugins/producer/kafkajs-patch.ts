@@ -11,12 +11,13 @@
  * module; process-wide and idempotent.
  */
 import { createRequire } from 'node:module'
+import { crc32c } from './crc32c.js'
 
 const require = createRequire(import.meta.url)
 
-interface EncoderLike { writeVarInt (n: number): EncoderLike, writeInt8 (n: number): EncoderLike, writeVarLong (n: unknown): EncoderLike, writeVarIntBytes (b: unknown): EncoderLike, writeVarIntArray (a: unknown[]): EncoderLike }
+interface EncoderLike { buf: Buffer, writeVarInt (n: number): EncoderLike, writeInt8 (n: number): EncoderLike, writeVarLong (n: unknown): EncoderLike, writeVarIntBytes (b: unknown): EncoderLike, writeVarIntArray (a: unknown[]): EncoderLike }
 interface EncoderClass {
-  new (): EncoderLike
+  new (initialSize?: number): EncoderLike
   sizeOfVarInt (n: number): number
   sizeOfVarLong (n: unknown): number
   sizeOfVarIntBytes (b: unknown): number
@@ -54,7 +55,11 @@ export function patchKafkajsRecordHeaders (): boolean {
       }
       const sizeOfBody = 1 + Encoder.sizeOfVarLong(timestampDelta) + Encoder.sizeOfVarInt(offsetDelta) +
         Encoder.sizeOfVarIntBytes(key) + Encoder.sizeOfVarIntBytes(value) + headerSize
-      return new Encoder()
+      // The record's exact size, from the pool and not zero-filled, where kafkajs' Encoder starts at 512 zeroed
+      // bytes and doubles (another zeroed buffer and a copy for a 1 KiB value). A wrong size costs a regrowth.
+      const encoder = new Encoder(1)
+      encoder.buf = Buffer.allocUnsafe(Encoder.sizeOfVarInt(sizeOfBody) + sizeOfBody)
+      return encoder
         .writeVarInt(sizeOfBody)
         .writeInt8(0)
         .writeVarLong(timestampDelta)
@@ -71,4 +76,30 @@ export function patchKafkajsRecordHeaders (): boolean {
     patched = false
   }
   return patched
+}
+
+let crcPatched: boolean | undefined
+
+/**
+ * A second swap, of kafkajs' CRC-32C (a byte at a time) for crc32c.ts (eight bytes at a time, the same
+ * values): the record batch encoder captures it when it loads, so it and the produce request modules are
+ * dropped from require's cache to load again with it. Process-wide and idempotent.
+ */
+export function patchKafkajsCrc32C (): boolean {
+  if (crcPatched !== undefined) return crcPatched
+  try {
+    const crcPath = require.resolve('kafkajs/src/protocol/recordBatch/crc32C/index.js')
+    require(crcPath)
+    const mod = require.cache[crcPath]
+    if (!mod) throw new Error('kafkajs crc32C module not in the require cache')
+    mod.exports = (buffer: Buffer): number => crc32c(buffer)
+    delete require.cache[require.resolve('kafkajs/src/protocol/recordBatch/v0/index.js')]
+    for (let v = 3; v <= 7; v++) {
+      delete require.cache[require.resolve(`kafkajs/src/protocol/requests/produce/v${v}/request.js`)]
+    }
+    crcPatched = true
+  } catch {
+    crcPatched = false
+  }
+  return crcPatched
 }

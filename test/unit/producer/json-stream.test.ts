@@ -44,3 +44,39 @@ function catchIt (fn: () => unknown): unknown {
   }
   return undefined
 }
+
+t.test('random objects (escapes, backslash runs, brackets in strings) cut into random chunks', async t => {
+  let seed = 987654321
+  const rand = (n: number): number => {
+    seed ^= seed << 13
+    seed ^= seed >>> 17
+    seed ^= seed << 5
+    return (seed >>> 0) % n
+  }
+  const pieces = ['a', '\\', '\\\\', '"', '{', '}', '[', ']', 'ü', '😀', ' ', '\n', 'xyz', '\\"', ':', ',']
+  const value = (depth: number): unknown => {
+    switch (depth > 3 ? 0 : rand(4)) {
+      case 0: { let s = ''; for (let i = rand(12); i > 0; i--) s += pieces[rand(pieces.length)] as string; return s }
+      case 1: return rand(1000)
+      case 2: return Array.from({ length: rand(4) }, () => value(depth + 1))
+      default: return Object.fromEntries(Array.from({ length: rand(4) }, (_, i) => [`k${i}${pieces[rand(pieces.length)] as string}`, value(depth + 1)]))
+    }
+  }
+  let ok = 0
+  const runs = 300
+  for (let run = 0; run < runs; run++) {
+    const objects = Array.from({ length: 1 + rand(8) }, () => JSON.stringify({ v: value(0) }))
+    const body = Buffer.from(objects.map(o => o + [' ', '', '\n', '\r\n\t'][rand(4)] as string).join(''))
+    const s = new JsonObjectSplitter(1 << 20)
+    const out: string[] = []
+    for (let at = 0; at < body.length;) {
+      const len = 1 + rand(rand(2) === 0 ? 4 : 64)
+      out.push(...texts(s.push(body.subarray(at, at + len))))
+      at += len
+    }
+    s.end()
+    if (JSON.stringify(out) === JSON.stringify(objects)) ok++
+    else t.same(out, objects, `run ${run}`)
+  }
+  t.equal(ok, runs)
+})

@@ -79,6 +79,8 @@ t.test('timestamps', async t => {
   t.equal(code(() => parseTimestamp(Number.MAX_VALUE)), 400)
   t.equal(isoTimestamp(Date.UTC(2026, 0, 1)), '2026-01-01T00:00:00Z')
   t.equal(isoTimestamp(Date.UTC(2026, 0, 1, 0, 0, 0, 7)), '2026-01-01T00:00:00.007Z')
+  t.equal(isoTimestamp(Date.UTC(2026, 0, 1, 0, 0, 0, 7)), '2026-01-01T00:00:00.007Z', 'the same again (kept)')
+  t.equal(isoTimestamp(Date.UTC(2026, 0, 1)), '2026-01-01T00:00:00Z', 'then another')
 })
 
 t.test('v2 records', async t => {
