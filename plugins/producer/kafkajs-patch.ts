@@ -26,24 +26,41 @@ interface EncoderClass {
 export interface OrderedHeader { key: string, value: Buffer | null }
 type HeaderInput = OrderedHeader[] | Record<string, Buffer | string | null | Array<Buffer | string | null>>
 
+/** The produce request modules (v3 to v7), which capture the record batch encoders when they load. */
+const PRODUCE_REQUESTS = [3, 4, 5, 6, 7].map(v => `kafkajs/src/protocol/requests/produce/v${v}/request.js`)
+
+/**
+ * Replaces the exports of kafkajs' module `id` with `make()`'s result, and drops `dependents` from require's
+ * cache so that they load again with it at their next use. True when done; false when kafkajs' layout does
+ * not match (the caller keeps kafkajs' own module).
+ */
+function swapModule (id: string, make: () => unknown, dependents: string[]): boolean {
+  try {
+    const resolved = require.resolve(id)
+    require(resolved)
+    const mod = require.cache[resolved]
+    if (!mod) return false
+    mod.exports = make()
+    for (const dependent of dependents) delete require.cache[require.resolve(dependent)]
+    return true
+  } catch {
+    return false
+  }
+}
+
 let patched: boolean | undefined
 
 export function patchKafkajsRecordHeaders (): boolean {
-  if (patched !== undefined) return patched
-  try {
-    const recordPath = require.resolve('kafkajs/src/protocol/recordBatch/record/v0/index.js')
+  patched ??= swapModule('kafkajs/src/protocol/recordBatch/record/v0/index.js', () => {
     const Encoder = require('kafkajs/src/protocol/encoder.js') as EncoderClass
     const Header = require('kafkajs/src/protocol/recordBatch/header/v0/index.js') as (h: { key: string, value: unknown }) => unknown
-    require(recordPath)
-    const mod = require.cache[recordPath]
-    if (!mod) throw new Error('kafkajs record module not in the require cache')
     const listOf = (headers: HeaderInput): Array<{ key: string, value: unknown }> => Array.isArray(headers)
       ? headers
       : Object.keys(headers).flatMap(key => {
         const v = headers[key]
         return Array.isArray(v) ? v.map(value => ({ key, value })) : [{ key, value: v }]
       })
-    mod.exports = ({ offsetDelta = 0, timestampDelta = 0, key, value, headers = {} }: { offsetDelta?: number, timestampDelta?: unknown, key: unknown, value: unknown, headers?: HeaderInput }) => {
+    return ({ offsetDelta = 0, timestampDelta = 0, key, value, headers = {} }: { offsetDelta?: number, timestampDelta?: unknown, key: unknown, value: unknown, headers?: HeaderInput }) => {
       const list = listOf(headers)
       let headerSize = Encoder.sizeOfVarInt(list.length)
       for (const h of list) {
@@ -68,13 +85,7 @@ export function patchKafkajsRecordHeaders (): boolean {
         .writeVarIntBytes(value)
         .writeVarIntArray(list.map(Header))
     }
-    for (let v = 3; v <= 7; v++) {
-      delete require.cache[require.resolve(`kafkajs/src/protocol/requests/produce/v${v}/request.js`)]
-    }
-    patched = true
-  } catch {
-    patched = false
-  }
+  }, PRODUCE_REQUESTS)
   return patched
 }
 
@@ -86,20 +97,7 @@ let crcPatched: boolean | undefined
  * dropped from require's cache to load again with it. Process-wide and idempotent.
  */
 export function patchKafkajsCrc32C (): boolean {
-  if (crcPatched !== undefined) return crcPatched
-  try {
-    const crcPath = require.resolve('kafkajs/src/protocol/recordBatch/crc32C/index.js')
-    require(crcPath)
-    const mod = require.cache[crcPath]
-    if (!mod) throw new Error('kafkajs crc32C module not in the require cache')
-    mod.exports = (buffer: Buffer): number => crc32c(buffer)
-    delete require.cache[require.resolve('kafkajs/src/protocol/recordBatch/v0/index.js')]
-    for (let v = 3; v <= 7; v++) {
-      delete require.cache[require.resolve(`kafkajs/src/protocol/requests/produce/v${v}/request.js`)]
-    }
-    crcPatched = true
-  } catch {
-    crcPatched = false
-  }
+  crcPatched ??= swapModule('kafkajs/src/protocol/recordBatch/crc32C/index.js', () => (buffer: Buffer): number => crc32c(buffer),
+    ['kafkajs/src/protocol/recordBatch/v0/index.js', ...PRODUCE_REQUESTS])
   return crcPatched
 }
