@@ -5,7 +5,7 @@
  * Driven over IPC by the runner (bench/lib/protocol.ts).
  */
 import { Kafka, logLevel, type Consumer } from 'kafkajs'
-import type { Command, Hello, PhaseCounts, Reply, Request } from './lib/protocol.js'
+import { serveRunner, type Command, type PhaseCounts } from './lib/protocol.js'
 import { answerCommon, LoopDelayMonitor } from './lib/measured.js'
 
 export interface BaselineSpec {
@@ -83,11 +83,4 @@ async function handle (body: Command): Promise<unknown> {
   }
 }
 
-process.on('message', (msg: Request) => {
-  handle(msg.body).then(
-    result => process.send?.({ id: msg.id, ok: true, result } satisfies Reply),
-    (err: unknown) => process.send?.({ id: msg.id, ok: false, error: String((err as Error)?.stack ?? err) } satisfies Reply)
-  )
-})
-process.on('disconnect', () => { Promise.allSettled(consumers.map(c => c.disconnect())).finally(() => process.exit(0)) })
-process.send?.({ hello: true, pid: process.pid } satisfies Hello)
+serveRunner(handle, async () => await Promise.allSettled(consumers.map(c => c.disconnect())))

@@ -7,7 +7,7 @@
  */
 import { Kafka, logLevel, type Message, type Producer } from 'kafkajs'
 import { jsonValue } from './lib/kafka.js'
-import type { Command, Hello, LoopDelay, Reply, Request } from './lib/protocol.js'
+import { serveRunner, type Command, type LoopDelay } from './lib/protocol.js'
 import { answerCommon, LoopDelayMonitor } from './lib/measured.js'
 
 export interface BaselineProducerStart { brokers: string[] }
@@ -105,11 +105,4 @@ async function handle (body: Command): Promise<unknown> {
   }
 }
 
-process.on('message', (msg: Request) => {
-  handle(msg.body).then(
-    result => process.send?.({ id: msg.id, ok: true, result } satisfies Reply),
-    (err: unknown) => process.send?.({ id: msg.id, ok: false, error: String((err as Error)?.stack ?? err) } satisfies Reply)
-  )
-})
-process.on('disconnect', () => { Promise.resolve(producer?.disconnect()).catch(() => {}).finally(() => process.exit(0)) })
-process.send?.({ hello: true, pid: process.pid } satisfies Hello)
+serveRunner(handle, async () => await producer?.disconnect())

@@ -14,7 +14,7 @@ import type { Consumer, ConsumerConfig, Kafka } from 'kafkajs'
 import diaspora, { serverOptions } from '../app.js'
 import { loadConfig } from '../plugins/config/config.js'
 import { tokenHash } from '../plugins/auth/token-cache.js'
-import type { Command, Hello, Reply, Request } from './lib/protocol.js'
+import { serveRunner, type Command } from './lib/protocol.js'
 import { answerCommon, LoopDelayMonitor } from './lib/measured.js'
 
 const env = JSON.parse(process.env.BENCH_APP_ENV ?? '{}') as Record<string, string>
@@ -97,13 +97,4 @@ async function handle (body: Command): Promise<unknown> {
   }
 }
 
-process.on('message', (msg: Request) => {
-  handle(msg.body).then(
-    result => process.send?.({ id: msg.id, ok: true, result } satisfies Reply),
-    (err: unknown) => process.send?.({ id: msg.id, ok: false, error: String((err as Error)?.stack ?? err) } satisfies Reply)
-  )
-})
-// The runner went away: do not linger (consumer instances leave their groups on close).
-process.on('disconnect', () => { app.close().catch(() => {}).finally(() => process.exit(0)) })
-
-process.send?.({ hello: true, url, pid: process.pid } satisfies Hello)
+serveRunner(handle, async () => await app.close(), url)
