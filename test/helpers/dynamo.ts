@@ -92,11 +92,16 @@ export async function getRaw (client: DynamoDBClient, table: string, key: Record
   return (await client.send(new GetItemCommand({ TableName: table, Key: key, ConsistentRead: true }))).Item
 }
 
-/** A TCP relay to moto that can be cut, as a DynamoDB endpoint that stops answering. */
+/**
+ * A TCP relay to moto that can be cut, as a DynamoDB endpoint that stops answering. A cut relay keeps its
+ * port and resets every connection: closing it would free the port for another test's listener.
+ */
 export async function relay (t: Teardownable): Promise<{ endpoint: string, cut: () => Promise<void> }> {
   const target = new URL(dynamoEndpoint())
   const sockets = new Set<net.Socket>()
+  let cutOff = false
   const server = net.createServer(client => {
+    if (cutOff) { client.resetAndDestroy(); return }
     const upstream = net.connect(Number(target.port), target.hostname)
     sockets.add(client).add(upstream)
     client.pipe(upstream).pipe(client)
@@ -106,14 +111,14 @@ export async function relay (t: Teardownable): Promise<{ endpoint: string, cut: 
   })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const addr = server.address() as net.AddressInfo
-  let closed = false
   const cut = async (): Promise<void> => {
-    if (closed) return
-    closed = true
+    cutOff = true
     for (const s of sockets) s.destroy()
-    await new Promise<void>(resolve => server.close(() => resolve()))
   }
-  t.teardown(cut)
+  t.teardown(async () => {
+    await cut()
+    await new Promise<void>(resolve => server.close(() => resolve()))
+  })
   return { endpoint: `http://127.0.0.1:${addr.port}`, cut }
 }
 

@@ -14,7 +14,7 @@
  */
 import http from 'node:http'
 import { randomBytes, randomUUID } from 'node:crypto'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import type { IntrospectionDoc } from '../../plugins/auth/introspection.js'
 import { recordSecret } from '../../scripts/log-leaks.js'
 
@@ -67,10 +67,19 @@ export interface GlobusStandIn {
   connections: number
   /** The last request received on the endpoint. */
   lastRequest: RecordedRequest | undefined
-  /** Stop listening and drop every connection (an outage); resume() listens again on the same port. */
+  /**
+   * An outage: drop every connection and reset each new one until resume(). The port stays held, so no
+   * other test's listener can take it meanwhile (closing and listening again raced with them).
+   */
   suspend (): Promise<void>
   resume (): Promise<void>
 }
+
+/**
+ * An address that refuses connections. Port 1 (tcpmux) is privileged and nothing here serves it; a port
+ * freed by closing a listener could be taken by another test file's listener before the test connects.
+ */
+export const REFUSED_URL = 'http://127.0.0.1:1'
 
 export interface StartGlobusOptions {
   clientId?: string
@@ -161,7 +170,11 @@ export async function startGlobus (t: { teardown (fn: () => unknown): void }, op
       answer(res, tokens.get(token), include)
     })
   })
-  server.on('connection', () => { standIn.connections++ })
+  let suspended = false
+  server.on('connection', (socket: Socket) => {
+    if (suspended) { socket.resetAndDestroy(); return }
+    standIn.connections++
+  })
 
   const listen = (port: number) => new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -225,8 +238,13 @@ export async function startGlobus (t: { teardown (fn: () => unknown): void }, op
       standIn.lastRequest = undefined
     },
     close: stop,
-    suspend: stop,
-    resume: () => listen(port)
+    suspend: async () => {
+      suspended = true
+      for (const timer of timers) clearTimeout(timer)
+      timers.clear()
+      server.closeAllConnections()
+    },
+    resume: async () => { suspended = false }
   }
 
   t.teardown(() => standIn.close())

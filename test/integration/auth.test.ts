@@ -2,9 +2,7 @@
 // stand-in. Two throwaway routes, one per error family, prove the §6 table row by row in both body shapes;
 // then caching (via the stand-in's call counts), timeouts, recovery and dev mode.
 import t from 'tap'
-import http from 'node:http'
 import { randomBytes, randomUUID } from 'node:crypto'
-import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import { serverOptions } from '../../app.js'
 import configPlugin from '../../plugins/config/index.js'
@@ -12,7 +10,7 @@ import errorsPlugin from '../../plugins/errors/index.js'
 import authPlugin, { type AuthPluginOptions } from '../../plugins/auth/index.js'
 import { loadConfig, SECRET_VARIABLES } from '../../plugins/config/config.js'
 import { recordSecret, testLogSink } from '../../scripts/log-leaks.js'
-import { fakeGlobusToken, startGlobus, type GlobusStandIn, type IntrospectionDoc } from '../helpers/globus.js'
+import { fakeGlobusToken, REFUSED_URL, startGlobus, type GlobusStandIn, type IntrospectionDoc } from '../helpers/globus.js'
 
 interface Teardown { teardown (fn: () => unknown): void }
 
@@ -84,14 +82,6 @@ async function harness (t: Teardown, opts: HarnessOptions = {}): Promise<Harness
 function goodDoc (globus: GlobusStandIn, subject: string, over: Partial<IntrospectionDoc> = {}): IntrospectionDoc {
   const now = Math.floor(Date.now() / 1000)
   return { active: true, token_type: 'Bearer', scope: globus.scope, sub: subject, username: 'carol@example.edu', aud: [globus.clientId], iss: 'https://auth.globus.org', exp: now + 3600, iat: now, nbf: now, ...over }
-}
-
-async function closedPort (): Promise<number> {
-  const server = http.createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise(resolve => server.close(resolve))
-  return port
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -235,7 +225,7 @@ t.test('§6 error table, both route families', async (t) => {
     let h = harnesses.get(key)
     if (h) return h
     if (setup === 'timeout') h = await harness(t, { env: { AUTH_INTROSPECTION_TIMEOUT_MS: '200' } })
-    else if (setup === 'refused') h = await harness(t, { env: { GLOBUS_AUTH_URL: `http://127.0.0.1:${await closedPort()}` } })
+    else if (setup === 'refused') h = await harness(t, { env: { GLOBUS_AUTH_URL: REFUSED_URL } })
     else if (setup === 'misconfigured') h = await harness(t, { env: { SERVER_SECRET: 'not-the-secret' } })
     else h = await harness(t)
     harnesses.set(key, h)

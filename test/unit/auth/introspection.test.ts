@@ -1,11 +1,10 @@
 // The HTTP client against the stand-in over real loopback HTTP: request shape, outcome mapping (§6 rows
 // 10–13), keep-alive reuse.
 import t from 'tap'
-import http from 'node:http'
 import net from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { IntrospectionClient, type AuthLogger } from '../../../plugins/auth/introspection.js'
-import { startGlobus, type GlobusStandIn } from '../../helpers/globus.js'
+import { REFUSED_URL, startGlobus, type GlobusStandIn } from '../../helpers/globus.js'
 import { caught } from '../../helpers/errors.js'
 
 interface Logged { level: string, obj: object, msg: string }
@@ -75,12 +74,8 @@ t.test('row 10: timeout → 503 AUTH_UNAVAILABLE with Retry-After', async (t) =>
 })
 
 t.test('row 10: connection refused → 503 AUTH_UNAVAILABLE', async (t) => {
-  const server = http.createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as AddressInfo).port
-  await new Promise(resolve => server.close(resolve))
   const globus = await startGlobus(t)
-  const { c } = client(t, globus, { baseUrl: `http://127.0.0.1:${port}` })
+  const { c } = client(t, globus, { baseUrl: REFUSED_URL })
   const err = await caught(c.introspect('any'))
   t.match(err, { statusCode: 503, code: 'AUTH_UNAVAILABLE' })
   t.ok(err.headers['retry-after'])
