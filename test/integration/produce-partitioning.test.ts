@@ -10,20 +10,24 @@ import { apiUser, shortName } from '../helpers/api.js'
 import { brokers, createTopic, testKafka, uniqueName } from '../helpers/broker.js'
 import { produceWithJava } from '../helpers/java-producer.js'
 
-t.setTimeout(180_000)
+// Generous: on a loaded 2-core CI machine four consumer-group reads of new topics can take minutes.
+t.setTimeout(600_000)
 
 const { app, globus } = await build(t)
 const alice = await apiUser(app, globus)
 
 /** key -> partition of every keyed record of `topic`, and the partitions of records without a key. */
 async function partitionsOf (topic: string, count: number): Promise<{ keyed: Map<string, number>, unkeyed: number[] }> {
-  const consumer = testKafka().consumer({ groupId: shortName('read'), maxWaitTimeInMs: 100 })
+  // A group leader whose metadata of a new topic still lacks some partitions assigns only the others and
+  // would wait for kafkajs' 5-minute metadata refresh to notice: refresh often instead.
+  const consumer = testKafka().consumer({ groupId: shortName('read'), maxWaitTimeInMs: 100, metadataMaxAge: 1000 })
   await consumer.connect()
   const keyed = new Map<string, number>()
   const unkeyed: number[] = []
   let done!: () => void
   const finished = new Promise<void>(resolve => { done = resolve })
-  const deadline = setTimeout(done, 30_000)
+  let expired = false
+  const deadline = setTimeout(() => { expired = true; done() }, 120_000)
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true })
     await consumer.run({
@@ -38,6 +42,8 @@ async function partitionsOf (topic: string, count: number): Promise<{ keyed: Map
     clearTimeout(deadline)
     await consumer.disconnect()
   }
+  // Fail as what it is (a slow read), not as a misleading partition mismatch.
+  if (expired) throw new Error(`${topic}: read ${keyed.size + unkeyed.length} of ${count} records in 120 s`)
   return { keyed, unkeyed }
 }
 

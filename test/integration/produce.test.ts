@@ -26,7 +26,9 @@ interface Read { partition: number, offset: string, key: Buffer | null, value: B
 /** Every record of a Kafka topic, read from the beginning by a plain kafkajs consumer. */
 async function readTopic (topic: string, count: number): Promise<Read[]> {
   const kafka = testKafka()
-  const consumer = kafka.consumer({ groupId: shortName('read'), maxWaitTimeInMs: 100 })
+  // Frequent metadata refresh: a group leader that saw a new topic without all its partitions would otherwise
+  // leave those unassigned until kafkajs' 5-minute refresh.
+  const consumer = kafka.consumer({ groupId: shortName('read'), maxWaitTimeInMs: 100, metadataMaxAge: 1000 })
   await consumer.connect()
   const out: Read[] = []
   let done!: () => void
