@@ -17,7 +17,9 @@ import {
   DeleteUserCommand,
   DetachUserPolicyCommand,
   EntityAlreadyExistsException,
+  GetPolicyVersionCommand,
   IAMClient,
+  LimitExceededException,
   ListAccessKeysCommand,
   ListPolicyVersionsCommand,
   NoSuchEntityException,
@@ -68,6 +70,16 @@ export function policyDocument (t: IamTarget, namespaces: readonly string[]): st
       ]
     }]
   })
+}
+
+/** IAM returns documents URL-encoded. */
+function sameDocument (stored: string | undefined, wanted: string): boolean {
+  if (stored === undefined) return false
+  try {
+    return JSON.stringify(JSON.parse(decodeURIComponent(stored))) === JSON.stringify(JSON.parse(wanted))
+  } catch {
+    return false
+  }
 }
 
 function missing (err: unknown): boolean {
@@ -182,14 +194,33 @@ export class IamBackend implements CredentialBackend {
     }
   }
 
-  /** A new default version with `namespaces`; throws NoSuchEntity when the policy does not exist. */
+  /**
+   * Make the policy's default version grant `namespaces`: nothing when it already does, else a new default
+   * version (the oldest non-default one goes first when IAM's five are used; several nodes doing this at once
+   * retry). Throws NoSuchEntity when the policy does not exist.
+   */
   async #updatePolicy (subject: string, namespaces: readonly string[]): Promise<void> {
     const arn = this.policyArn(subject)
-    const versions = (await this.client.send(new ListPolicyVersionsCommand({ PolicyArn: arn }))).Versions ?? []
-    if (versions.length >= MAX_POLICY_VERSIONS) {
-      const old = versions.filter(v => v.IsDefaultVersion !== true).sort((a, b) => (a.CreateDate?.getTime() ?? 0) - (b.CreateDate?.getTime() ?? 0))[0]
-      if (old?.VersionId !== undefined) await tolerateMissing(this.client.send(new DeletePolicyVersionCommand({ PolicyArn: arn, VersionId: old.VersionId })))
+    const wanted = policyDocument(this.target, namespaces)
+    for (let attempt = 1; ; attempt++) {
+      const versions = (await this.client.send(new ListPolicyVersionsCommand({ PolicyArn: arn }))).Versions ?? []
+      const current = versions.find(v => v.IsDefaultVersion === true)
+      if (current?.VersionId !== undefined) {
+        const v = await this.client.send(new GetPolicyVersionCommand({ PolicyArn: arn, VersionId: current.VersionId }))
+        if (sameDocument(v.PolicyVersion?.Document, wanted)) return
+      }
+      if (versions.length >= MAX_POLICY_VERSIONS) {
+        const old = versions.filter(v => v.IsDefaultVersion !== true).sort((a, b) => (a.CreateDate?.getTime() ?? 0) - (b.CreateDate?.getTime() ?? 0))[0]
+        if (old?.VersionId !== undefined) await tolerateMissing(this.client.send(new DeletePolicyVersionCommand({ PolicyArn: arn, VersionId: old.VersionId })))
+      }
+      try {
+        await this.client.send(new CreatePolicyVersionCommand({ PolicyArn: arn, PolicyDocument: wanted, SetAsDefault: true }))
+        return
+      } catch (err) {
+        // Another node took the free version slot meanwhile: look again.
+        if (!(err instanceof LimitExceededException) || attempt >= 5) throw err
+        await new Promise(resolve => setTimeout(resolve, Math.random() * 50 * attempt))
+      }
     }
-    await this.client.send(new CreatePolicyVersionCommand({ PolicyArn: arn, PolicyDocument: policyDocument(this.target, namespaces), SetAsDefault: true }))
   }
 }

@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-iam'
 import { build } from '../helpers/app.js'
 import { apiUser } from '../helpers/api.js'
-import { dynamoEndpoint, TEST_REGION } from '../helpers/dynamo.js'
+import { createTables, dynamoEndpoint, TEST_REGION } from '../helpers/dynamo.js'
 import { recordSecret } from '../../scripts/log-leaks.js'
 
 const ACCOUNT = '123456789012'
@@ -123,4 +123,28 @@ t.test('iam: a plain-text key written by the existing service is returned as it 
   await app.namespaces.store.putKeyIfAbsent({ subject: bob.subject, access_key: 'AKIAEXISTINGSERVICE1', secret_key: secret, create_date: '2024-05-01T00:00:00' })
   const key = (await bob.req('POST', 'key')).json() as Key
   t.match(key, { access_key: 'AKIAEXISTINGSERVICE1', secret_key: secret, create_date: '2024-05-01T00:00:00', fresh: false })
+})
+
+t.test('iam: two nodes over one DynamoDB store, two POST /api/v3/key at once: exactly one key', async t => {
+  const tables = await createTables(t)
+  process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamoEndpoint()
+  const shared = { ...env, METADATA_STORE: 'dynamodb', USERS_TABLE_NAME: tables.users, NAMESPACE_TABLE_NAME: tables.namespaces, KEYS_TABLE_NAME: tables.keys }
+  const nodeA = await build(t, { env: shared })
+  const nodeB = await build(t, { env: shared, globus: nodeA.globus })
+  const carol = await apiUser(nodeA.app, nodeA.globus)
+  t.teardown(() => carol.req('DELETE', 'user'))
+  const onB = () => nodeB.app.inject({ method: 'POST', url: '/api/v3/key', headers: { authorization: `Bearer ${carol.token}` } })
+  for (let round = 0; round < 3; round++) {
+    const [a, b] = await Promise.all([carol.req('POST', 'key'), onB()])
+    const ka = a.json() as Key
+    const kb = b.json() as Key
+    recordSecret(ka.secret_key)
+    recordSecret(kb.secret_key)
+    t.equal(a.statusCode, 200, a.body)
+    t.equal(b.statusCode, 200, b.body)
+    t.same([ka.access_key, ka.secret_key], [kb.access_key, kb.secret_key], `round ${round}: both nodes answer the same key`)
+    t.same(await accessKeys(carol.subject), [ka.access_key], 'exactly one IAM key, the stored one')
+    t.equal((await nodeA.app.namespaces.store.getKey(carol.subject))?.access_key, ka.access_key)
+    t.equal((await carol.req('DELETE', 'key')).statusCode, 200)
+  }
 })
