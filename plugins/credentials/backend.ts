@@ -17,6 +17,11 @@ export interface CredentialBackend {
   activate (subject: string, key: MintedKey, namespaces: readonly string[]): Promise<void>
   /** The minted key lost the race to another one that was stored: undo the mint only. */
   discard (subject: string, key: MintedKey): Promise<void>
+  /**
+   * The key another request (maybe on another node) stored and may still be activating, about to be returned
+   * by the loser of the race: make sure it works when the reply leaves (SCRAM: activate it too). Idempotent.
+   */
+  adopt (subject: string, key: MintedKey, namespaces: readonly string[]): Promise<void>
   /** Revoke every credential of the subject (its stored key is already gone). Idempotent. */
   revoke (subject: string): Promise<void>
   /** The subject now owns `namespaces`: grant exactly those (where the subject has an identity). Idempotent. */

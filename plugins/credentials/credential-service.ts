@@ -4,7 +4,8 @@
  *
  * - issue: a stored key is returned as it is (`fresh: false`). Otherwise a key is minted, stored with a
  *   conditional write (so concurrent requests, on any node, leave exactly one), then activated. The loser of
- *   a race undoes its mint and returns the winner's key. A failed activation removes the stored key again.
+ *   a race undoes its mint, makes sure the winner's key works (`adopt`) and returns it. A failed activation
+ *   removes the stored key again.
  * - delete: the stored key goes first, then every credential of the subject is revoked: a failure leaves a
  *   state that the retry (or the next issue, which replaces the credential) finishes.
  * - namespaces claimed or released: the grants follow (NamespaceObserver, called by NamespaceService under
@@ -89,7 +90,9 @@ export class CredentialService implements NamespaceObserver {
         await this.#quietly('discard a key that lost a race', () => backend.discard(subject, minted))
         const winner = await this.#storeOp(s => s.getKey(subject))
         if (!winner) throw new ApiError(503, 503, 'The key changed while it was being created; retry', { code: 'KEY_CONFLICT' })
-        return this.#reply(winner, false)
+        const reply = this.#reply(winner, false)
+        await this.#backendOp('activate the key', () => backend.adopt(subject, reply, namespaces))
+        return reply
       }
       try {
         await this.#backendOp('activate the key', () => backend.activate(subject, minted, namespaces))

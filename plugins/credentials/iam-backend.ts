@@ -151,6 +151,10 @@ export class IamBackend implements CredentialBackend {
     await tolerateMissing(this.client.send(new DeleteAccessKeyCommand({ UserName: subject, AccessKeyId: key.access_key })))
   }
 
+  async adopt (): Promise<void> {
+    // IAM activates a key when it is created; the winner only deletes the user's other keys.
+  }
+
   async revoke (subject: string): Promise<void> {
     for (const k of await this.#listKeys(subject)) {
       await tolerateMissing(this.client.send(new DeleteAccessKeyCommand({ UserName: subject, AccessKeyId: k.id })))

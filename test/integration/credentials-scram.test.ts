@@ -10,6 +10,7 @@ import { Kafka, logLevel, type Admin } from 'kafkajs'
 import { build } from '../helpers/app.js'
 import { apiUser, type ApiUser } from '../helpers/api.js'
 import { saslBrokers, testKafka } from '../helpers/broker.js'
+import { createTables, dynamoEndpoint } from '../helpers/dynamo.js'
 import { kafkaErrorType } from '../../plugins/kafka/errors.js'
 import { principalOf, currentAcls } from '../../plugins/credentials/acls.js'
 import { recordSecret } from '../../scripts/log-leaks.js'
@@ -170,6 +171,31 @@ t.test('scram: two POST /api/v3/key at once leave exactly one working key', asyn
   t.equal(a.secret_key, b.secret_key, 'both got the same key')
   t.same([a.fresh, b.fresh].sort(), [false, true], 'one created it, the other got the stored one')
   t.equal(await loginWorks(a), true)
+})
+
+t.test('scram: two nodes over one DynamoDB store, two POST /api/v3/key at once: one key, working when returned', async t => {
+  const tables = await createTables(t)
+  process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamoEndpoint()
+  const shared = { ...env, METADATA_STORE: 'dynamodb', AWS_REGION: 'us-east-1', USERS_TABLE_NAME: tables.users, NAMESPACE_TABLE_NAME: tables.namespaces, KEYS_TABLE_NAME: tables.keys }
+  const nodeA = await build(t, { env: shared })
+  const nodeB = await build(t, { env: shared, globus: nodeA.globus })
+  const erin = await apiUser(nodeA.app, nodeA.globus)
+  t.teardown(() => erin.req('DELETE', 'user'))
+  const topic = `${erin.ns}.${await erin.topic()}`
+  const onB = () => nodeB.app.inject({ method: 'POST', url: '/api/v3/key', headers: { authorization: `Bearer ${erin.token}` } })
+  for (let round = 0; round < 3; round++) {
+    const [a, b] = await Promise.all([erin.req('POST', 'key'), onB()])
+    t.equal(a.statusCode, 200, a.body)
+    t.equal(b.statusCode, 200, b.body)
+    const ka = a.json() as Key
+    const kb = b.json() as Key
+    recordSecret(ka.secret_key)
+    recordSecret(kb.secret_key)
+    t.same([ka.access_key, ka.secret_key], [kb.access_key, kb.secret_key], `round ${round}: both nodes answer the same key`)
+    t.same([ka.fresh, kb.fresh].sort(), [false, true])
+    t.equal(await produce(client(t, ka), topic, `round ${round}`), 'ok', 'the key works as soon as either reply is in')
+    t.equal((await erin.req('DELETE', 'key')).statusCode, 200)
+  }
 })
 
 t.test('off: the key routes answer 501 in the management shape', async t => {
