@@ -11,6 +11,7 @@ import docsPlugin from './plugins/docs/index.js'
 import kafkaPlugin, { type KafkaPluginOptions } from './plugins/kafka/index.js'
 import authPlugin, { type AuthPluginOptions } from './plugins/auth/index.js'
 import namespacesPlugin from './plugins/namespaces/index.js'
+import credentialsPlugin from './plugins/credentials/index.js'
 import consumersPlugin from './plugins/consumers/index.js'
 import producerPlugin from './plugins/producer/index.js'
 import metricsPlugin from './plugins/metrics/index.js'
@@ -65,6 +66,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   const introspection = fastify.metrics?.service.introspectionObserver
   await fastify.register(authPlugin, introspection ? { ...opts.auth, onIntrospection: introspection } : (opts.auth ?? {}))
   await fastify.register(namespacesPlugin)
+  await fastify.register(credentialsPlugin)
   await fastify.register(consumersPlugin)
   // Its preClose hook drains the engine (new produce requests get 503, queued records are sent and answered)
   // and its onClose hook disconnects the Kafka producer.

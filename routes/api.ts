@@ -4,6 +4,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify'
 import userRoutes from './users.js'
+import keyRoutes from './keys.js'
 import namespaceRoutes from './namespaces.js'
 import topicRoutes from './topics.js'
 import consumerRoutes from './consumers.js'
@@ -12,6 +13,7 @@ import produceRoutes from './produce.js'
 const api: FastifyPluginAsync = async (fastify) => {
   fastify.addHook('onRequest', fastify.authenticate)
   await fastify.register(userRoutes)
+  await fastify.register(keyRoutes)
   await fastify.register(namespaceRoutes)
   await fastify.register(consumerRoutes, { family: 'v3' })
   await fastify.register(produceRoutes)

@@ -92,3 +92,19 @@ export const TopicRecreated = Type.Object({
   topic: Type.String(),
   settings: TopicSettings
 })
+
+export const KeyIssued = Type.Object({
+  status: Success,
+  message: Message,
+  access_key: Type.String({ description: 'iam: the IAM access key id; scram: the SCRAM user name' }),
+  secret_key: Type.String({ description: 'iam: the IAM secret access key; scram: the SCRAM password. Only ever sent to its owner' }),
+  create_date: Type.String({ description: 'when the key was created (ISO 8601)' }),
+  endpoint: Type.String({ description: 'bootstrap servers for Kafka clients using this key, comma separated' }),
+  fresh: Type.Boolean({ description: 'true when the key was created by this request (IAM: allow a few seconds to propagate); false for the stored key' }),
+  mechanism: Type.String({ description: 'SASL mechanism: AWS_MSK_IAM (OAUTHBEARER with MSK IAM tokens, over SASL_SSL) or SCRAM-SHA-512' })
+}, { examples: [{ status: 'success', message: 'Created a new key for 7f2c…', access_key: '7f2c…', secret_key: '…', create_date: '2026-01-01T00:00:00.000Z', endpoint: 'kafka.example.org:9096', fresh: true, mechanism: 'SCRAM-SHA-512' }] })
+
+export const KeyDeleted = Type.Object({
+  status: Success,
+  message: Message
+})

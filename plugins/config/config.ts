@@ -17,7 +17,7 @@ export const DEV_TOKEN_RECIPE = "openssl rand -base64 32  (or: node -e \"console
  * Anything that prints or logs configuration must go through this list.
  */
 export const SECRET_VARIABLES: ReadonlySet<string> = new Set([
-  'SERVER_SECRET', 'DEV_TOKEN', 'METRICS_TOKEN', 'KAFKA_SASL_PASSWORD', 'KAFKA_SASL_OAUTHBEARER_TOKEN'
+  'SERVER_SECRET', 'DEV_TOKEN', 'METRICS_TOKEN', 'KAFKA_SASL_PASSWORD', 'KAFKA_SASL_OAUTHBEARER_TOKEN', 'KEYS_ENCRYPTION_KEY'
 ])
 
 const Int = (def: number, min: number, max = Number.MAX_SAFE_INTEGER, description?: string) =>
@@ -51,6 +51,13 @@ export const ConfigSchema = Type.Object({
   KAFKA_CONNECTION_TIMEOUT_MS: Int(3000, 100, 120000),
   KAFKA_REQUEST_TIMEOUT_MS: Int(30000, 100, 600000),
   AWS_ACCOUNT_REGION: Type.Optional(Type.String({ minLength: 1 })),
+
+  // Kafka credentials for native clients (/api/v3/key)
+  KAFKA_CREDENTIALS: Type.Union([Type.Literal('off'), Type.Literal('iam'), Type.Literal('scram')], { default: 'off', description: 'off: /api/v3/key answers 501; iam: IAM users and keys for AWS MSK IAM; scram: SCRAM-SHA-512 users and ACLs through the Kafka admin API' }),
+  KAFKA_CREDENTIALS_ENDPOINT: Type.Optional(Type.String({ pattern: '^[^\\s,]+(,[^\\s,]+)*$', description: 'bootstrap servers handed to clients with a key (default DEFAULT_SERVERS)' })),
+  KEYS_ENCRYPTION_KEY: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$', description: '32 bytes in base64: AES-256-GCM key sealing the stored secrets (required unless KAFKA_CREDENTIALS=off)' })),
+  AWS_ACCOUNT_ID: Type.Optional(Type.String({ pattern: '^[0-9]{12}$', description: 'KAFKA_CREDENTIALS=iam: the account of the MSK cluster and the IAM users' })),
+  MSK_CLUSTER_NAME: Type.Optional(Type.String({ minLength: 1, pattern: '^[A-Za-z0-9-]+$', description: 'KAFKA_CREDENTIALS=iam: the MSK cluster the policies name' })),
 
   // Globus auth
   AUTH_MODE: Type.Union([Type.Literal('globus'), Type.Literal('dev')], { default: 'globus' }),
@@ -178,6 +185,14 @@ function crossChecks (c: Config): string[] {
   if (m === 'OAUTHBEARER' && !c.KAFKA_SASL_OAUTHBEARER_TOKEN) p.push('KAFKA_SASL_OAUTHBEARER_TOKEN: required for SASL OAUTHBEARER')
   if ((c.KAFKA_SSL_CERT_FILE === undefined) !== (c.KAFKA_SSL_KEY_FILE === undefined)) {
     p.push('KAFKA_SSL_CERT_FILE / KAFKA_SSL_KEY_FILE: set both or neither')
+  }
+  if (c.KAFKA_CREDENTIALS !== 'off' && !c.KEYS_ENCRYPTION_KEY) {
+    p.push(`KEYS_ENCRYPTION_KEY: required when KAFKA_CREDENTIALS=${c.KAFKA_CREDENTIALS} (32 random bytes in base64: openssl rand -base64 32)`)
+  }
+  if (c.KAFKA_CREDENTIALS === 'iam') {
+    if (!c.AWS_ACCOUNT_ID) p.push('AWS_ACCOUNT_ID: required when KAFKA_CREDENTIALS=iam')
+    if (!c.MSK_CLUSTER_NAME) p.push('MSK_CLUSTER_NAME: required when KAFKA_CREDENTIALS=iam')
+    if (!c.AWS_ACCOUNT_REGION) p.push('AWS_ACCOUNT_REGION: required when KAFKA_CREDENTIALS=iam (alias AWS_REGION)')
   }
   if (c.AUTH_MODE === 'globus') {
     if (!c.SERVER_CLIENT_ID) p.push('SERVER_CLIENT_ID: required when AUTH_MODE=globus')

@@ -27,9 +27,11 @@
 import {
   ConditionalCheckFailedException,
   CreateTableCommand,
+  DeleteItemCommand,
   DescribeTableCommand,
   DynamoDBClient,
   GetItemCommand,
+  PutItemCommand,
   ResourceInUseException,
   ResourceNotFoundException,
   ScanCommand,
@@ -45,6 +47,7 @@ import { isValidName } from './names.js'
 import {
   MetadataStoreError,
   type ClaimResult,
+  type KeyRecord,
   type MetadataStore,
   type NamespaceRecord,
   type ReleaseResult,
@@ -63,6 +66,8 @@ export const DEFAULT_TABLES = {
   keys: 'diaspora-keys-table'
 } as const
 
+/** Added to a keys-table item whose secret_key this service encrypted; the existing service's items lack it. */
+export const KEY_ENCRYPTION_ATTR = 'secret_encryption'
 /** Shown as createdAt of records the existing service wrote (it stored no date). */
 const UNKNOWN_DATE = '1970-01-01T00:00:00.000Z'
 /** Attempts of a transaction that lost a race (TransactionConflict) or read a state that changed meanwhile. */
@@ -86,6 +91,8 @@ export interface DynamoStoreOptions {
   endpoint?: string
   /** Create the tables that are missing (on demand, one string hash key). Never by default. */
   createTables?: boolean
+  /** Check at start that the keys table exists too (Kafka credentials are on). */
+  requireKeys?: boolean
   /** Settings reported for topics that have none stored (those created by the existing service). */
   defaultSettings: TopicSettings
   /** SDK attempts per call (first try included), with back-off in between. Default 4. */
@@ -188,7 +195,7 @@ export class DynamoMetadataStore implements MetadataStore {
     })
     const store = new DynamoMetadataStore(client, tables, opts.defaultSettings)
     try {
-      await store.#checkTables(opts.createTables === true)
+      await store.#checkTables(opts.createTables === true, opts.requireKeys === true)
     } catch (err) {
       client.destroy()
       throw err
@@ -415,6 +422,60 @@ export class DynamoMetadataStore implements MetadataStore {
     })
   }
 
+  async getKey (subject: string): Promise<KeyRecord | undefined> {
+    return this.#op('getKey', async () => {
+      const r = await this.client.send(new GetItemCommand({ TableName: this.tables.keys, Key: { subject: S(subject) }, ConsistentRead: true }))
+      const accessKey = str(r.Item, 'access_key')
+      const secret = str(r.Item, 'secret_key')
+      if (accessKey === undefined || secret === undefined) return undefined
+      const encryption = str(r.Item, KEY_ENCRYPTION_ATTR)
+      return {
+        subject,
+        access_key: accessKey,
+        secret_key: secret,
+        create_date: str(r.Item, 'create_date') ?? UNKNOWN_DATE,
+        ...(encryption !== undefined ? { encryption } : {})
+      }
+    })
+  }
+
+  async putKeyIfAbsent (record: KeyRecord): Promise<boolean> {
+    return this.#op('putKeyIfAbsent', async () => {
+      const item: Item = {
+        subject: S(record.subject),
+        access_key: S(record.access_key),
+        secret_key: S(record.secret_key),
+        create_date: S(record.create_date)
+      }
+      if (record.encryption !== undefined) item[KEY_ENCRYPTION_ATTR] = S(record.encryption)
+      try {
+        await this.client.send(new PutItemCommand({ TableName: this.tables.keys, Item: item, ConditionExpression: 'attribute_not_exists(subject)' }))
+        return true
+      } catch (err) {
+        if (err instanceof ConditionalCheckFailedException) return false
+        throw err
+      }
+    })
+  }
+
+  async removeKey (subject: string, accessKey?: string): Promise<boolean> {
+    return this.#op('removeKey', async () => {
+      try {
+        await this.client.send(new DeleteItemCommand({
+          TableName: this.tables.keys,
+          Key: { subject: S(subject) },
+          ...(accessKey === undefined
+            ? { ConditionExpression: 'attribute_exists(subject)' }
+            : { ConditionExpression: 'access_key = :k', ExpressionAttributeValues: { ':k': S(accessKey) } })
+        }))
+        return true
+      } catch (err) {
+        if (err instanceof ConditionalCheckFailedException) return false
+        throw err
+      }
+    })
+  }
+
   /** Open, and both tables answer a consistent read within a few seconds. */
   async healthy (): Promise<boolean> {
     if (this.#closed) return false
@@ -560,12 +621,12 @@ export class DynamoMetadataStore implements MetadataStore {
     }
   }
 
-  async #checkTables (create: boolean): Promise<void> {
+  async #checkTables (create: boolean, keys: boolean): Promise<void> {
     const wanted: Array<[keyof DynamoTables, string, string]> = [
       ['users', 'subject', 'USERS_TABLE_NAME'],
       ['namespaces', 'namespace', 'NAMESPACE_TABLE_NAME']
     ]
-    if (create) wanted.push(['keys', 'subject', 'KEYS_TABLE_NAME'])
+    if (create || keys) wanted.push(['keys', 'subject', 'KEYS_TABLE_NAME'])
     for (const [which, key, variable] of wanted) {
       const table = this.tables[which]
       const exists = await this.#tableExists(table)

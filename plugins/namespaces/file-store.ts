@@ -19,6 +19,7 @@ import { isValidName } from './names.js'
 import {
   MetadataStoreError,
   type ClaimResult,
+  type KeyRecord,
   type MetadataStore,
   type NamespaceRecord,
   type ReleaseResult,
@@ -44,10 +45,19 @@ const NamespaceSchema = Type.Object({
   topics: Type.Record(Type.String(), TopicSchema)
 }, { additionalProperties: false })
 
+const KeySchema = Type.Object({
+  access_key: Type.String({ minLength: 1 }),
+  secret_key: Type.String(),
+  create_date: Type.String(),
+  encryption: Type.Optional(Type.String())
+}, { additionalProperties: false })
+
 const FileSchema = Type.Object({
   format: Type.Literal(FORMAT),
   version: Type.Literal(1),
-  namespaces: Type.Record(Type.String(), NamespaceSchema)
+  namespaces: Type.Record(Type.String(), NamespaceSchema),
+  /** Kafka credentials by subject (absent in files written before they existed). */
+  keys: Type.Optional(Type.Record(Type.String(), KeySchema))
 }, { additionalProperties: false })
 
 type FileState = Static<typeof FileSchema>
@@ -193,6 +203,33 @@ export class FileMetadataStore implements MetadataStore {
       const ns = this.#ns(draft, namespace)
       if (!ns || !Object.hasOwn(ns.topics, topic)) return { result: false, changed: false }
       delete ns.topics[topic]
+      return { result: true, changed: true }
+    })
+  }
+
+  async getKey (subject: string): Promise<KeyRecord | undefined> {
+    this.#assertOpen()
+    const keys = this.#state.keys
+    const k = keys !== undefined && Object.hasOwn(keys, subject) ? keys[subject] : undefined
+    return k === undefined ? undefined : { subject, ...structuredClone(k) }
+  }
+
+  putKeyIfAbsent (record: KeyRecord): Promise<boolean> {
+    return this.#mutate(draft => {
+      const keys = draft.keys ??= {}
+      if (Object.hasOwn(keys, record.subject)) return { result: false, changed: false }
+      const { subject, ...rest } = record
+      keys[subject] = structuredClone(rest)
+      return { result: true, changed: true }
+    })
+  }
+
+  removeKey (subject: string, accessKey?: string): Promise<boolean> {
+    return this.#mutate(draft => {
+      const keys = draft.keys
+      const k = keys !== undefined && Object.hasOwn(keys, subject) ? keys[subject] : undefined
+      if (keys === undefined || k === undefined || (accessKey !== undefined && k.access_key !== accessKey)) return { result: false, changed: false }
+      delete keys[subject]
       return { result: true, changed: true }
     })
   }

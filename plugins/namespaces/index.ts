@@ -31,6 +31,7 @@ export async function openStore (config: Config): Promise<MetadataStore> {
       // from the SDK's chains (AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL, env, profile, container, instance).
       ...(config.AWS_ACCOUNT_REGION !== undefined ? { region: config.AWS_ACCOUNT_REGION } : {}),
       createTables: config.METADATA_CREATE_TABLES,
+      requireKeys: config.KAFKA_CREDENTIALS !== 'off',
       defaultSettings: {
         num_partitions: config.TOPIC_DEFAULT_PARTITIONS,
         replication_factor: config.TOPIC_DEFAULT_REPLICATION_FACTOR,

@@ -47,6 +47,16 @@ export interface ServiceLogger {
   error (obj: object, msg?: string): void
 }
 
+/**
+ * Told when a subject's set of namespaces changes, to keep grants outside the store in step (Kafka ACLs, IAM
+ * policies: plugins/credentials). Called under the subject's lock: after a claim, and before a release
+ * (with the set as it will be), so access is withdrawn before a name can pass to someone else. A failure
+ * fails the claim (which a retry repeats, idempotently) or stops the release.
+ */
+export interface NamespaceObserver {
+  namespacesChanged (subject: string, namespaces: readonly string[]): Promise<void>
+}
+
 export interface NamespaceServiceOptions {
   store: MetadataStore
   kafka: KafkaAdminSource
@@ -74,12 +84,18 @@ export class NamespaceService {
   #log: ServiceLogger
   #nsLocks = new KeyedMutex()
   #subjectLocks = new KeyedMutex()
+  #observers: NamespaceObserver[] = []
 
   constructor (opts: NamespaceServiceOptions) {
     this.store = opts.store
     this.kafka = opts.kafka
     this.limits = opts.limits
     this.#log = opts.logger ?? silent
+  }
+
+  /** Add an observer of namespace claims and releases. */
+  observe (observer: NamespaceObserver): void {
+    this.#observers.push(observer)
   }
 
   // ---- Used by the consumer engine -------------------------------------------------------------------
@@ -144,9 +160,11 @@ export class NamespaceService {
       }
       if (!owned.includes(namespace)) return { namespace, deleted: false, topics: [] }
       return this.#nsLocks.run(namespace, async () => {
+        await this.#notify(subject, [])
         const removed = await this.#purgeNamespace(namespace)
         const result = await this.#storeOp(s => s.releaseNamespace(subject, namespace))
         if (result !== 'released' && result !== 'absent') {
+          await this.#resync(subject)
           throw Errors.conflict(`Namespace ${namespace} changed while the user was being deleted; retry`, 'CONFLICT')
         }
         return { namespace, deleted: true, topics: removed }
@@ -188,6 +206,7 @@ export class NamespaceService {
       const result = await this.#storeOp(s => s.claimNamespace(subject, namespace))
       if (result === 'taken') throw Errors.conflict(`Namespace already taken: ${namespace}`, 'NAMESPACE_TAKEN')
       const namespaces = await this.#storeOp(s => s.namespacesOf(subject))
+      await this.#notify(subject, namespaces)
       return { namespace, created: result === 'created', namespaces }
     }))
   }
@@ -200,8 +219,17 @@ export class NamespaceService {
       if (topics.length > 0) {
         throw Errors.conflict(`Namespace ${namespace} still has ${topics.length} topic(s); delete them first`, 'NAMESPACE_NOT_EMPTY')
       }
-      await this.#purgeNamespace(namespace)
-      const result = await this.#storeOp(s => s.releaseNamespace(subject, namespace))
+      const before = await this.#storeOp(s => s.namespacesOf(subject))
+      await this.#notify(subject, before.filter(n => n !== namespace))
+      let result: Awaited<ReturnType<MetadataStore['releaseNamespace']>>
+      try {
+        await this.#purgeNamespace(namespace)
+        result = await this.#storeOp(s => s.releaseNamespace(subject, namespace))
+      } catch (err) {
+        await this.#resync(subject)
+        throw err
+      }
+      if (result === 'not-empty' || result === 'not-owner') await this.#resync(subject)
       if (result === 'not-empty') throw Errors.conflict(`Namespace ${namespace} is not empty`, 'NAMESPACE_NOT_EMPTY')
       if (result === 'not-owner') throw Errors.namespaceNotFound(namespace)
       const namespaces = await this.#storeOp(s => s.namespacesOf(subject))
@@ -314,7 +342,20 @@ export class NamespaceService {
     })
   }
 
-  // ---- Internals --------------------------------------------------------------------------------------
+  // ---- Internals -------------------------------------------------------------------------------------
+
+  async #notify (subject: string, namespaces: readonly string[]): Promise<void> {
+    for (const o of this.#observers) await o.namespacesChanged(subject, namespaces)
+  }
+
+  /** After a release that did not happen: grant again what the subject still owns (best effort, logged). */
+  async #resync (subject: string): Promise<void> {
+    try {
+      await this.#notify(subject, await this.#storeOp(s => s.namespacesOf(subject)))
+    } catch (err) {
+      this.#log.warn({ err }, 'could not restore the Kafka permissions of a namespace that was not released; the next claim or key request repairs them')
+    }
+  }
 
   async #topicNames (namespace: string): Promise<string[]> {
     return (await this.#storeOp(s => s.topicsOf(namespace))).map(t => t.name)

@@ -35,6 +35,21 @@ export interface NamespaceRecord {
   topics: TopicRecord[]
 }
 
+/**
+ * A Kafka credential handed to a subject (`POST /api/v3/key`), one per subject. The fields are the existing
+ * service's keys-table item: `access_key` (IAM access key id, or SCRAM user name), `secret_key` as stored
+ * (encrypted by plugins/credentials unless `encryption` is absent: plain text written by the existing
+ * service), `create_date` (ISO 8601). The store never looks inside `secret_key`.
+ */
+export interface KeyRecord {
+  subject: string
+  access_key: string
+  secret_key: string
+  create_date: string
+  /** How `secret_key` is encrypted (e.g. `aes-256-gcm:v1`); absent: plain text. */
+  encryption?: string
+}
+
 export type ClaimResult = 'created' | 'owned' | 'taken'
 export type ReleaseResult = 'released' | 'absent' | 'not-owner' | 'not-empty'
 
@@ -62,6 +77,18 @@ export interface MetadataStore {
   putTopic (namespace: string, record: TopicRecord): Promise<void>
   /** Remove a topic record; false when it was not there. */
   removeTopic (namespace: string, topic: string): Promise<boolean>
+  /** The subject's stored key, or undefined. */
+  getKey (subject: string): Promise<KeyRecord | undefined>
+  /**
+   * Store `record` only when the subject has no key yet (a conditional write, atomic across nodes): true when
+   * it was stored, false when another key was there first (nothing changes then).
+   */
+  putKeyIfAbsent (record: KeyRecord): Promise<boolean>
+  /**
+   * Remove the subject's key; with `accessKey`, only when the stored key is that one. False when nothing
+   * (or another key) was there.
+   */
+  removeKey (subject: string, accessKey?: string): Promise<boolean>
   /** Can the store serve reads and persist writes right now? */
   healthy (): Promise<boolean>
   /** Waits for pending writes, then refuses further calls. */

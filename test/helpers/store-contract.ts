@@ -5,7 +5,7 @@
  * nodes) is tested beside each store.
  */
 import type { Test } from 'tap'
-import { MetadataStoreError, type MetadataStore, type TopicRecord } from '../../plugins/namespaces/store.js'
+import { MetadataStoreError, type KeyRecord, type MetadataStore, type TopicRecord } from '../../plugins/namespaces/store.js'
 
 export interface StoreFixture {
   /** The first store over fresh, empty storage. */
@@ -123,5 +123,32 @@ export function storeContract (t: Test, fresh: FixtureFactory): void {
     await store.claimNamespace('alice', 'ns-a')
     await Promise.all(Array.from({ length: 15 }, (_, i) => store.putTopic('ns-a', topicRecord(`t-${String(i).padStart(2, '0')}`))))
     t.equal((await store.topicsOf('ns-a')).length, 15)
+  })
+  t.test('contract: keys: one per subject, written only when absent, removed only when they match', async t => {
+    const { store } = await fresh(t)
+    const key = (subject: string, access: string, encryption?: string): KeyRecord => ({
+      subject,
+      access_key: access,
+      secret_key: `sealed-${access}`,
+      create_date: '2024-01-01T00:00:00.000Z',
+      ...(encryption !== undefined ? { encryption } : {})
+    })
+    t.equal(await store.getKey('alice'), undefined)
+    t.equal(await store.putKeyIfAbsent(key('alice', 'AK1', 'aes-256-gcm:v1')), true)
+    t.equal(await store.putKeyIfAbsent(key('alice', 'AK2')), false, 'a second key is refused')
+    t.same(await store.getKey('alice'), key('alice', 'AK1', 'aes-256-gcm:v1'))
+    t.equal(await store.putKeyIfAbsent(key('bob', 'BK1')), true)
+    t.same(await store.getKey('bob'), key('bob', 'BK1'), 'no encryption marker when none was given')
+    t.equal(await store.removeKey('alice', 'AK2'), false, 'not the stored key: nothing removed')
+    t.equal((await store.getKey('alice'))?.access_key, 'AK1')
+    t.equal(await store.removeKey('alice', 'AK1'), true)
+    t.equal(await store.removeKey('alice'), false)
+    t.equal(await store.getKey('alice'), undefined)
+    t.equal(await store.removeKey('bob'), true, 'without an access key: whatever is stored')
+    t.equal(await store.getKey('bob'), undefined)
+
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => store.putKeyIfAbsent(key('carol', `CK${i}`))))
+    t.equal(results.filter(Boolean).length, 1, 'concurrent writes: exactly one key')
+    t.equal((await store.getKey('carol'))?.access_key, `CK${results.indexOf(true)}`, 'the one told it won')
   })
 }

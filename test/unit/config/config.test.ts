@@ -118,3 +118,28 @@ t.test('secrets are never echoed in configuration errors', async t => {
     t.notMatch(msg, secret)
   }
 })
+
+t.test('Kafka credentials: off by default; iam and scram need what they use', async t => {
+  t.equal(loadConfig({ AUTH_MODE: 'dev' }).KAFKA_CREDENTIALS, 'off')
+  const key = randomBytes(32).toString('base64')
+  t.equal(loadConfig({ AUTH_MODE: 'dev', KAFKA_CREDENTIALS: 'scram', KEYS_ENCRYPTION_KEY: key }).KAFKA_CREDENTIALS, 'scram')
+  t.throws(() => loadConfig({ AUTH_MODE: 'dev', KAFKA_CREDENTIALS: 'scram' }), /KEYS_ENCRYPTION_KEY: required/)
+  t.throws(() => loadConfig({ AUTH_MODE: 'dev', KAFKA_CREDENTIALS: 'ldap' }), /KAFKA_CREDENTIALS: must be one of off, iam, scram/)
+  const short = randomBytes(16).toString('base64')
+  try {
+    loadConfig({ AUTH_MODE: 'dev', KAFKA_CREDENTIALS: 'scram', KEYS_ENCRYPTION_KEY: short })
+    t.fail('should throw')
+  } catch (err) {
+    t.match((err as Error).message, /KEYS_ENCRYPTION_KEY: .*value not shown/)
+    t.notOk((err as Error).message.includes(short), 'the key is never echoed')
+  }
+  try {
+    loadConfig({ AUTH_MODE: 'dev', KAFKA_CREDENTIALS: 'iam', KEYS_ENCRYPTION_KEY: key })
+    t.fail('should throw')
+  } catch (err) {
+    for (const name of ['AWS_ACCOUNT_ID', 'MSK_CLUSTER_NAME', 'AWS_ACCOUNT_REGION']) t.match((err as Error).message, name)
+  }
+  const iam = loadConfig({ AUTH_MODE: 'dev', KAFKA_CREDENTIALS: 'iam', KEYS_ENCRYPTION_KEY: key, AWS_ACCOUNT_ID: '123456789012', MSK_CLUSTER_NAME: 'prod-1', AWS_REGION: 'us-east-1' })
+  t.equal(iam.MSK_CLUSTER_NAME, 'prod-1')
+  t.throws(() => loadConfig({ AUTH_MODE: 'dev', AWS_ACCOUNT_ID: '12' }), /AWS_ACCOUNT_ID/)
+})

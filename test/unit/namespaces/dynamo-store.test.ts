@@ -4,11 +4,12 @@
 // that stops answering, and table creation.
 import t from 'tap'
 import {
+  DeleteTableCommand,
   DescribeTableCommand,
   UpdateItemCommand,
   type AttributeValue
 } from '@aws-sdk/client-dynamodb'
-import { DynamoMetadataStore, GLOBAL_NAMESPACES, TOPIC_SETTINGS_PREFIX } from '../../../plugins/namespaces/dynamo-store.js'
+import { DynamoMetadataStore, GLOBAL_NAMESPACES, KEY_ENCRYPTION_ATTR, TOPIC_SETTINGS_PREFIX } from '../../../plugins/namespaces/dynamo-store.js'
 import { MetadataStoreError } from '../../../plugins/namespaces/store.js'
 import { storeContract, topicRecord } from '../../helpers/store-contract.js'
 import {
@@ -218,3 +219,27 @@ t.test('missing tables fail the start unless METADATA_CREATE_TABLES asks to crea
 function str (item: Record<string, AttributeValue> | undefined, attr: string): string | undefined {
   return item?.[attr]?.S
 }
+
+t.test('keys: the existing service\'s item shape, plain-text items read, the encryption mark written', async t => {
+  const tables = await createTables(t)
+  const raw = rawClient(t)
+  await putRaw(raw, tables.keys, { subject: S('old-user'), access_key: S('AKIAOLD'), secret_key: S('plain-secret'), create_date: S('2024-05-01T10:00:00.123456') })
+  const nodeA = await openDynamoStore(t, tables, { requireKeys: true })
+  const nodeB = await openDynamoStore(t, tables)
+  t.same(await nodeA.getKey('old-user'), { subject: 'old-user', access_key: 'AKIAOLD', secret_key: 'plain-secret', create_date: '2024-05-01T10:00:00.123456' }, 'no mark: plain text')
+  t.equal(await nodeA.putKeyIfAbsent({ subject: 'old-user', access_key: 'AKIANEW', secret_key: 'x', create_date: '2025-01-01T00:00:00.000Z' }), false)
+  await nodeA.putKeyIfAbsent({ subject: 'alice', access_key: 'AKIA1', secret_key: 'sealed', create_date: '2025-01-01T00:00:00.000Z', encryption: 'aes-256-gcm:v1' })
+  t.same(await getRaw(raw, tables.keys, { subject: S('alice') }), {
+    subject: S('alice'), access_key: S('AKIA1'), secret_key: S('sealed'), create_date: S('2025-01-01T00:00:00.000Z'), [KEY_ENCRYPTION_ATTR]: S('aes-256-gcm:v1')
+  })
+  const both = await Promise.all([nodeA, nodeB].map((node, i) => node.putKeyIfAbsent({ subject: 'carol', access_key: `AK-${i}`, secret_key: 's', create_date: '2025-01-01T00:00:00.000Z' })))
+  t.same(both.map(Boolean).sort(), [false, true], 'two nodes at once: exactly one key')
+})
+
+t.test('keys table: checked at start only when credentials are on', async t => {
+  const tables = await createTables(t)
+  const raw = rawClient(t)
+  await raw.send(new DeleteTableCommand({ TableName: tables.keys }))
+  await t.resolves(openDynamoStore(t, tables))
+  await t.rejects(openDynamoStore(t, tables, { requireKeys: true }), { name: 'MetadataStoreError', message: /KEYS_TABLE_NAME/ })
+})

@@ -1,0 +1,234 @@
+/**
+ * Kafka credentials for native clients (`/api/v3/key`, the identity side of `/api/v3/user`), one key per
+ * subject, with the same steps in every mode (the mode's backend does the Kafka or IAM side):
+ *
+ * - issue: a stored key is returned as it is (`fresh: false`). Otherwise a key is minted, stored with a
+ *   conditional write (so concurrent requests, on any node, leave exactly one), then activated. The loser of
+ *   a race undoes its mint, makes sure the winner's key works (`adopt`) and returns it. A failed activation
+ *   removes the stored key again.
+ * - delete: the stored key goes first, then every credential of the subject is revoked: a failure leaves a
+ *   state that the retry (or the next issue, which replaces the credential) finishes.
+ * - namespaces claimed or released: the grants follow (NamespaceObserver, called by NamespaceService under
+ *   the subject's lock; for a release before the store changes, so access is withdrawn first).
+ * - secrets are sealed at rest (secret-box.ts) and never logged: errors carry names, never secrets.
+ *
+ * Operations of one subject run one after another in this process (KeyedMutex).
+ * Plain module: no Fastify import.
+ */
+import { ApiError } from '../errors/errors.js'
+import { toKafkaApiError } from '../kafka/errors.js'
+import { KeyedMutex } from '../namespaces/keyed-mutex.js'
+import type { NamespaceObserver, ServiceLogger } from '../namespaces/namespace-service.js'
+import { MetadataStoreError, type KeyRecord, type MetadataStore } from '../namespaces/store.js'
+import type { CredentialBackend, MintedKey } from './backend.js'
+import { SECRET_ENCRYPTION, type SecretBox } from './secret-box.js'
+
+export type CredentialMode = 'off' | 'iam' | 'scram'
+
+export interface IssuedKey {
+  access_key: string
+  secret_key: string
+  create_date: string
+  endpoint: string
+  fresh: boolean
+  mechanism: string
+}
+
+export interface CredentialServiceOptions {
+  mode: CredentialMode
+  store: MetadataStore
+  /** Absent when mode is off. */
+  backend?: CredentialBackend
+  box?: SecretBox
+  /** Bootstrap servers handed to clients (`endpoint`). */
+  endpoint: string
+  logger?: ServiceLogger
+}
+
+const MECHANISM = { iam: 'AWS_MSK_IAM', scram: 'SCRAM-SHA-512', off: '' } as const
+const silent: ServiceLogger = { warn () {}, error () {} }
+
+export class CredentialService implements NamespaceObserver {
+  readonly mode: CredentialMode
+  readonly endpoint: string
+  #store: MetadataStore
+  #backend: CredentialBackend | undefined
+  #box: SecretBox | undefined
+  #log: ServiceLogger
+  #locks = new KeyedMutex()
+
+  constructor (opts: CredentialServiceOptions) {
+    this.mode = opts.mode
+    this.endpoint = opts.endpoint
+    this.#store = opts.store
+    this.#backend = opts.backend
+    this.#box = opts.box
+    this.#log = opts.logger ?? silent
+  }
+
+  get enabled (): boolean {
+    return this.mode !== 'off'
+  }
+
+  /** The caller's key: the stored one (`fresh: false`) or a new one (`fresh: true`). */
+  async issueKey (subject: string): Promise<IssuedKey> {
+    const backend = this.#require()
+    return this.#locks.run(subject, async () => {
+      const stored = await this.#storeOp(s => s.getKey(subject))
+      if (stored) return this.#reply(stored, false)
+      const namespaces = await this.#storeOp(s => s.namespacesOf(subject))
+      const minted = await this.#backendOp('create the key', () => backend.mint(subject, namespaces))
+      const record = this.#seal(subject, minted)
+      let won: boolean
+      try {
+        won = await this.#storeOp(s => s.putKeyIfAbsent(record))
+      } catch (err) {
+        await this.#quietly('discard a key that could not be stored', () => backend.discard(subject, minted))
+        throw err
+      }
+      if (!won) {
+        await this.#quietly('discard a key that lost a race', () => backend.discard(subject, minted))
+        const winner = await this.#storeOp(s => s.getKey(subject))
+        if (!winner) throw new ApiError(503, 503, 'The key changed while it was being created; retry', { code: 'KEY_CONFLICT' })
+        const reply = this.#reply(winner, false)
+        await this.#backendOp('activate the key', () => backend.adopt(subject, reply, namespaces))
+        return reply
+      }
+      try {
+        await this.#backendOp('activate the key', () => backend.activate(subject, minted, namespaces))
+      } catch (err) {
+        // Leave nothing half-made: no stored key, no credential.
+        await this.#quietly('remove a key that could not be activated', async () => {
+          await this.#store.removeKey(subject, record.access_key)
+          await backend.revoke(subject)
+        })
+        throw err
+      }
+      return { ...this.#reply(record, true), secret_key: minted.secret_key }
+    })
+  }
+
+  /** Delete the caller's key (stored and live); false when there was none stored. Idempotent. */
+  async deleteKey (subject: string): Promise<boolean> {
+    const backend = this.#require()
+    return this.#locks.run(subject, async () => {
+      const removed = await this.#storeOp(s => s.removeKey(subject))
+      await this.#backendOp('revoke the key', () => backend.revoke(subject))
+      return removed
+    })
+  }
+
+  /** POST /api/v3/user: the identity of the mode (IAM user and policy), when credentials are on. */
+  async ensureUser (subject: string): Promise<void> {
+    const backend = this.#backend
+    if (!backend) return
+    await this.#locks.run(subject, async () => {
+      const namespaces = await this.#storeOp(s => s.namespacesOf(subject))
+      await this.#backendOp('create the user', () => backend.ensureUser(subject, namespaces))
+    })
+  }
+
+  /** DELETE /api/v3/user: the stored key, the credentials and the identity. Idempotent. */
+  async removeUser (subject: string): Promise<void> {
+    const backend = this.#backend
+    if (!backend) return
+    await this.#locks.run(subject, async () => {
+      await this.#storeOp(s => s.removeKey(subject))
+      await this.#backendOp('remove the user', () => backend.removeUser(subject))
+    })
+  }
+
+  /** NamespaceObserver: the subject's namespaces are (about to be) `namespaces`. */
+  async namespacesChanged (subject: string, namespaces: readonly string[]): Promise<void> {
+    const backend = this.#backend
+    if (!backend) return
+    await this.#locks.run(subject, async () => {
+      const hasKey = (await this.#storeOp(s => s.getKey(subject))) !== undefined
+      await this.#backendOp('update the Kafka permissions', () => backend.sync(subject, namespaces, hasKey))
+    })
+  }
+
+  async close (): Promise<void> {
+    await this.#backend?.close()
+  }
+
+  // ---- Internals --------------------------------------------------------------------------------------
+
+  #require (): CredentialBackend {
+    if (!this.#backend) {
+      throw new ApiError(501, 501, 'Kafka credentials are not enabled on this service (KAFKA_CREDENTIALS=off); ' +
+        'the operator can enable them with KAFKA_CREDENTIALS=iam or scram (see /docs)', { code: 'CREDENTIALS_DISABLED' })
+    }
+    return this.#backend
+  }
+
+  #seal (subject: string, key: MintedKey): KeyRecord {
+    const box = this.#box
+    if (!box) throw new Error('credentials need KEYS_ENCRYPTION_KEY')
+    return {
+      subject,
+      access_key: key.access_key,
+      secret_key: box.seal(key.secret_key, subject, key.access_key),
+      create_date: new Date().toISOString(),
+      encryption: SECRET_ENCRYPTION
+    }
+  }
+
+  #reply (record: KeyRecord, fresh: boolean): IssuedKey {
+    let secret = record.secret_key
+    if (record.encryption !== undefined) {
+      if (record.encryption !== SECRET_ENCRYPTION || !this.#box) {
+        throw new ApiError(500, 500, `The stored key is sealed with ${record.encryption}, which this service cannot open`, { code: 'KEY_UNREADABLE' })
+      }
+      try {
+        secret = this.#box.open(record.secret_key, record.subject, record.access_key)
+      } catch (err) {
+        this.#log.error({ err, subject: record.subject }, 'stored key does not open')
+        throw new ApiError(500, 500, 'The stored key cannot be decrypted (KEYS_ENCRYPTION_KEY changed?); delete it with DELETE /api/v3/key', { code: 'KEY_UNREADABLE' })
+      }
+    }
+    return {
+      access_key: record.access_key,
+      secret_key: secret,
+      create_date: record.create_date,
+      endpoint: this.endpoint,
+      fresh,
+      mechanism: MECHANISM[this.mode]
+    }
+  }
+
+  async #storeOp<T> (fn: (store: MetadataStore) => Promise<T>): Promise<T> {
+    try {
+      return await fn(this.#store)
+    } catch (err) {
+      if (err instanceof MetadataStoreError) {
+        this.#log.error({ err }, 'metadata store failure')
+        throw new ApiError(503, 503, 'The metadata store is unavailable; retry later', { code: 'METADATA_STORE_UNAVAILABLE' })
+      }
+      throw err
+    }
+  }
+
+  /** Backend failures: Kafka's become the contract's errors, IAM's a 503; details are logged, not sent. */
+  async #backendOp<T> (what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (err) {
+      if (err instanceof ApiError) throw err
+      this.#log.error({ err }, `could not ${what}`)
+      if (this.mode === 'scram') {
+        const api = toKafkaApiError(err)
+        throw new ApiError(api.statusCode >= 500 ? 503 : api.statusCode, api.errorCode, `Could not ${what} in Kafka: ${api.message}`, { code: 'CREDENTIALS_UNAVAILABLE' })
+      }
+      throw new ApiError(503, 503, `Could not ${what} in AWS IAM; retry later`, { code: 'CREDENTIALS_UNAVAILABLE' })
+    }
+  }
+
+  async #quietly (what: string, fn: () => Promise<unknown>): Promise<void> {
+    try {
+      await fn()
+    } catch (err) {
+      this.#log.warn({ err }, `could not ${what}; the next request for this subject repairs it`)
+    }
+  }
+}
