@@ -71,6 +71,28 @@ function session (t: Tap, topic: string, got: BufferedRecord[]): Session {
   return s
 }
 
+/** Reads `topic` from the beginning and compares every record with `expected` (by partition and offset). */
+async function readBack (t: Tap, topic: string, expected: Map<string, Sent>): Promise<void> {
+  const got: BufferedRecord[] = []
+  await session(t, topic, got).start()
+  await waitFor('every record', async () => got.length >= expected.size, 60_000)
+  t.equal(got.length, expected.size, 'each record once, nothing else')
+  let differing = 0
+  for (const r of got) {
+    const want = expected.get(`${r.partition}:${r.offset}`)
+    const same = want !== undefined &&
+      (want.key === null ? r.key === null : r.key !== null && r.key.equals(want.key)) &&
+      (want.value === null ? r.value === null : r.value !== null && r.value.equals(want.value)) &&
+      r.timestamp === want.timestamp &&
+      JSON.stringify((r.headers ?? []).map(([k, v]) => [k, v?.toString('hex') ?? null])) === JSON.stringify(want.headers.map(([k, v]) => [k, v?.toString('hex') ?? null]))
+    if (!same) {
+      differing++
+      if (differing <= 3) t.fail(`partition ${r.partition} offset ${r.offset} differs`, { want, got: { key: r.key, value: r.value?.subarray(0, 40), timestamp: r.timestamp, headers: r.headers } })
+    }
+  }
+  t.equal(differing, 0, 'every record byte for byte: key, value, headers in order, timestamp')
+}
+
 t.test('what Kafka holds is what was sent, at the reported partition and offset', async t => {
   const topic = await alice.topic(12)
   const expected = new Map<string, Sent>()
@@ -99,22 +121,23 @@ t.test('what Kafka holds is what was sent, at the reported partition and offset'
   t.equal(expected.size, batch.length + streamed.length, 'every record at a partition and offset of its own')
   t.ok(new Set([...expected.keys()].map(k => k.split(':')[0])).size >= 10, 'spread over the partitions')
 
-  const got: BufferedRecord[] = []
-  await session(t, `${alice.ns}.${topic}`, got).start()
-  await waitFor('every record', async () => got.length >= expected.size, 60_000)
-  t.equal(got.length, expected.size, 'each record once, nothing else')
-  let differing = 0
-  for (const r of got) {
-    const want = expected.get(`${r.partition}:${r.offset}`)
-    const same = want !== undefined &&
-      (want.key === null ? r.key === null : r.key !== null && r.key.equals(want.key)) &&
-      (want.value === null ? r.value === null : r.value !== null && r.value.equals(want.value)) &&
-      r.timestamp === want.timestamp &&
-      JSON.stringify((r.headers ?? []).map(([k, v]) => [k, v?.toString('hex') ?? null])) === JSON.stringify(want.headers.map(([k, v]) => [k, v?.toString('hex') ?? null]))
-    if (!same) {
-      differing++
-      if (differing <= 3) t.fail(`partition ${r.partition} offset ${r.offset} differs`, { want, got: { key: r.key, value: r.value?.subarray(0, 40), timestamp: r.timestamp, headers: r.headers } })
-    }
+  await readBack(t, `${alice.ns}.${topic}`, expected)
+})
+
+t.test('compressed batches (PRODUCE_COMPRESSION): what Kafka holds is what was sent', async t => {
+  // lz4 is left out: plugins/kafka/codecs.ts' LZ4 frames are refused by Kafka on produce, kafkajs' own path
+  // included (a known fault of that codec, not of the encoder).
+  for (const compression of ['gzip', 'snappy', 'zstd']) {
+    const other = await build(t, { env: { PRODUCE_COMPRESSION: compression } })
+    const bob = await apiUser(other.app, other.globus)
+    const topic = await bob.topic(3)
+    const records = Array.from({ length: 40 }, (_, i) => record(i))
+    const entries = records.map((r, i) => ({ id: String(i), ...r.body }))
+    const res = await bob.req('POST', `${bob.ns}/topics/${topic}/records:batch`, JSON.stringify({ entries }), { 'content-type': 'application/json' })
+    t.equal(res.statusCode, 207, compression)
+    const { successes } = res.json() as { successes: Array<{ id: string, partition_id: number, offset: number }> }
+    t.equal(successes.length, records.length, `${compression}: every record written`, { failures: (res.json() as { failures: unknown[] }).failures.slice(0, 1) })
+    const expected = new Map(successes.map(s => [`${s.partition_id}:${s.offset}`, (records[Number(s.id)] as { sent: Sent }).sent]))
+    await readBack(t, `${bob.ns}.${topic}`, expected)
   }
-  t.equal(differing, 0, 'every record byte for byte: key, value, headers in order, timestamp')
 })
