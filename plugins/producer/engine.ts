@@ -9,6 +9,8 @@
  *   arrive a few per chunk, makes few, large Kafka requests; a lone record (nothing in flight) goes at once.
  * - Each record's partition is chosen here, before sending (partitioner.ts), so its offset is the base offset
  *   Kafka answers for its partition plus its index among that flush's records of the partition.
+ * - With `encodedBatches`, each partition's records of a flush are encoded here (record-batch.ts) and go to
+ *   kafkajs as one carrier message, which the patched Produce request writes as the partition's batch.
  * - Admission: metadata (topic, partition), the record size and the process-wide in-flight byte budget are
  *   checked before a request's records are queued; a refusal (404, 413, 429, 503) is answered with nothing
  *   sent, and a retry is safe.
@@ -105,8 +107,8 @@ interface Pending extends BatchRecord {
   answered: boolean
 }
 
-// kafkajs groups a flush's messages per partition by copying the list for every message (quadratic), so a
-// flush holds at most this many records of one partition.
+// kafkajs' own path (no `encodedBatches`) groups a flush's messages per partition by copying the list for
+// every message (quadratic), so a flush holds at most this many records of one partition.
 const MAX_PARTITION_RECORDS = 1000
 const MAX_FLUSH_RECORDS = 10_000
 // Resends of a send that wrote nothing, within a short window (see #send).
