@@ -190,6 +190,17 @@ async function sameBytes (original: ProduceRequestModule, replacement: ProduceRe
   return true
 }
 
+/** A Produce request module (v0–v2) that throws for a request carrying encoded records. */
+function refuseCarriers (original: ProduceRequestModule): ProduceRequestModule {
+  if (typeof original !== 'function') throw new Error('kafkajs layout changed')
+  return (args) => {
+    if (args.topicData.some(t => t.partitions.some(p => p.messages.some(m => encodedRecordsOf(m) !== undefined)))) {
+      throw new Error('the Kafka broker only speaks Produce v0–v2 (Kafka before 0.11), which cannot carry record batches; nothing was sent')
+    }
+    return original(args)
+  }
+}
+
 let producePatched: Promise<boolean> | undefined
 
 /**
@@ -211,6 +222,13 @@ export async function patchKafkajsProduceRequest (): Promise<boolean> {
       if (!await sameBytes(original, replacement)) return false
     } catch {
       return false
+    }
+    // Produce v0–v2 (brokers before Kafka 0.11) write message sets, which cannot hold a record batch: a carrier
+    // there would be written as one message holding the batch's bytes. They refuse carriers instead (before
+    // anything is written, so the engine answers 503), and the encoder is used only once both guards are in.
+    const guards = [0, 2].map(v => `kafkajs/src/protocol/requests/produce/v${v}/request.js`)
+    for (const id of guards) {
+      if (!swapModule(id, () => refuseCarriers(require(id) as ProduceRequestModule), ['kafkajs/src/protocol/requests/produce/v1/request.js'])) return false
     }
     return swapModule(v3, () => replacement, PRODUCE_REQUESTS.filter(id => id !== v3))
   })()

@@ -135,3 +135,15 @@ t.test('kafkajs\' record batch decoder reads back what was encoded, with a valid
     t.same(got.headers, headers, `record ${i}: headers`)
   })
 })
+
+t.test('Produce v0–v2 (Kafka before 0.11) refuse carriers before writing anything; kafkajs messages still go', async t => {
+  const records: BatchRecord[] = [{ key: null, value: Buffer.from('v'), headers: [], timestamp: 1_700_000_000_000 }]
+  for (const v of [0, 1, 2]) {
+    const request = require(`kafkajs/src/protocol/requests/produce/v${v}/request.js`) as RequestModule
+    const common = { acks: -1, timeout: 30000, compression: 0 }
+    t.throws(() => request({ ...common, topicData: [{ topic: 't', partitions: [{ partition: 0, messages: [carrier(0, encodeRecords(records))] }] }] }),
+      /cannot carry record batches/, `v${v}: a carrier is refused`)
+    const plain = await request({ ...common, topicData: [{ topic: 't', partitions: [{ partition: 0, messages: [{ key: null, value: Buffer.from('v'), timestamp: '1700000000000' }] }] }] }).encode()
+    t.ok(plain.offset > 0, `v${v}: a kafkajs message is encoded as before`)
+  }
+})
