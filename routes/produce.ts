@@ -15,8 +15,9 @@ import { subjectOf } from '../plugins/namespaces/index.js'
 import { isValidName, invalidName } from '../plugins/namespaces/names.js'
 import { isStreamingBody, KAFKA_V2 } from '../plugins/http/media.js'
 import { BATCH_ID_RE, encodeRecord, encodeV2Record, SCHEMA_TYPES, type EncodedRecord, type V2Format } from '../plugins/producer/records.js'
-import { emptyBody, produceFromStream, type Admission, type RecordResult } from '../plugins/producer/stream.js'
+import { emptyBody, produceFromStream, type Admission, type GroupAdmission, type RecordResult } from '../plugins/producer/stream.js'
 import { successReport } from '../plugins/producer/reports.js'
+import type { Outcome } from '../plugins/producer/engine.js'
 import { ConfluentError, Ref } from '../schemas/common.js'
 import { BatchBody, BatchResponse, ProduceParams, ProduceRecord, ProduceResponse, V2ProduceBody, V2ProduceResponse } from '../schemas/produce.js'
 
@@ -80,6 +81,44 @@ const produce: FastifyPluginAsync = async (fastify) => {
       }
     }
   }
+  /**
+   * Encode the records of a stream's chunk and queue them together; a record that does not encode gets its
+   * error in its place. A request-level refusal (nothing sent) is returned for the stream to go one by one.
+   */
+  const admitMany = async (p: Params, raws: unknown[]): Promise<GroupAdmission> => {
+    const results: Array<RecordResult | undefined> = new Array(raws.length)
+    const records: EncodedRecord[] = []
+    const at: number[] = []
+    for (let i = 0; i < raws.length; i++) {
+      try {
+        records.push(encodeRecord(raws[i]))
+        at.push(i)
+      } catch (e) {
+        results[i] = failure(e)
+      }
+    }
+    if (records.length === 0) return { done: Promise.resolve(results as RecordResult[]) }
+    let done: Promise<Outcome[]>
+    try {
+      done = (await producer.enqueue(namespaces.kafkaTopic(p.namespace, p.topic), p.topic, records)).done
+    } catch (e) {
+      if (ApiError.is(e)) return { refused: e }
+      const f = failure(e)
+      return { done: Promise.resolve(results.map(r => r ?? f)) }
+    }
+    return {
+      done: done.then((outcomes) => {
+        outcomes.forEach((outcome, j) => {
+          const record = records[j] as EncodedRecord
+          results[at[j] as number] = outcome.ok ? { ok: true, report: successReport(p.topic, record, outcome.delivery) } : { ok: false, error: outcome.error }
+        })
+        return results as RecordResult[]
+      }).catch((e: unknown) => {
+        const f = failure(e)
+        return results.map(r => r ?? f)
+      })
+    }
+  }
   const produceOne = async (p: Params, raw: unknown): Promise<RecordResult> => (await admitOne(p, raw)).done
 
   // v3 bodies: Confluent answers in application/json; the family's error handler picks its vnd type.
@@ -132,6 +171,19 @@ const produce: FastifyPluginAsync = async (fastify) => {
       let out: PassThrough | undefined
       let end: Awaited<ReturnType<typeof produceFromStream>>
       const streaming = isStreamingBody(request.headers)
+      /** Result lines out, in one write; resolves when the output can take more. */
+      const writeOut = async (text: string): Promise<void> => {
+        const stream = out as PassThrough
+        if (stream.destroyed) throw new Error('the client is gone')
+        if (stream.write(text)) return
+        // A client that stops reading its results holds the stream as much as one that stops sending: it
+        // gets the same idle bound, then the connection is cut (nothing can reach it any more).
+        if (!await drained(stream, streaming ? config.PRODUCE_STREAM_IDLE_TIMEOUT_MS : undefined)) {
+          request.log.info('produce stream: the client read no results for PRODUCE_STREAM_IDLE_TIMEOUT_MS; connection closed')
+          request.raw.socket.destroy()
+          throw new Error('the client is not reading')
+        }
+      }
       try {
         // Not destroyed when reading stops early: the results still go out on the socket (closeUnreadBody).
         end = await produceFromStream(body.stream.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>, {
@@ -140,23 +192,18 @@ const produce: FastifyPluginAsync = async (fastify) => {
           window: config.PRODUCE_STREAM_MAX_IN_FLIGHT,
           ...(streaming ? { idleMs: config.PRODUCE_STREAM_IDLE_TIMEOUT_MS } : {}),
           handle: (raw) => admitOne(p, raw),
+          handleMany: (raws) => admitMany(p, raws),
           open: () => {
             out = new PassThrough()
             // A client gone mid-stream destroys the output; its records already sent are written all the same.
             out.on('error', () => {})
             reply.code(200).type(JSON_TYPE).send(out)
           },
-          write: async (line) => {
-            const stream = out as PassThrough
-            if (stream.destroyed) throw new Error('the client is gone')
-            if (stream.write(JSON.stringify(line) + '\r\n')) return
-            // A client that stops reading its results holds the stream as much as one that stops sending: it
-            // gets the same idle bound, then the connection is cut (nothing can reach it any more).
-            if (!await drained(stream, streaming ? config.PRODUCE_STREAM_IDLE_TIMEOUT_MS : undefined)) {
-              request.log.info('produce stream: the client read no results for PRODUCE_STREAM_IDLE_TIMEOUT_MS; connection closed')
-              request.raw.socket.destroy()
-              throw new Error('the client is not reading')
-            }
+          write: async (line) => writeOut(JSON.stringify(line) + '\r\n'),
+          writeMany: async (lines) => {
+            let text = ''
+            for (const line of lines) text += JSON.stringify(line) + '\r\n'
+            await writeOut(text)
           }
         })
       } catch (e) {

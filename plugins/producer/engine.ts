@@ -9,6 +9,8 @@
  *   arrive a few per chunk, makes few, large Kafka requests; a lone record (nothing in flight) goes at once.
  * - Each record's partition is chosen here, before sending (partitioner.ts), so its offset is the base offset
  *   Kafka answers for its partition plus its index among that flush's records of the partition.
+ * - With `encodedBatches`, each partition's records of a flush are encoded here (record-batch.ts) and go to
+ *   kafkajs as one carrier message, which the patched Produce request writes as the partition's batch.
  * - Admission: metadata (topic, partition), the record size and the process-wide in-flight byte budget are
  *   checked before a request's records are queued; a refusal (404, 413, 429, 503) is answered with nothing
  *   sent, and a retry is safe.
@@ -29,6 +31,7 @@ import { kafkaErrorType, rootMessage } from '../kafka/errors.js'
 import { ByteBudget, notAdmitted } from './admission.js'
 import type { TopicMetadataCache } from './metadata.js'
 import { partitionForKey, Spreader } from './partitioner.js'
+import { carrier, encodeRecords, type BatchRecord } from './record-batch.js'
 import { ProduceErrors, recordSize, type EncodedRecord } from './records.js'
 
 /** What the engine needs of a kafkajs producer. */
@@ -64,6 +67,11 @@ export interface ProduceEngineOptions {
   maxInFlightSends?: number
   /** kafkajs-patch.ts is in place: headers go as an ordered list and may have null values. */
   orderedHeaders?: boolean
+  /**
+   * kafkajs-patch.ts `patchKafkajsProduceRequest` is in place: each partition's records go to kafkajs already
+   * encoded (record-batch.ts), as one carrier message, instead of as one kafkajs message per record.
+   */
+  encodedBatches?: boolean
   /** Seconds a 429 asks the client to wait. */
   retryAfterSeconds?: number
   log?: { warn (obj: object, msg: string): void, error (obj: object, msg: string): void }
@@ -78,18 +86,29 @@ export interface Delivery {
 
 export type Outcome = { ok: true, delivery: Delivery } | { ok: false, error: ApiError }
 
-interface Pending {
+/** The records of one `enqueue` call: their outcomes, answered when the last one is settled. */
+interface Group {
+  outcomes: Array<Outcome | undefined>
+  remaining: number
+  resolve: () => void
+}
+
+/** A queued record (a BatchRecord as record-batch.ts encodes it). */
+interface Pending extends BatchRecord {
   topic: string
   userTopic: string
   partition: number
-  message: Message
-  timestamp: number
+  /** kafkajs' headers, when records go as kafkajs messages (no `encodedBatches`). */
+  kafkaHeaders: Message['headers']
   size: number
-  settle: (o: Outcome) => void
+  group: Group
+  /** The record's place in its group. */
+  index: number
+  answered: boolean
 }
 
-// kafkajs groups a flush's messages per partition by copying the list for every message (quadratic), so a
-// flush holds at most this many records of one partition.
+// kafkajs' own path (no `encodedBatches`) groups a flush's messages per partition by copying the list for
+// every message (quadratic), so a flush holds at most this many records of one partition.
 const MAX_PARTITION_RECORDS = 1000
 const MAX_FLUSH_RECORDS = 10_000
 // Resends of a send that wrote nothing, within a short window (see #send).
@@ -155,18 +174,20 @@ export class ProduceEngine {
     this.#refuseWhileDraining()
     const outcomes: Array<Outcome | undefined> = new Array(records.length)
     const accepted: Array<{ index: number, partition: number, size: number, record: EncodedRecord, headers: Message['headers'] }> = []
+    const encoded = this.#o.encodedBatches === true
     let bytes = 0
-    records.forEach((record, index) => {
+    for (let index = 0; index < records.length; index++) {
+      const record = records[index] as EncodedRecord
       const size = recordSize(record)
       if (size > this.#o.maxRecordBytes) {
         outcomes[index] = this.#fail(ProduceErrors.tooLarge(size, this.#o.maxRecordBytes))
-        return
+        continue
       }
       let partition: number
       if (record.partition !== undefined) {
         if (record.partition >= count) {
           outcomes[index] = this.#fail(ProduceErrors.partitionNotFound(record.partition))
-          return
+          continue
         }
         partition = record.partition
       } else if (record.key !== null) {
@@ -175,60 +196,62 @@ export class ProduceEngine {
         partition = this.#spread.next(topic, count)
       }
       let headers: Message['headers']
-      try {
-        headers = headersOf(record, this.#o.orderedHeaders === true)
-      } catch (err) {
-        outcomes[index] = this.#fail(err as ApiError)
-        return
+      if (!encoded) {
+        try {
+          headers = headersOf(record, this.#o.orderedHeaders === true)
+        } catch (err) {
+          outcomes[index] = this.#fail(err as ApiError)
+          continue
+        }
       }
       accepted.push({ index, partition, size, record, headers })
       bytes += size
-    })
-    if (accepted.length > 0) {
-      if (!this.budget.tryAcquire(bytes)) {
-        this.#observers.forEach(o => o.failed(42901))
-        throw notAdmitted(this.#o.retryAfterSeconds ?? 1)
-      }
-      try {
-        await this.#connect()
-        this.#refuseWhileDraining()
-      } catch (err) {
-        this.budget.release(bytes)
-        throw err
-      }
-      const now = Date.now()
-      const settled = accepted.map(({ index, partition, size, record, headers }) => new Promise<void>(resolve => {
-        let answered = false
-        const timestamp = record.timestamp ?? now
-        const message: Message = {
-          key: record.key,
-          value: record.value,
-          partition,
-          timestamp: String(timestamp),
-          headers
-        }
-        this.#queue.push({
-          topic,
-          userTopic,
-          partition,
-          message,
-          timestamp,
-          size,
-          // Once only: the outcome given first stands, and the budget is given back exactly once.
-          settle: (o) => {
-            if (answered) return
-            answered = true
-            outcomes[index] = o
-            this.budget.release(size)
-            resolve()
-          }
-        })
-        this.#queuedBytes += size + RECORD_OVERHEAD
-      }))
-      this.#schedule()
-      return { done: Promise.all(settled).then(() => outcomes as Outcome[]) }
     }
-    return { done: Promise.resolve(outcomes as Outcome[]) }
+    if (accepted.length === 0) return { done: Promise.resolve(outcomes as Outcome[]) }
+    if (!this.budget.tryAcquire(bytes)) {
+      this.#observers.forEach(o => o.failed(42901))
+      throw notAdmitted(this.#o.retryAfterSeconds ?? 1)
+    }
+    try {
+      await this.#connect()
+      this.#refuseWhileDraining()
+    } catch (err) {
+      this.budget.release(bytes)
+      throw err
+    }
+    const now = Date.now()
+    // One promise per call, not per record: the group resolves when its last record is settled.
+    let answer!: () => void
+    const done = new Promise<void>(resolve => { answer = resolve })
+    const group: Group = { outcomes, remaining: accepted.length, resolve: answer }
+    for (const { index, partition, size, record, headers } of accepted) {
+      this.#queue.push({
+        topic,
+        userTopic,
+        partition,
+        key: record.key,
+        value: record.value,
+        headers: record.headers,
+        kafkaHeaders: headers,
+        timestamp: record.timestamp ?? now,
+        size,
+        group,
+        index,
+        answered: false
+      })
+      this.#queuedBytes += size + RECORD_OVERHEAD
+    }
+    this.#schedule()
+    return { done: done.then(() => outcomes as Outcome[]) }
+  }
+
+  /** Once only: the outcome given first stands, and the budget is given back exactly once. */
+  #settle (p: Pending, o: Outcome): void {
+    if (p.answered) return
+    p.answered = true
+    p.group.outcomes[p.index] = o
+    this.budget.release(p.size)
+    if (--p.group.remaining === 0) p.group.resolve()
   }
 
   /**
@@ -324,7 +347,7 @@ export class ProduceEngine {
       // (outcome unknown) and its budget given back; records already answered keep their outcome.
       this.#o.log?.error({ err, records: batch.length }, 'produce: send failed unexpectedly')
       const error = new ApiError(500, 50003, 'Kafka error, outcome unknown (the records may or may not have been written)', { code: 'KAFKA_OUTCOME_UNKNOWN' })
-      for (const p of batch) p.settle({ ok: false, error })
+      for (const p of batch) this.#settle(p, { ok: false, error })
     }).finally(() => {
       this.#inFlight--
       // A replaced producer goes once no send of it can be in flight.
@@ -336,18 +359,7 @@ export class ProduceEngine {
   }
 
   async #send (batch: Pending[]): Promise<void> {
-    const byTopic = new Map<string, Message[]>()
-    const index = new Map<Pending, number>()
-    const counters = new Map<string, number>()
-    for (const p of batch) {
-      let messages = byTopic.get(p.topic)
-      if (!messages) byTopic.set(p.topic, messages = [])
-      messages.push(p.message)
-      const k = `${p.topic}\0${p.partition}`
-      const i = counters.get(k) ?? 0
-      counters.set(k, i + 1)
-      index.set(p, i)
-    }
+    const { byTopic, index } = this.#o.encodedBatches === true ? encodedMessages(batch) : kafkajsMessages(batch)
     const started = process.hrtime.bigint()
     const firstTry = Date.now()
     let results: RecordMetadata[] | undefined
@@ -394,7 +406,7 @@ export class ProduceEngine {
         }
       }
       if (gone.size > 0 && this.#retired.length === 0) this.#replaceProducer()
-      for (const p of batch) p.settle(this.#fail(gone.get(p.topic) ?? error))
+      for (const p of batch) this.#settle(p, this.#fail(gone.get(p.topic) ?? error))
       return
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9
@@ -403,20 +415,65 @@ export class ProduceEngine {
     for (const r of results) base.set(`${r.topicName}\0${r.partition}`, r)
     let written = 0
     let bytes = 0
-    for (const p of batch) {
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i] as Pending
       const r = base.get(`${p.topic}\0${p.partition}`)
       if (!r || r.errorCode !== 0 || r.baseOffset === undefined) {
-        p.settle(this.#fail(new ApiError(500, 50003, `Kafka error, outcome unknown: no acknowledgement for partition ${p.partition}`, { code: 'KAFKA_OUTCOME_UNKNOWN' })))
+        this.#settle(p, this.#fail(new ApiError(500, 50003, `Kafka error, outcome unknown: no acknowledgement for partition ${p.partition}`, { code: 'KAFKA_OUTCOME_UNKNOWN' })))
         continue
       }
-      const offset = Number(BigInt(r.baseOffset) + BigInt(index.get(p) ?? 0))
+      const offset = Number(BigInt(r.baseOffset) + BigInt(index[i] ?? 0))
       const logAppend = r.logAppendTime === undefined ? -1 : Number(r.logAppendTime)
       written++
       bytes += p.size
-      p.settle({ ok: true, delivery: { partition: p.partition, offset, timestamp: logAppend > 0 ? logAppend : p.timestamp } })
+      this.#settle(p, { ok: true, delivery: { partition: p.partition, offset, timestamp: logAppend > 0 ? logAppend : p.timestamp } })
     }
     if (written > 0) this.#observers.forEach(o => o.written(written, bytes))
   }
+}
+
+interface Messages {
+  byTopic: Map<string, Message[]>
+  /** Each record's index among the flush's records of its partition (batch order). */
+  index: number[]
+}
+
+/** One kafkajs message per record (kafkajs encodes them). */
+function kafkajsMessages (batch: Pending[]): Messages {
+  const byTopic = new Map<string, Message[]>()
+  const index: number[] = new Array(batch.length)
+  const counters = new Map<string, number>()
+  batch.forEach((p, n) => {
+    let messages = byTopic.get(p.topic)
+    if (!messages) byTopic.set(p.topic, messages = [])
+    messages.push({ key: p.key, value: p.value, partition: p.partition, timestamp: String(p.timestamp), headers: p.kafkaHeaders })
+    const k = `${p.topic}\0${p.partition}`
+    const i = counters.get(k) ?? 0
+    counters.set(k, i + 1)
+    index[n] = i
+  })
+  return { byTopic, index }
+}
+
+/** One carrier message per partition, its records encoded here (record-batch.ts). */
+function encodedMessages (batch: Pending[]): Messages {
+  const perPartition = new Map<string, Pending[]>()
+  const index: number[] = new Array(batch.length)
+  batch.forEach((p, n) => {
+    const k = `${p.topic}\0${p.partition}`
+    let list = perPartition.get(k)
+    if (!list) perPartition.set(k, list = [])
+    index[n] = list.length
+    list.push(p)
+  })
+  const byTopic = new Map<string, Message[]>()
+  for (const list of perPartition.values()) {
+    const { topic, partition } = list[0] as Pending
+    let messages = byTopic.get(topic)
+    if (!messages) byTopic.set(topic, messages = [])
+    messages.push(carrier(partition, encodeRecords(list)) as unknown as Message)
+  }
+  return { byTopic, index }
 }
 
 function headersOf (record: EncodedRecord, ordered: boolean): Message['headers'] {

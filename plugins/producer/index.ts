@@ -4,7 +4,7 @@ import kafkajs from 'kafkajs'
 import { ProduceEngine } from './engine.js'
 import { TopicMetadataCache } from './metadata.js'
 import { produceWireCounter } from './wire.js'
-import { patchKafkajsCrc32C, patchKafkajsRecordHeaders } from './kafkajs-patch.js'
+import { patchKafkajsCrc32C, patchKafkajsProduceRequest, patchKafkajsRecordHeaders } from './kafkajs-patch.js'
 
 // kafkajs is CommonJS and Node cannot see CompressionTypes as a named export.
 const { CompressionTypes } = kafkajs
@@ -34,6 +34,8 @@ const producerPlugin: FastifyPluginAsync = async (fastify) => {
   const orderedHeaders = patchKafkajsRecordHeaders()
   if (!orderedHeaders) log.warn('kafkajs\' record encoder is not the one patched (kafkajs 2.2.4): headers with a null value are refused')
   if (!patchKafkajsCrc32C()) log.warn('kafkajs\' CRC-32C is not the one patched (kafkajs 2.2.4): record batches are checksummed more slowly')
+  const encodedBatches = await patchKafkajsProduceRequest()
+  if (!encodedBatches) log.warn('kafkajs\' produce request is not the one patched (kafkajs 2.2.4): records go as kafkajs messages, encoded more slowly')
   const wire = produceWireCounter()
   const client = kafka.createClient(`${c.KAFKA_CLIENT_ID}-producer`, { socketFactory: wire.socketFactory })
   const createProducer = () => client.producer({
@@ -62,6 +64,7 @@ const producerPlugin: FastifyPluginAsync = async (fastify) => {
     compression: COMPRESSION[c.PRODUCE_COMPRESSION as keyof typeof COMPRESSION],
     retryAfterSeconds: c.PRODUCE_RETRY_AFTER_SECONDS,
     orderedHeaders,
+    encodedBatches,
     log
   })
   fastify.decorate('producer', engine)

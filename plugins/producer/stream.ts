@@ -23,6 +23,13 @@ export type RecordResult = { ok: true, report: Record<string, unknown> } | { ok:
  */
 export interface Admission { done: Promise<RecordResult>, refused?: ApiError, last?: boolean }
 
+/**
+ * Records handed to the engine together (one Kafka admission for all of them): `done` gives their results in
+ * order; `refused` when the engine refused them as a whole (nothing sent): the stream then admits them one
+ * by one, as `handle` would have.
+ */
+export type GroupAdmission = { done: Promise<RecordResult[]>, refused?: undefined } | { refused: ApiError }
+
 export type StreamEnd =
   | { mode: 'empty' }
   | { mode: 'single', result: RecordResult }
@@ -42,10 +49,17 @@ export interface StreamOptions {
   idleMs?: number
   /** Encode one parsed record and hand it to the engine; resolves once it is queued (or refused); never rejects. */
   handle (raw: unknown): Promise<Admission>
+  /**
+   * `handle` for the records of one chunk at once (one admission, one promise, one write of their results);
+   * never rejects. Absent: records are handled one by one.
+   */
+  handleMany? (raws: unknown[]): Promise<GroupAdmission>
   /** Streaming mode starts: send the 200 and headers. */
   open (): void
   /** Write one result line; resolves when the output can take more. */
   write (result: Record<string, unknown>): Promise<void>
+  /** Write several result lines at once (absent: `write` for each). */
+  writeMany? (results: Array<Record<string, unknown>>): Promise<void>
 }
 
 export function resultLine (r: RecordResult): Record<string, unknown> {
@@ -112,12 +126,24 @@ export async function produceFromStream (source: AsyncIterable<Buffer | string>,
   let last = false
 
   const hasUnanswered = (): boolean => unanswered > 0
+  const writeLines = async (lines: Array<Record<string, unknown>>): Promise<void> => {
+    if (o.writeMany) await o.writeMany(lines)
+    else for (const line of lines) await o.write(line)
+  }
   const enqueue = (p: Promise<RecordResult>): void => {
     unanswered++
     chain = chain.then(async () => {
       const r = await p
       unanswered--
       if (!writeFailed) await o.write(resultLine(r)).catch(() => { writeFailed = true })
+    })
+  }
+  const enqueueMany = (p: Promise<RecordResult[]>, n: number): void => {
+    unanswered += n
+    chain = chain.then(async () => {
+      const rs = await p
+      unanswered -= n
+      if (!writeFailed) await writeLines(rs.map(resultLine)).catch(() => { writeFailed = true })
     })
   }
   const enterStream = (): void => {
@@ -141,14 +167,58 @@ export async function produceFromStream (source: AsyncIterable<Buffer | string>,
     enqueue(p)
     if (unanswered >= o.window) await chain
   }
+  /** Records of one chunk, in groups that keep within the window. */
+  const admitMany = async (handleMany: NonNullable<StreamOptions['handleMany']>, raws: unknown[]): Promise<void> => {
+    let from = 0
+    while (from < raws.length) {
+      if (last) return
+      if (unanswered >= o.window) await chain
+      const group = raws.slice(from, from + Math.max(1, o.window - unanswered))
+      from += group.length
+      let g = await handleMany(group)
+      // Not admitted for lack of budget: as `admit`, wait for the stream's own records, then try again.
+      if (g.refused?.errorCode === 42901 && hasUnanswered()) {
+        await chain
+        g = await handleMany(group)
+      }
+      if (g.refused) {
+        // Refused as a whole, nothing sent: one by one, each record gets what `handle` gives it.
+        for (const raw of group) {
+          await admit(raw)
+          if (last) return
+        }
+        continue
+      }
+      if (!streaming) enterStream()
+      enqueueMany(g.done, group.length)
+      if (unanswered >= o.window) await chain
+    }
+  }
 
   try {
     for await (const chunk of idleBounded(source, o.idleMs)) {
       const objects = splitter.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
-      for (const text of objects) {
-        const raw = parseJsonBody(decodeUtf8(text))
-        await admit(raw)
-        if (last) break
+      // A lone first record of a body of known length may be a single record (a real status): one by one.
+      if (o.handleMany && (streaming || o.streaming || objects.length > 1 || first)) {
+        const raws: unknown[] = []
+        let parseError: unknown
+        for (const text of objects) {
+          try {
+            raws.push(parseJsonBody(decodeUtf8(text)))
+          } catch (err) {
+            // The records before it are sent; the error ends the stream after them.
+            parseError = err
+            break
+          }
+        }
+        if (raws.length > 0) await admitMany(o.handleMany, raws)
+        if (parseError !== undefined && !last) throw parseError
+      } else {
+        for (const text of objects) {
+          const raw = parseJsonBody(decodeUtf8(text))
+          await admit(raw)
+          if (last) break
+        }
       }
       if (writeFailed || last) break
     }
