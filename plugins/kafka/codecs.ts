@@ -8,14 +8,52 @@ import kafkajs from 'kafkajs'
 const { CompressionCodecs, CompressionTypes } = kafkajs
 import SnappyCodec from 'kafkajs-snappy'
 import * as lz4 from 'lz4js'
+import { hash as xxh32 } from 'lz4js/xxh32.js'
 import { decompress as zstdDecompress } from 'fzstd'
 
 interface Encoder { buffer: Buffer }
 interface Codec { compress (encoder: Encoder): Promise<Buffer>, decompress (buffer: Buffer): Promise<Buffer> }
 
+const LZ4_MAGIC = 0x184D2204
+const LZ4_BLOCK = 64 * 1024
+// FLG: version 01, independent blocks, no checksums, no content size. BD: 64 KiB blocks (Kafka's default).
+const LZ4_FLG = 0x60
+const LZ4_BD = 0x40
+const LZ4_INCOMPRESSIBLE = 0x80000000
+
+/**
+ * An LZ4 frame Kafka accepts. lz4js' own frames declare dependent blocks, which Kafka refuses ("Dependent
+ * block stream is unsupported"), so each 64 KiB block is compressed here with a fresh hash table: no match
+ * reaches into an earlier block, and the frame says so.
+ */
+export function lz4Frame (data: Buffer): Buffer {
+  const blocks = Math.max(1, Math.ceil(data.length / LZ4_BLOCK))
+  const out = Buffer.allocUnsafe(7 + blocks * (4 + lz4.compressBound(LZ4_BLOCK)) + 4)
+  out.writeUInt32LE(LZ4_MAGIC, 0)
+  out[4] = LZ4_FLG
+  out[5] = LZ4_BD
+  out[6] = (xxh32(0, out, 4, 2) >>> 8) & 0xFF
+  let pos = 7
+  const hashTable = new Uint32Array(1 << 16)
+  for (let start = 0; start < data.length; start += LZ4_BLOCK) {
+    const block = data.subarray(start, Math.min(start + LZ4_BLOCK, data.length))
+    hashTable.fill(0)
+    const size = lz4.compressBlock(block, out.subarray(pos + 4), 0, block.length, hashTable)
+    if (size === 0 || size >= block.length) {
+      out.writeUInt32LE((LZ4_INCOMPRESSIBLE | block.length) >>> 0, pos)
+      block.copy(out, pos + 4)
+      pos += 4 + block.length
+    } else {
+      out.writeUInt32LE(size, pos)
+      pos += 4 + size
+    }
+  }
+  out.writeUInt32LE(0, pos) // end mark
+  return out.subarray(0, pos + 4)
+}
+
 const lz4Codec = (): Codec => ({
-  // Kafka's LZ4 codec speaks the LZ4 frame format, which lz4js reads and writes.
-  async compress (encoder) { return Buffer.from(lz4.compress(encoder.buffer)) },
+  async compress (encoder) { return lz4Frame(encoder.buffer) },
   async decompress (buffer) { return Buffer.from(lz4.decompress(buffer)) }
 })
 
