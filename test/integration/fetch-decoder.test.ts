@@ -77,7 +77,8 @@ t.test('batches the Java producer compressed with snappy, lz4 and zstd are decod
 })
 
 t.test('a plain kafkajs consumer in the same process still gets kafkajs\' messages', async t => {
-  const consumer = testKafka().consumer({ groupId: uniqueName('plain') })
+  // Frequent metadata refresh: see readTopic in produce.test.ts.
+  const consumer = testKafka().consumer({ groupId: uniqueName('plain'), metadataMaxAge: 1000 })
   t.teardown(() => consumer.disconnect())
   await consumer.connect()
   await consumer.subscribe({ topics: [topic], fromBeginning: true })

@@ -27,7 +27,7 @@ for (const [name, env] of variants) {
     await producer.connect()
     await producer.send({ topic, messages: [{ key: 'k', value: `hello over ${name}` }] })
     await producer.disconnect()
-    const consumer = kafka.consumer({ groupId: uniqueName('plugin-g'), maxWaitTimeInMs: 100 })
+    const consumer = kafka.consumer({ groupId: uniqueName('plugin-g'), maxWaitTimeInMs: 100, metadataMaxAge: 1000 })
     await consumer.connect()
     await consumer.subscribe({ topics: [topic], fromBeginning: true })
     const got = await new Promise<string>((resolve, reject) => {
