@@ -12,6 +12,7 @@ import kafkaPlugin, { type KafkaPluginOptions } from './plugins/kafka/index.js'
 import authPlugin, { type AuthPluginOptions } from './plugins/auth/index.js'
 import namespacesPlugin from './plugins/namespaces/index.js'
 import consumersPlugin from './plugins/consumers/index.js'
+import clusterPlugin from './plugins/cluster/index.js'
 import producerPlugin from './plugins/producer/index.js'
 import metricsPlugin from './plugins/metrics/index.js'
 import healthRoutes from './routes/health.js'
@@ -65,6 +66,9 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   const introspection = fastify.metrics?.service.introspectionObserver
   await fastify.register(authPlugin, introspection ? { ...opts.auth, onIntrospection: introspection } : (opts.auth ?? {}))
   await fastify.register(namespacesPlugin)
+  // Before the consumers (whose instance ids name this node) and before the drain below: on close, the node
+  // leaves the node directory first, so the other nodes stop forwarding here (NODE_URL set; else a no-op).
+  await fastify.register(clusterPlugin)
   await fastify.register(consumersPlugin)
   // Its preClose hook drains the engine (new produce requests get 503, queued records are sent and answered)
   // and its onClose hook disconnects the Kafka producer.
