@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -178,7 +178,9 @@ async function startHaproxyOn (t: Teardownable, port: number, backends: string[]
 }
 
 async function runHaproxy (t: Teardownable, file: string, url: string): Promise<string> {
-  const child = spawn(process.env.HAPROXY_BIN ?? 'haproxy', ['-db', '-f', file], { stdio: ['ignore', 'ignore', 'pipe'] })
+  // Debian installs it in /usr/sbin, which a non-root PATH may lack.
+  const bin = process.env.HAPROXY_BIN ?? (existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : 'haproxy')
+  const child = spawn(bin, ['-db', '-f', file], { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr?.on('data', (c: Buffer) => { stderr += c.toString() })
   let failed: Error | undefined

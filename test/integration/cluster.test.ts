@@ -15,6 +15,8 @@ import { startCluster, type Cluster } from '../helpers/cluster.js'
 import { BINARY, V2, shortName } from '../helpers/api.js'
 import { testKafka } from '../helpers/broker.js'
 import { sleep } from '../helpers/wait.js'
+import { rawClient } from '../helpers/dynamo.js'
+import { ScanCommand } from '@aws-sdk/client-dynamodb'
 import { defaultNamespace } from '../../plugins/namespaces/names.js'
 import { ownerOf } from '../../plugins/cluster/instance-id.js'
 import { FORWARDED_BY, FORWARD_SIGNATURE, FORWARD_TIME, signHop } from '../../plugins/cluster/hop-auth.js'
@@ -260,5 +262,44 @@ t.test('three nodes behind HAProxy', async t => {
     const expired = await call(survivors[0]!.url, user, 'GET', `${instancePath}/subscription`)
     t.equal(expired.status, 404, 'after the dead node expired: 404')
     t.equal((await expired.json() as { error_code: number }).error_code, 40403, 'and 40403')
+  })
+
+  t.test('SIGTERM: the node leaves the directory first, then its instances leave their groups', async t => {
+    const live = cluster.nodes.filter(n => n.child.exitCode === null && n.child.signalCode === null)
+    t.ok(live.length >= 2, 'two nodes left')
+    const [leaving, staying] = live as [typeof live[0], typeof live[0]]
+    const user = await newUser(t, cluster, staying.url)
+    const topic = await newTopic(t, cluster, user)
+    const group = shortName('g')
+    const created = await call(leaving.url, user, 'POST', `${user.ns}/consumers/${group}`, { 'auto.offset.reset': 'earliest' })
+    const { instance_id: id } = await created.json() as { instance_id: string }
+    t.equal(ownerOf(id), leaving.id)
+    const instance = `${user.ns}/consumers/${group}/instances/${id}`
+    t.equal((await call(staying.url, user, 'POST', `${instance}/subscription`, { topics: [topic] })).status, 204)
+    await produce(staying.url, user, topic, 'x')
+    t.same(await readThrough(staying.url, user, instance, 1), ['x'], 'read through the other node')
+    const admin = testKafka().admin()
+    await admin.connect()
+    t.teardown(() => admin.disconnect())
+    const kafkaGroup = `${user.ns}.${group}`
+    t.equal((await admin.describeGroups([kafkaGroup])).groups[0]?.members.length, 1, 'the instance is a member of its group')
+
+    // A long poll forwarded to the leaving node: it returns (drained) rather than being cut.
+    const poll = call(staying.url, user, 'GET', `${instance}/records?timeout=20000`, undefined, { accept: BINARY })
+    await sleep(300)
+    leaving.child.kill('SIGTERM')
+    const polled = await poll
+    t.equal(polled.status, 200, 'the forwarded long poll returned 200 when the node drained')
+    t.same(await leaving.exited, { code: 0, signal: null }, 'the node exited 0 within its grace period')
+    const msgs = leaving.lines.map(l => { try { return (JSON.parse(l) as { msg?: string }).msg } catch { return undefined } })
+    const left = msgs.indexOf('left the node directory')
+    t.ok(left >= 0 && left < msgs.indexOf('closed'), 'it left the node directory, then closed')
+    const items = (await rawClient(t).send(new ScanCommand({ TableName: cluster.env.NODES_TABLE_NAME, ConsistentRead: true }))).Items ?? []
+    t.notOk(items.some(i => i.node_id?.S === leaving.id), 'its entry is gone from the node directory')
+    const { groups } = await admin.describeGroups([kafkaGroup])
+    t.same(groups[0]?.members, [], 'its instance left the group')
+    const gone = await call(staying.url, user, 'GET', `${instance}/subscription`)
+    t.equal(gone.status, 404, 'its instance answers 404 on the other node')
+    t.equal((await gone.json() as { error_code: number }).error_code, 40403)
   })
 })
