@@ -26,6 +26,7 @@ export class NodeRegistry {
   #refreshing: Promise<void> | undefined
   #refreshedAt = 0
   #registered = false
+  #beatAt = 0
   #stopped = false
   readonly #now: () => number
 
@@ -35,6 +36,11 @@ export class NodeRegistry {
 
   get id (): string { return this.opts.id }
   get registered (): boolean { return this.#registered }
+  /**
+   * Do the other nodes see this node live? Registered, and its last heartbeat within NODE_EXPIRY_MS (a node that
+   * cannot reach the directory is taken as gone by the others: /ready says so, and the balancer routes around it).
+   */
+  get current (): boolean { return this.#registered && this.#now() - this.#beatAt <= this.opts.expiryMs }
 
   /** Register (refused when a live node holds this id), read the others, start heartbeating. */
   async start (): Promise<void> {
@@ -43,6 +49,7 @@ export class NodeRegistry {
       throw new Error(`NODE_ID ${this.opts.id} is held by another live node (its heartbeat is younger than NODE_EXPIRY_MS): give each node its own NODE_ID`)
     }
     this.#registered = true
+    this.#beatAt = this.#now()
     this.opts.log.info({ node: this.opts.id, url: this.opts.url }, 'registered in the node directory')
     await this.refresh()
     this.#timer = setInterval(() => { this.#beat().catch(() => {}) }, this.opts.intervalMs).unref()
@@ -51,12 +58,14 @@ export class NodeRegistry {
   async #beat (): Promise<void> {
     if (this.#stopped) return
     try {
-      let ok = await this.directory.heartbeat(this.#self(), this.incarnation)
+      const self = this.#self()
+      let ok = await this.directory.heartbeat(self, this.incarnation)
       // Our entry was taken over or removed (we missed heartbeats long enough to count as gone): enter again
       // if the id is free, otherwise say so loudly; the other holder's instances are not ours.
       if (!ok) ok = await this.directory.register(this.#self(), this.incarnation, this.opts.expiryMs)
       if (!ok && this.#registered) this.opts.log.error({ node: this.opts.id }, 'another live node holds this NODE_ID: requests for this node\'s instances may go to it')
       this.#registered = ok
+      if (ok) this.#beatAt = self.heartbeat
     } catch (err) {
       this.opts.log.warn({ err: describe(err) }, 'node heartbeat failed; retrying at the next interval')
     }

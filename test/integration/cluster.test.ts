@@ -92,6 +92,14 @@ t.test('three nodes behind HAProxy', async t => {
   const cluster = await startCluster(t, 3)
   const byId = new Map(cluster.nodes.map(n => [n.id, n]))
 
+  t.test('every node is ready and says its heartbeat is current', async t => {
+    for (const node of cluster.nodes) {
+      const res = await fetch(`${node.url}/ready`)
+      t.equal(res.status, 200, `${node.id} ready`)
+      t.match(await res.json(), { checks: { node_registry: true } })
+    }
+  })
+
   t.test('instance ids name their owner, and any node serves any instance', async t => {
     const user = await newUser(t, cluster)
     const topic = await newTopic(t, cluster, user)

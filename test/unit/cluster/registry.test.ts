@@ -43,7 +43,9 @@ t.test('nodes register, see each other, drop out when they stop heartbeating, le
   t.equal(await a.resolve('b'), 'http://b:1', 'a finds b (not in its copy: read again on the miss)')
   t.equal(dir.lists, lists + 1)
   t.equal(b.liveUrl('a'), 'http://a:1')
+  t.ok(a.current, 'a registered node is current')
   now += 3001
+  t.notOk(a.current, 'without a heartbeat for longer than the expiry it is not (/ready says not ready)')
   t.equal(b.liveUrl('a'), undefined, 'a heartbeat older than the expiry: gone')
   await b.stop()
   t.notOk(dir.items.has('b'), 'stop removes the entry')
