@@ -32,8 +32,12 @@ export class Forwarder {
 
   constructor (private readonly opts: ForwardOptions, private readonly writeError: ErrorWriter) {}
 
-  /** Send `req` to `base` (a node URL) with `extra` headers added, and answer `res` with what comes back. */
-  forward (req: IncomingMessage, res: ServerResponse, base: string, extra: Record<string, string>): void {
+  /**
+   * Send `req` to `base` (a node URL) with `extra` headers added, and answer `res` with what comes back. A 503
+   * from the owner is checked with `ownerGone` (a node that is shutting down answers 503 once it has left the
+   * node table): when the owner is gone the answer is 404/40403 instead, so the client creates its instance again.
+   */
+  forward (req: IncomingMessage, res: ServerResponse, base: string, extra: Record<string, string>, ownerGone?: () => Promise<boolean>): void {
     const target = new URL(base)
     const secure = target.protocol === 'https:'
     const headers: Record<string, string | string[]> = {}
@@ -68,6 +72,19 @@ export class Forwarder {
       socket.once('close', () => clearTimeout(timer))
     })
     upstream.once('response', answer => {
+      if (answer.statusCode === 503 && ownerGone !== undefined) {
+        answer.pause()
+        ownerGone().catch(() => false).then(gone => {
+          if (!gone || res.destroyed) { pass(answer); return }
+          answer.resume()
+          done('gone', 'the owner is shutting down')
+          this.writeError(res, 404, 40403, 'Consumer instance not found: the node that held it is shutting down.')
+        }, () => {})
+        return
+      }
+      pass(answer)
+    })
+    const pass = (answer: IncomingMessage): void => {
       const out: Record<string, string | string[]> = {}
       const listedBack = connectionListed(answer.headers.connection)
       for (const [name, value] of Object.entries(answer.headers)) {
@@ -77,7 +94,7 @@ export class Forwarder {
       answer.pipe(res)
       answer.once('end', () => done('forwarded'))
       answer.once('close', () => { if (!answer.complete) { done('failed', 'the owner\'s answer was cut'); res.destroy() } })
-    })
+    }
     upstream.once('error', (err: NodeJS.ErrnoException) => {
       if (res.headersSent) { res.destroy(); done('failed', err.code ?? err.message); return }
       if (res.destroyed) { done('failed', 'client gone'); return }

@@ -110,7 +110,8 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async (fastify, 
       const url = await registry.resolve(owner)
       if (url === undefined) throw Errors.instanceNotFound()
       reply.hijack()
-      forwarder.forward(request.raw, reply.raw, url, signHop(secret, hopRequest, nodeId, owner))
+      // A 503 from the owner may be its shutdown: gone from the node table means its instances are gone too.
+      forwarder.forward(request.raw, reply.raw, url, signHop(secret, hopRequest, nodeId, owner), () => registry.gone(owner))
     }
   }
   fastify.decorate('cluster', api)

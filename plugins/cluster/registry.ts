@@ -100,6 +100,12 @@ export class NodeRegistry {
     return this.liveUrl(id)
   }
 
+  /** Is the node gone, after a fresh read of the directory (at most every 250 ms: a burst of checks shares one)? */
+  async gone (id: string): Promise<boolean> {
+    if (this.#now() - this.#refreshedAt >= MISS_REFRESH_MS) await this.refresh().catch(() => {})
+    return this.liveUrl(id) === undefined
+  }
+
   /** Live nodes, this one included when registered. */
   live (): NodeEntry[] {
     const now = this.#now()

@@ -17,12 +17,12 @@ async function listen (t: Tap, handler: http.RequestListener): Promise<string> {
 }
 type Tap = { teardown (fn: () => unknown): void }
 
-async function relay (t: Tap, target: string, outcomes: string[] = []): Promise<string> {
+async function relay (t: Tap, target: string, outcomes: string[] = [], ownerGone?: () => Promise<boolean>): Promise<string> {
   const forwarder = new Forwarder({ connectTimeoutMs: 1000, onDone: o => outcomes.push(o) }, (res, status, code, message) => {
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error_code: code, message }))
   })
   t.teardown(() => forwarder.close())
-  return listen(t, (req, res) => forwarder.forward(req, res, target, { 'x-diaspora-forwarded-by': 'relay' }))
+  return listen(t, (req, res) => forwarder.forward(req, res, target, { 'x-diaspora-forwarded-by': 'relay' }, ownerGone))
 }
 
 function request (url: string, method: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number, headers: http.IncomingHttpHeaders, body: string }> {
@@ -97,4 +97,20 @@ t.test('a client that leaves stops the owner\'s request (a long poll ends there 
   setTimeout(() => req.destroy(), 100)
   await originClosed
   t.pass('the owner saw its request closed')
+})
+
+t.test('a 503 from an owner that left the node table (shutting down) is 40403; from a live owner it passes', async t => {
+  const origin = await listen(t, (_req, res) => {
+    res.writeHead(503, { 'content-type': 'application/json' }).end('{"error_code":503,"message":"closing"}')
+  })
+  const outcomes: string[] = []
+  const gone = await relay(t, origin, outcomes, async () => true)
+  const res = await request(`${gone}/x`, 'GET')
+  t.equal(res.status, 404)
+  t.equal(JSON.parse(res.body).error_code, 40403)
+  const live = await relay(t, origin, outcomes, async () => false)
+  const passed = await request(`${live}/x`, 'GET')
+  t.equal(passed.status, 503, 'a live owner\'s 503 (Kafka unreachable, say) passes as it is')
+  t.equal(JSON.parse(passed.body).message, 'closing')
+  t.same(outcomes, ['gone', 'forwarded'])
 })

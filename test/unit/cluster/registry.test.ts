@@ -47,8 +47,13 @@ t.test('nodes register, see each other, drop out when they stop heartbeating, le
   now += 3001
   t.notOk(a.current, 'without a heartbeat for longer than the expiry it is not (/ready says not ready)')
   t.equal(b.liveUrl('a'), undefined, 'a heartbeat older than the expiry: gone')
+  now -= 3001
+  t.notOk(await a.gone('b'), 'b is live')
   await b.stop()
   t.notOk(dir.items.has('b'), 'stop removes the entry')
+  t.notOk(await a.gone('b'), 'within 250 ms of the last read, a\'s copy still has b')
+  now += 250
+  t.ok(await a.gone('b'), 'then a reads the directory again: b left')
   now += 1000
   await a.refresh()
   t.equal(await a.resolve('b'), undefined, 'a stopped node is gone')
