@@ -13,6 +13,7 @@ import authPlugin, { type AuthPluginOptions } from './plugins/auth/index.js'
 import namespacesPlugin from './plugins/namespaces/index.js'
 import credentialsPlugin from './plugins/credentials/index.js'
 import consumersPlugin from './plugins/consumers/index.js'
+import clusterPlugin from './plugins/cluster/index.js'
 import producerPlugin from './plugins/producer/index.js'
 import metricsPlugin from './plugins/metrics/index.js'
 import healthRoutes from './routes/health.js'
@@ -67,6 +68,9 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(authPlugin, introspection ? { ...opts.auth, onIntrospection: introspection } : (opts.auth ?? {}))
   await fastify.register(namespacesPlugin)
   await fastify.register(credentialsPlugin)
+  // Before the consumers (whose instance ids name this node) and before the drain below: on close, the node
+  // leaves the node directory first, so the other nodes stop forwarding here (NODE_URL set; else a no-op).
+  await fastify.register(clusterPlugin)
   await fastify.register(consumersPlugin)
   // Its preClose hook drains the engine (new produce requests get 503, queued records are sent and answered)
   // and its onClose hook disconnects the Kafka producer.

@@ -12,6 +12,8 @@ import produceRoutes from './produce.js'
 
 const api: FastifyPluginAsync = async (fastify) => {
   fastify.addHook('onRequest', fastify.authenticate)
+  // Several nodes: forged forwarding headers are refused, another node's instance is served by that node.
+  if (fastify.cluster) fastify.addHook('onRequest', fastify.cluster.onRequest)
   await fastify.register(userRoutes)
   await fastify.register(keyRoutes)
   await fastify.register(namespaceRoutes)
@@ -26,6 +28,7 @@ const api: FastifyPluginAsync = async (fastify) => {
  */
 export const apiV2: FastifyPluginAsync = async (fastify) => {
   fastify.addHook('onRequest', fastify.authenticate)
+  if (fastify.cluster) fastify.addHook('onRequest', fastify.cluster.onRequest)
   await fastify.register(consumerRoutes, { family: 'v2' })
 }
 

@@ -17,8 +17,14 @@ export const DEV_TOKEN_RECIPE = "openssl rand -base64 32  (or: node -e \"console
  * Anything that prints or logs configuration must go through this list.
  */
 export const SECRET_VARIABLES: ReadonlySet<string> = new Set([
-  'SERVER_SECRET', 'DEV_TOKEN', 'METRICS_TOKEN', 'KAFKA_SASL_PASSWORD', 'KAFKA_SASL_OAUTHBEARER_TOKEN', 'KEYS_ENCRYPTION_KEY'
+  'SERVER_SECRET', 'DEV_TOKEN', 'METRICS_TOKEN', 'KAFKA_SASL_PASSWORD', 'KAFKA_SASL_OAUTHBEARER_TOKEN', 'KEYS_ENCRYPTION_KEY',
+  'NODE_SECRET'
 ])
+
+/** NODE_ID: letters, digits and inner hyphens (no dots: `..` separates it from the name in an instance id). */
+export const NODE_ID_PATTERN = '^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$'
+/** NODE_SECRET: shortest length (shared by every node, signs the hop between them). */
+export const NODE_SECRET_MIN_LENGTH = 32
 
 const Int = (def: number, min: number, max = Number.MAX_SAFE_INTEGER, description?: string) =>
   Type.Integer({ default: def, minimum: min, maximum: max, description })
@@ -27,7 +33,7 @@ export const ConfigSchema = Type.Object({
   PORT: Int(8000, 0, 65535, 'HTTP port'),
   HOST: Type.String({ default: '0.0.0.0', minLength: 1, description: 'address to listen on (AUTH_MODE=dev: 127.0.0.1 unless set)' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' }),
-  PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s/]+(/[^\\s]*)?$', description: 'absolute base URL of this node, used for base_uri' })),
+  PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s/]+(/[^\\s]*)?$', description: 'absolute base URL clients reach the service at (several nodes: the load balancer), used for base_uri' })),
   BODY_LIMIT: Int(1048576, 1024, 64 * 1048576, 'largest accepted request body in bytes'),
   REQUEST_BODY_TIMEOUT_MS: Int(60000, 100, 3600000, 'a request body (other than a produce stream) not received this long after the request began: 408'),
   CLOSE_GRACE_MS: Int(10000, 100, 600000),
@@ -71,6 +77,15 @@ export const ConfigSchema = Type.Object({
   DEV_SUBJECT: Type.String({ default: '00000000-0000-4000-8000-00000000de70', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' }),
   DEV_TOKEN: Type.Optional(Type.String({ minLength: DEV_TOKEN_MIN_LENGTH, pattern: '^[A-Za-z0-9._~+/-]+=*$', description: 'fixed dev token (default: random at start)' })),
   DEV_ALLOW_REMOTE: Type.Boolean({ default: false, description: 'AUTH_MODE=dev: allow a HOST other than loopback (the dev token is then accepted from the network)' }),
+
+  // Several nodes behind one address (on when NODE_URL is set; plugins/cluster)
+  NODE_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s/?#]+/?$', description: 'this node\'s own address as the other nodes reach it (scheme, host, port); setting it turns several-node mode on' })),
+  NODE_ID: Type.Optional(Type.String({ pattern: NODE_ID_PATTERN, description: 'stable id of this node, named in its consumer instance ids (default: derived from the host name)' })),
+  NODE_SECRET: Type.Optional(Type.String({ minLength: NODE_SECRET_MIN_LENGTH, description: 'shared by every node: signs the requests one node forwards to another' })),
+  NODES_TABLE_NAME: Type.String({ default: 'diaspora-nodes-table', minLength: 3, maxLength: 255, pattern: '^[A-Za-z0-9_.-]+$', description: 'DynamoDB table of live nodes (hash key node_id; created with METADATA_CREATE_TABLES)' }),
+  NODE_HEARTBEAT_INTERVAL_MS: Int(2000, 100, 600000, 'how often a node renews its entry and re-reads the others'),
+  NODE_EXPIRY_MS: Int(10000, 300, 3600000, 'a node whose entry is older than this is gone: its instances answer 40403'),
+  NODE_FORWARD_CONNECT_TIMEOUT_MS: Int(2000, 50, 60000, 'a node that does not accept a forwarded request\'s connection this fast is taken as gone'),
 
   // Namespaces and topics
   METADATA_STORE: Type.String({ default: './data/metadata.json', minLength: 1, description: '"dynamodb" for the DynamoDB store; anything else is the path of the file store' }),
@@ -219,7 +234,48 @@ function crossChecks (c: Config): string[] {
   if (c.METRICS_PORT !== undefined && c.METRICS_PORT !== 0 && c.METRICS_PORT === c.PORT) p.push('METRICS_PORT: must differ from PORT (the metrics listener is separate from the API)')
   if (c.PRODUCE_MAX_IN_FLIGHT_BYTES < c.PRODUCE_MAX_RECORD_BYTES) p.push('PRODUCE_MAX_IN_FLIGHT_BYTES: must be at least PRODUCE_MAX_RECORD_BYTES')
   if (c.CONSUMER_HEARTBEAT_INTERVAL_MS >= c.CONSUMER_SESSION_TIMEOUT_MS) p.push('CONSUMER_HEARTBEAT_INTERVAL_MS: must be below CONSUMER_SESSION_TIMEOUT_MS')
+  p.push(...clusterChecks(c))
   return p
+}
+
+/**
+ * Several-node mode (NODE_URL set): refuse what cannot work across nodes, saying why, rather than a service
+ * that answers half of its requests wrongly behind a load balancer.
+ */
+function clusterChecks (c: Config): string[] {
+  const p: string[] = []
+  if (c.NODE_URL === undefined) {
+    for (const v of ['NODE_ID', 'NODE_SECRET'] as const) {
+      if (c[v] !== undefined) p.push(`${v}: set, but NODE_URL is not (NODE_URL, this node's own address, turns several-node mode on)`)
+    }
+    return p
+  }
+  if (c.METADATA_STORE !== 'dynamodb') {
+    p.push('METADATA_STORE: NODE_URL is set (several nodes), but the file store is one process\'s file that no other node sees: ' +
+      'set METADATA_STORE=dynamodb, or unset NODE_URL for a single node')
+  }
+  if (c.NODE_SECRET === undefined) {
+    p.push(`NODE_SECRET: required when NODE_URL is set: ${NODE_SECRET_MIN_LENGTH}+ characters shared by every node, which sign the requests they forward to each other (make one with: openssl rand -base64 32)`)
+  }
+  if (c.NODE_EXPIRY_MS < 2 * c.NODE_HEARTBEAT_INTERVAL_MS) {
+    p.push('NODE_EXPIRY_MS: must be at least twice NODE_HEARTBEAT_INTERVAL_MS (one late heartbeat must not drop a live node)')
+  }
+  if (c.PUBLIC_URL !== undefined && sameOrigin(c.PUBLIC_URL, c.NODE_URL)) {
+    p.push('PUBLIC_URL: names this node (the same origin as NODE_URL); with several nodes it must be the shared address of the load ' +
+      'balancer, since the SDK only follows a base_uri on its own base URL\'s origin')
+  }
+  if (c.AUTH_MODE === 'dev' && c.DEV_TOKEN === undefined) {
+    p.push('DEV_TOKEN: AUTH_MODE=dev with several nodes needs the same DEV_TOKEN on every node (each would otherwise mint its own, and a request forwarded to another node would be refused)')
+  }
+  return p
+}
+
+function sameOrigin (a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin
+  } catch {
+    return false
+  }
 }
 
 /** The scope a token must carry unless configured otherwise. */

@@ -39,11 +39,13 @@ const consumersPlugin: FastifyPluginAsync = async (fastify) => {
     instanceTimeoutMs: c.CONSUMER_INSTANCE_TIMEOUT_MS,
     maxPerSubject: c.CONSUMER_MAX_INSTANCES_PER_SUBJECT,
     // Shutdown (server.ts): in-flight requests get 40 % of CLOSE_GRACE_MS, leaving the groups the next 40 %.
-    closeTimeoutMs: Math.floor(c.CLOSE_GRACE_MS * 0.4)
+    closeTimeoutMs: Math.floor(c.CLOSE_GRACE_MS * 0.4),
+    // Several nodes: instance ids name this node, so any node can send a request to the instance's owner.
+    ...(fastify.cluster ? { instanceName: fastify.cluster.instanceName } : {})
   })
   if (!fetchDecoderPatched) fastify.log.warn('kafkajs\' layout is not the one the fetch decoder patches (kafkajs 2.2.4): fetched records are decoded by kafkajs, about a quarter more CPU per record')
   fastify.decorate('consumers', registry)
   fastify.addHook('onClose', async () => { await registry.closeAll() })
 }
 
-export default fp(consumersPlugin, { name: 'consumers', fastify: '5.x', dependencies: ['config', 'kafka', 'namespaces'] })
+export default fp(consumersPlugin, { name: 'consumers', fastify: '5.x', dependencies: ['config', 'kafka', 'namespaces', 'cluster'] })

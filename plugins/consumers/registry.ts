@@ -16,6 +16,8 @@ export interface RegistryOptions {
   /** How long an expired id is remembered (bounded by maxExpiredMemory entries). */
   expiredMemoryMs?: number
   maxExpiredMemory?: number
+  /** The id of a new instance from the requested name, if any (several nodes: tagged with the node's id). */
+  instanceName?: (requested?: string) => string
 }
 
 export interface RegistryStats { instances: number, created: number, deleted: number, expired: number }
@@ -41,7 +43,7 @@ export class ConsumerRegistry {
 
   create (opts: Omit<InstanceOptions, 'name'> & { name?: string }): ConsumerInstance {
     if (this.#closing) throw Errors.brokerUnavailable('the service is shutting down')
-    const name = opts.name ?? `rest-consumer-${randomUUID()}`
+    const name = this.opts.instanceName ? this.opts.instanceName(opts.name) : (opts.name ?? `rest-consumer-${randomUUID()}`)
     const k = key(opts.namespace, opts.group, name)
     if (this.#instances.has(k)) throw Errors.instanceExists()
     const count = this.#perSubject.get(opts.subject) ?? 0

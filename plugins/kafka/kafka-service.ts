@@ -7,7 +7,14 @@ import type { Config } from '../config/config.js'
 import { kafkaClientConfig, type MinimalLogger, type TokenProvider } from './client-options.js'
 import { registerCodecs } from './codecs.js'
 import { createCachedTokenProvider, mskIamSigner } from './msk-iam.js'
-import { toKafkaApiError } from './errors.js'
+import { kafkaErrorType, toKafkaApiError } from './errors.js'
+
+/** Shortest time between two replacements of the shared admin client (retireAdmin). */
+const ADMIN_RETIRE_INTERVAL_MS = 1000
+/** Admin calls that only read: made once more on a new client after an "unknown topic" that retired the old one. */
+const ADMIN_READS: ReadonlySet<string> = new Set([
+  'listTopics', 'fetchTopicMetadata', 'fetchTopicOffsets', 'fetchTopicOffsetsByTimestamp', 'fetchOffsets', 'describeCluster', 'describeGroups', 'describeConfigs'
+])
 
 export interface KafkaServiceOptions {
   logger?: MinimalLogger
@@ -20,6 +27,10 @@ export class KafkaService {
   #logger: MinimalLogger | undefined
   #kafka: Kafka | undefined
   #adminReady: Promise<Admin> | undefined
+  #retiredAt = 0
+  /** The connected shared admin client (retireAdmin compares against it). */
+  #current: Admin | undefined
+  #retired = new Set<Admin>()
   #closed = false
 
   constructor (config: Config, opts: KafkaServiceOptions = {}) {
@@ -57,14 +68,71 @@ export class KafkaService {
     if (this.#closed) throw new Error('Kafka service is closed')
     if (!this.#adminReady) {
       this.#kafka ??= this.createClient(`${this.config.KAFKA_CLIENT_ID}-admin`)
-      const admin = this.#kafka.admin()
-      this.#adminReady = admin.connect().then(() => admin, async (err: unknown) => {
+      const admin = this.#selfRetiring(this.#kafka.admin())
+      this.#adminReady = admin.connect().then(() => { this.#current = admin; return admin }, async (err: unknown) => {
         this.#adminReady = undefined
         await admin.disconnect().catch(() => {})
         throw toKafkaApiError(err)
       })
     }
     return this.#adminReady
+  }
+
+  /**
+   * The admin client, retired by an "unknown topic" answer (retireAdmin), at most once every
+   * ADMIN_RETIRE_INTERVAL_MS (a user asking for a topic that does not exist costs no new connection each time).
+   * Calls that only read are then made once more on the new client; the others pass the error on (their
+   * callers know whether a second run is safe: namespace-service.ts).
+   */
+  #selfRetiring (admin: Admin): Admin {
+    const wrapped: Admin = new Proxy(admin, {
+      get: (target, prop, receiver) => {
+        const value = Reflect.get(target, prop, receiver) as unknown
+        if (typeof value !== 'function' || prop === 'connect' || prop === 'disconnect' || prop === 'on' || prop === 'logger') return value
+        const call = (...args: unknown[]): unknown => (value as (...a: unknown[]) => unknown).apply(target, args)
+        if (typeof prop === 'string' && ADMIN_READS.has(prop)) {
+          return async (...args: unknown[]) => {
+            try {
+              return await call(...args)
+            } catch (err) {
+              if (kafkaErrorType(err) !== 'UNKNOWN_TOPIC_OR_PARTITION' || !this.retireAdmin(wrapped)) throw err
+              const fresh = await this.admin() as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>
+              return await fresh[prop]?.(...args)
+            }
+          }
+        }
+        return (...args: unknown[]) => {
+          const out = call(...args)
+          if (out instanceof Promise) {
+            out.catch((err: unknown) => { if (kafkaErrorType(err) === 'UNKNOWN_TOPIC_OR_PARTITION') this.retireAdmin(wrapped) })
+          }
+          return out
+        }
+      }
+    })
+    return wrapped
+  }
+
+  /**
+   * Replace the shared admin client (the next admin() call connects a new one) once it answered "unknown
+   * topic". kafkajs keeps every topic a client ever asked about and names them all in each metadata refresh;
+   * a topic deleted by another process (another node, the existing service) is forgotten only by the client
+   * that deleted it, so every later call of this one would fail the same way. `admin` is the client that
+   * failed: a caller that comes late does not retire the replacement. Unless `force` (a caller for which
+   * "unknown topic" cannot be the user's mistake), at most once every ADMIN_RETIRE_INTERVAL_MS.
+   */
+  retireAdmin (admin: Admin, force = false): boolean {
+    // Already replaced (by a caller that failed at the same time): the new client is the one to try.
+    if (this.#current !== admin) return true
+    const now = Date.now()
+    if (!force && now - this.#retiredAt < ADMIN_RETIRE_INTERVAL_MS) return false
+    this.#retiredAt = now
+    this.#adminReady = undefined
+    this.#current = undefined
+    // In-flight calls of the old client finish first; it is dropped after a grace period (or on close).
+    this.#retired.add(admin)
+    setTimeout(() => { this.#retired.delete(admin); admin.disconnect().catch(() => {}) }, 30_000).unref()
+    return true
   }
 
   /** Is a broker answering? Bounded by `timeoutMs` whatever kafkajs' retries do. */
@@ -93,5 +161,7 @@ export class KafkaService {
     const ready = this.#adminReady
     this.#adminReady = undefined
     if (ready) await ready.then(a => a.disconnect(), () => {})
+    await Promise.all([...this.#retired].map(a => a.disconnect().catch(() => {})))
+    this.#retired.clear()
   }
 }

@@ -40,6 +40,8 @@ import { resolveSettings, settingsConflicts, type TopicLimits, type TopicRequest
 export interface KafkaAdminSource {
   admin (): Promise<Admin>
   brokerCount (): Promise<number>
+  /** Replace an admin client that answered "unknown topic" (KafkaService.retireAdmin); optional for fakes. */
+  retireAdmin? (admin: Admin, force?: boolean): boolean
 }
 
 export interface ServiceLogger {
@@ -450,8 +452,11 @@ export class NamespaceService {
     try {
       await admin.deleteTopics({ topics: names })
     } catch (err) {
-      // Gone between our listing and the delete: the outcome we wanted.
+      // Gone between our listing and the delete: the outcome we wanted. Unless they are still listed: then the
+      // client asked about a topic another node deleted (#kafkaOp tries again with a new one).
       if (kafkaErrorType(err) !== 'UNKNOWN_TOPIC_OR_PARTITION') throw err
+      const listed = new Set(await admin.listTopics())
+      if (names.some(n => listed.has(n))) throw err
     }
   }
 
@@ -469,10 +474,24 @@ export class NamespaceService {
 
   /** Run a Kafka call; kafkajs errors become the contract's errors (503/50302 when no broker answers). */
   async #kafkaOp<T> (fn: (admin: Admin) => Promise<T>): Promise<T> {
+    let admin: Admin | undefined
     try {
-      return await fn(await this.kafka.admin())
+      admin = await this.kafka.admin()
+      return await fn(admin)
     } catch (err) {
       if (err instanceof ApiError) throw err
+      // "Unknown topic" from a client that still asks about a topic another node deleted (kafka-service.ts,
+      // retireAdmin): once more with a new client. Every operation here starts by reading Kafka's state, so
+      // a second run continues where the first stopped.
+      if (admin !== undefined && kafkaErrorType(err) === 'UNKNOWN_TOPIC_OR_PARTITION' && this.kafka.retireAdmin) {
+        this.kafka.retireAdmin(admin, true)
+        try {
+          return await fn(await this.kafka.admin())
+        } catch (again) {
+          if (again instanceof ApiError) throw again
+          throw toKafkaApiError(again)
+        }
+      }
       throw toKafkaApiError(err)
     }
   }

@@ -143,3 +143,27 @@ t.test('Kafka credentials: off by default; iam and scram need what they use', as
   t.equal(iam.MSK_CLUSTER_NAME, 'prod-1')
   t.throws(() => loadConfig({ AUTH_MODE: 'dev', AWS_ACCOUNT_ID: '12' }), /AWS_ACCOUNT_ID/)
 })
+
+t.test('several nodes: what cannot work across nodes is refused at start, saying why', async t => {
+  const secret = randomBytes(32).toString('base64url')
+  const base = { SERVER_CLIENT_ID: 'c', SERVER_SECRET: 's', NODE_URL: 'http://10.0.0.5:8000', NODE_SECRET: secret, METADATA_STORE: 'dynamodb', PUBLIC_URL: 'https://diaspora.example.org' }
+  const c = loadConfig(base)
+  t.equal(c.NODE_URL, 'http://10.0.0.5:8000')
+  t.equal(c.NODES_TABLE_NAME, 'diaspora-nodes-table')
+  t.equal(c.NODE_HEARTBEAT_INTERVAL_MS, 2000)
+  t.equal(c.NODE_EXPIRY_MS, 10000)
+  t.throws(() => loadConfig({ ...base, METADATA_STORE: './data/metadata.json' }), /METADATA_STORE: NODE_URL is set \(several nodes\), but the file store is one process's file/)
+  t.throws(() => loadConfig({ ...base, NODE_SECRET: undefined }), /NODE_SECRET: required when NODE_URL is set/)
+  const short = 'x'.repeat(20)
+  t.throws(() => loadConfig({ ...base, NODE_SECRET: short }), /NODE_SECRET: .*got 20 characters, value not shown/)
+  t.throws(() => loadConfig({ ...base, PUBLIC_URL: 'http://10.0.0.5:8000/' }), /PUBLIC_URL: names this node/)
+  t.throws(() => loadConfig({ ...base, NODE_EXPIRY_MS: '3000' }), /NODE_EXPIRY_MS: must be at least twice/)
+  t.throws(() => loadConfig({ ...base, NODE_ID: 'a.b' }), /NODE_ID/)
+  t.throws(() => loadConfig({ ...base, SERVER_CLIENT_ID: undefined, SERVER_SECRET: undefined, AUTH_MODE: 'dev' }), /DEV_TOKEN: AUTH_MODE=dev with several nodes/)
+  t.throws(() => loadConfig({ AUTH_MODE: 'dev', NODE_SECRET: secret }), /NODE_SECRET: set, but NODE_URL is not/)
+  try {
+    loadConfig({ ...base, METADATA_STORE: 'x', NODE_SECRET: short })
+  } catch (err) {
+    t.notMatch(String(err), short, 'the secret is never echoed')
+  }
+})
