@@ -60,9 +60,9 @@ const consumers: FastifyPluginAsyncTypebox<ConsumerRoutesOptions> = async (fasti
   fastify.addHook('preHandler', async (request) => {
     const subject = subjectOf(request)
     const namespace = namespaceOf(request)
-    if (!v2) return namespaces.requireOwned(subject, namespace)
+    if (!v2) return namespaces.requireOwnedOnDataPath(subject, namespace)
     try {
-      await namespaces.requireOwned(subject, namespace)
+      await namespaces.requireOwnedOnDataPath(subject, namespace)
     } catch (err) {
       throw ApiError.is(err) && err.code === 'NAMESPACE_NOT_FOUND' ? Errors.defaultNamespaceNotFound(namespace) : err
     }

@@ -49,7 +49,7 @@ const produce: FastifyPluginAsync = async (fastify) => {
   fastify.addHook('preHandler', async (request) => {
     const { namespace, topic } = request.params as Params
     if (!isValidName(topic)) throw invalidName('topic', topic)
-    await namespaces.requireOwned(subjectOf(request), namespace)
+    await namespaces.requireOwnedOnDataPath(subjectOf(request), namespace)
     await producer.partitionCount(namespaces.kafkaTopic(namespace, topic), topic)
   })
 

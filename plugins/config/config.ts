@@ -98,6 +98,7 @@ export const ConfigSchema = Type.Object({
   TOPIC_DEFAULT_REPLICATION_FACTOR: Int(3, 1, 32, 'capped by the number of brokers in the cluster'),
   TOPIC_MAX_RETENTION_MS: Int(7 * 24 * 3600 * 1000, 1000),
   TOPIC_RECREATE_TIMEOUT_MS: Int(30000, 1000, 600000),
+  NAMESPACE_OWNER_CACHE_MS: Int(1000, 0, 60000, 'DynamoDB store: how long produce and consumer requests trust a confirmed namespace owner (0: ask on every request)'),
 
   // Consumers
   CONSUMER_INSTANCE_TIMEOUT_MS: Int(300000, 1000, 86400000),

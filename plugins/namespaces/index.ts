@@ -60,7 +60,9 @@ const namespacesPlugin: FastifyPluginAsync<NamespacesPluginOptions> = async (fas
       TOPIC_MAX_RETENTION_MS: config.TOPIC_MAX_RETENTION_MS,
       TOPIC_RECREATE_TIMEOUT_MS: config.TOPIC_RECREATE_TIMEOUT_MS
     },
-    logger: fastify.log.child({ component: 'namespaces' })
+    logger: fastify.log.child({ component: 'namespaces' }),
+    // The file store answers from memory; only a remote store is worth trusting for a moment.
+    ownerCacheMs: config.METADATA_STORE === 'dynamodb' ? config.NAMESPACE_OWNER_CACHE_MS : 0
   })
   fastify.decorate('namespaces', service)
   // The plugin closes the store it opened; a store passed in belongs to the caller.

@@ -64,6 +64,9 @@ export interface NamespaceServiceOptions {
   kafka: KafkaAdminSource
   limits: TopicLimits & { TOPIC_RECREATE_TIMEOUT_MS: number }
   logger?: ServiceLogger
+  /** How long `requireOwnedOnDataPath` trusts a confirmed owner (0: always ask the store). */
+  ownerCacheMs?: number
+  now?: () => number
 }
 
 export interface CreateUserResult { namespace: string, created: boolean }
@@ -74,6 +77,7 @@ export interface CreateTopicResult { topic: string, created: boolean, settings: 
 export interface DeleteTopicResult { topic: string, deleted: boolean, topics: string[] }
 export interface RecreateTopicResult { topic: string, settings: TopicSettings }
 
+const OWNER_CACHE_MAX = 10_000
 const POLL_MIN_MS = 50
 const POLL_MAX_MS = 500
 
@@ -87,8 +91,14 @@ export class NamespaceService {
   #nsLocks = new KeyedMutex()
   #subjectLocks = new KeyedMutex()
   #observers: NamespaceObserver[] = []
+  #ownerCacheMs: number
+  #now: () => number
+  /** namespace → the owner the store confirmed, until when (insertion order: oldest first). */
+  #owners = new Map<string, { subject: string, until: number }>()
 
   constructor (opts: NamespaceServiceOptions) {
+    this.#ownerCacheMs = opts.ownerCacheMs ?? 0
+    this.#now = opts.now ?? Date.now
     this.store = opts.store
     this.kafka = opts.kafka
     this.limits = opts.limits
@@ -110,6 +120,26 @@ export class NamespaceService {
     if (!isValidName(namespace)) throw Errors.namespaceNotFound(namespace)
     const owner = await this.#storeOp(s => s.ownerOf(namespace))
     if (owner === undefined || owner !== subject) throw Errors.namespaceNotFound(namespace)
+  }
+
+  /**
+   * `requireOwned` for the record paths (produce, the consumer routes), which ask on every request: with a
+   * remote store (DynamoDB) a confirmed owner is trusted for `ownerCacheMs`. Only confirmations are kept, so
+   * a namespace claimed on another node is usable at once; this node's releases drop their entry, and another
+   * node's release reaches this one within `ownerCacheMs`. Management changes always ask the store.
+   */
+  async requireOwnedOnDataPath (subject: string, namespace: string): Promise<void> {
+    if (this.#ownerCacheMs <= 0) return this.requireOwned(subject, namespace)
+    const now = this.#now()
+    const hit = this.#owners.get(namespace)
+    if (hit !== undefined && hit.subject === subject && hit.until > now) return
+    await this.requireOwned(subject, namespace)
+    this.#owners.delete(namespace)
+    this.#owners.set(namespace, { subject, until: now + this.#ownerCacheMs })
+    if (this.#owners.size > OWNER_CACHE_MAX) {
+      const oldest = this.#owners.keys().next().value
+      if (oldest !== undefined) this.#owners.delete(oldest)
+    }
   }
 
   kafkaTopic (namespace: string, topic: string): string {
@@ -347,6 +377,10 @@ export class NamespaceService {
   // ---- Internals -------------------------------------------------------------------------------------
 
   async #notify (subject: string, namespaces: readonly string[]): Promise<void> {
+    // A change of this subject's namespaces (a release, the user's deletion) ends what this node trusted.
+    for (const [namespace, entry] of this.#owners) {
+      if (entry.subject === subject && !namespaces.includes(namespace)) this.#owners.delete(namespace)
+    }
     for (const o of this.#observers) await o.namespacesChanged(subject, namespaces)
   }
 

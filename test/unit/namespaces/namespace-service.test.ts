@@ -75,7 +75,7 @@ const BOB = '22222222-2222-4222-8222-bbbbbbbbbbbb'
 const NS_A = 'ns-aaaaaaaaaaaa'
 const NS_B = 'ns-bbbbbbbbbbbb'
 
-async function setup (t: Test, limits: Partial<NamespaceService['limits']> = {}) {
+async function setup (t: Test, limits: Partial<NamespaceService['limits']> = {}, extra: { ownerCacheMs?: number, now?: () => number } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'diaspora-ns-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const store = await FileMetadataStore.open(join(dir, 'm.json'))
@@ -90,7 +90,8 @@ async function setup (t: Test, limits: Partial<NamespaceService['limits']> = {})
       },
       brokerCount: async () => cluster.brokers
     },
-    limits: { TOPIC_DEFAULT_PARTITIONS: 1, TOPIC_MAX_PARTITIONS: 8, TOPIC_DEFAULT_REPLICATION_FACTOR: 3, TOPIC_MAX_RETENTION_MS: 3_600_000, TOPIC_RECREATE_TIMEOUT_MS: 5000, ...limits }
+    limits: { TOPIC_DEFAULT_PARTITIONS: 1, TOPIC_MAX_PARTITIONS: 8, TOPIC_DEFAULT_REPLICATION_FACTOR: 3, TOPIC_MAX_RETENTION_MS: 3_600_000, TOPIC_RECREATE_TIMEOUT_MS: 5000, ...limits },
+    ...extra
   })
   await service.createUser(ALICE)
   await service.createUser(BOB)
@@ -123,6 +124,43 @@ t.test('requireOwned answers the same 404 for unknown and foreign namespaces', a
     t.equal(e.code, 'NAMESPACE_NOT_FOUND')
   }
   t.equal(foreign.message.replace(NS_B, 'X'), unknown.message.replace('ns-cccccccccccc', 'X'), 'no hint which one exists')
+})
+
+t.test('the data path trusts a confirmed owner for ownerCacheMs, and nothing else', async t => {
+  const clock = { now: 1_000_000 }
+  const { service, store } = await setup(t, {}, { ownerCacheMs: 1000, now: () => clock.now })
+  let reads = 0
+  const ownerOf = store.ownerOf.bind(store)
+  store.ownerOf = async (namespace: string) => { reads++; return ownerOf(namespace) }
+  await service.requireOwnedOnDataPath(ALICE, NS_A)
+  await service.requireOwnedOnDataPath(ALICE, NS_A)
+  t.equal(reads, 1, 'the second request within the window is not a store read')
+  t.equal((await apiError(t, service.requireOwnedOnDataPath(BOB, NS_A))).code, 'NAMESPACE_NOT_FOUND', 'another subject is never served from it')
+  t.equal(reads, 2)
+  clock.now += 1000
+  await service.requireOwnedOnDataPath(ALICE, NS_A)
+  t.equal(reads, 3, 'asked again once the window has passed')
+  // Refusals are not kept: a namespace claimed meanwhile (on another node, say) is usable at once.
+  const fresh = 'ns-fresh0000001'
+  await apiError(t, service.requireOwnedOnDataPath(ALICE, fresh))
+  await service.claimNamespace(ALICE, fresh)
+  await service.requireOwnedOnDataPath(ALICE, fresh)
+  // This node's release ends the trust at once.
+  await service.releaseNamespace(ALICE, fresh)
+  t.equal((await apiError(t, service.requireOwnedOnDataPath(ALICE, fresh))).statusCode, 404, 'released here: refused at once')
+  // Management paths always ask the store.
+  const before = reads
+  await service.requireOwned(ALICE, NS_A)
+  t.equal(reads, before + 1)
+})
+
+t.test('without ownerCacheMs the data path asks the store every time', async t => {
+  const { service, store } = await setup(t)
+  let reads = 0
+  const ownerOf = store.ownerOf.bind(store)
+  store.ownerOf = async (namespace: string) => { reads++; return ownerOf(namespace) }
+  for (let i = 0; i < 3; i++) await service.requireOwnedOnDataPath(ALICE, NS_A)
+  t.equal(reads, 3)
 })
 
 t.test('create: Kafka first, metadata after; idempotent', async t => {
