@@ -128,7 +128,7 @@ export const ConfigSchema = Type.Object({
   PRODUCE_LINGER_MS: Int(0, 0, 1000, 'wait before sending queued records (0: the next tick)'),
   PRODUCE_REQUEST_TIMEOUT_MS: Int(30000, 100, 600000, 'how long the brokers may take to acknowledge a produce request (acks=all)'),
   PRODUCE_METADATA_MAX_AGE_MS: Int(30000, 0, 3600000, 'how long a topic\'s partition count is cached'),
-  PRODUCE_STREAM_MAX_IN_FLIGHT: Int(1000, 1, 1000000, 'records of one streaming request sent and not yet answered (beyond: the body is read no further)'),
+  PRODUCE_STREAM_MAX_IN_FLIGHT: Int(2000, 1, 1000000, 'records of one streaming request sent and not yet answered (beyond: the body is read no further)'),
   PRODUCE_STREAM_IDLE_TIMEOUT_MS: Int(30000, 100, 3600000, 'a streaming produce request whose client sends nothing this long is ended with a 408 result'),
   PRODUCE_RETRY_AFTER_SECONDS: Int(1, 1, 3600, 'Retry-After of a 429 (not admitted)')
 }, { additionalProperties: false })
