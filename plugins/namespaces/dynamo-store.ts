@@ -47,6 +47,7 @@ import { isValidName } from './names.js'
 import {
   MetadataStoreError,
   type ClaimResult,
+  type KeyMatch,
   type KeyRecord,
   type MetadataStore,
   type NamespaceRecord,
@@ -458,15 +459,15 @@ export class DynamoMetadataStore implements MetadataStore {
     })
   }
 
-  async removeKey (subject: string, accessKey?: string): Promise<boolean> {
+  async removeKey (subject: string, match?: KeyMatch): Promise<boolean> {
     return this.#op('removeKey', async () => {
       try {
         await this.client.send(new DeleteItemCommand({
           TableName: this.tables.keys,
           Key: { subject: S(subject) },
-          ...(accessKey === undefined
+          ...(match === undefined
             ? { ConditionExpression: 'attribute_exists(subject)' }
-            : { ConditionExpression: 'access_key = :k', ExpressionAttributeValues: { ':k': S(accessKey) } })
+            : { ConditionExpression: 'access_key = :k AND secret_key = :s', ExpressionAttributeValues: { ':k': S(match.access_key), ':s': S(match.secret_key) } })
         }))
         return true
       } catch (err) {

@@ -19,6 +19,7 @@ import { isValidName } from './names.js'
 import {
   MetadataStoreError,
   type ClaimResult,
+  type KeyMatch,
   type KeyRecord,
   type MetadataStore,
   type NamespaceRecord,
@@ -224,11 +225,11 @@ export class FileMetadataStore implements MetadataStore {
     })
   }
 
-  removeKey (subject: string, accessKey?: string): Promise<boolean> {
+  removeKey (subject: string, match?: KeyMatch): Promise<boolean> {
     return this.#mutate(draft => {
       const keys = draft.keys
       const k = keys !== undefined && Object.hasOwn(keys, subject) ? keys[subject] : undefined
-      if (keys === undefined || k === undefined || (accessKey !== undefined && k.access_key !== accessKey)) return { result: false, changed: false }
+      if (keys === undefined || k === undefined || (match !== undefined && (k.access_key !== match.access_key || k.secret_key !== match.secret_key))) return { result: false, changed: false }
       delete keys[subject]
       return { result: true, changed: true }
     })
