@@ -141,9 +141,13 @@ export class IamBackend implements CredentialBackend {
   }
 
   async activate (subject: string, key: MintedKey): Promise<void> {
-    // Only the stored key stays valid.
-    for (const k of await this.#listKeys(subject)) {
-      if (k.id !== key.access_key) await tolerateMissing(this.client.send(new DeleteAccessKeyCommand({ UserName: subject, AccessKeyId: k.id })))
+    // The stored key replaces the user's older keys. Newer ones are left alone: they may be minted right now
+    // by a request on another node that will store its key after a delete of this one.
+    const keys = await this.#listKeys(subject)
+    const mine = keys.find(k => k.id === key.access_key)
+    if (mine === undefined) return
+    for (const k of keys) {
+      if (k.id !== mine.id && k.created < mine.created) await tolerateMissing(this.client.send(new DeleteAccessKeyCommand({ UserName: subject, AccessKeyId: k.id })))
     }
   }
 
@@ -151,11 +155,16 @@ export class IamBackend implements CredentialBackend {
     await tolerateMissing(this.client.send(new DeleteAccessKeyCommand({ UserName: subject, AccessKeyId: key.access_key })))
   }
 
-  async adopt (): Promise<void> {
-    // IAM activates a key when it is created; the winner only deletes the user's other keys.
+  async adopt (subject: string, key: MintedKey): Promise<boolean> {
+    // IAM activates a key when it is created: it works unless a concurrent request deleted it.
+    return (await this.#listKeys(subject)).some(k => k.id === key.access_key)
   }
 
-  async revoke (subject: string): Promise<void> {
+  async revoke (subject: string, accessKey: string | undefined): Promise<void> {
+    if (accessKey !== undefined) await tolerateMissing(this.client.send(new DeleteAccessKeyCommand({ UserName: subject, AccessKeyId: accessKey })))
+  }
+
+  async #revokeAll (subject: string): Promise<void> {
     for (const k of await this.#listKeys(subject)) {
       await tolerateMissing(this.client.send(new DeleteAccessKeyCommand({ UserName: subject, AccessKeyId: k.id })))
     }
@@ -167,7 +176,7 @@ export class IamBackend implements CredentialBackend {
   }
 
   async removeUser (subject: string): Promise<void> {
-    await this.revoke(subject)
+    await this.#revokeAll(subject)
     const arn = this.policyArn(subject)
     await tolerateMissing(this.client.send(new DetachUserPolicyCommand({ UserName: subject, PolicyArn: arn })))
     try {
