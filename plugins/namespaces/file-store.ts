@@ -365,7 +365,9 @@ function parseState (path: string, text: string): FileState {
   try {
     raw = JSON.parse(text)
   } catch (err) {
-    throw corrupt(path, text.trim() === '' ? 'the file is empty' : `not valid JSON (${(err as Error).message})`)
+    // V8 quotes an excerpt of the text after the first comma: keep the reason only, as the file holds
+    // secrets (sealed, or plain text imported from the existing service's keys table).
+    throw corrupt(path, text.trim() === '' ? 'the file is empty' : `not valid JSON (${(err as Error).message.split(/, *(?:\.\.\.)?"/)[0]})`)
   }
   if (!Value.Check(FileSchema, raw)) {
     const first = Value.Errors(FileSchema, raw).First()
