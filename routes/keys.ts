@@ -31,9 +31,11 @@ const keys: FastifyPluginAsyncTypebox = async (fastify) => {
       security,
       response: { 200: KeyIssued, ...managementErrorResponses, ...disabled }
     }
-  }, async (request) => {
+  }, async (request, reply) => {
     const subject = subjectOf(request)
     const key = await credentials.issueKey(subject)
+    // A secret: no cache (proxy or client) may keep the reply.
+    reply.header('cache-control', 'no-store')
     return {
       status: 'success' as const,
       message: key.fresh ? `Created a new key for ${subject}` : `Retrieved the existing key for ${subject}`,
