@@ -150,6 +150,16 @@ export class FileMetadataStore implements MetadataStore {
     })
   }
 
+  /** Every key record, by subject (for `npm run metadata`). */
+  async allKeys (): Promise<KeyRecord[]> {
+    this.#assertOpen()
+    const keys = this.#state.keys ?? {}
+    return Object.keys(keys).sort().flatMap(subject => {
+      const k = keys[subject]
+      return k === undefined ? [] : [{ subject, ...structuredClone(k) }]
+    })
+  }
+
   async ownerOf (namespace: string): Promise<string | undefined> {
     this.#assertOpen()
     return this.#ns(this.#state, namespace)?.owner
