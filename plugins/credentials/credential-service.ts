@@ -167,7 +167,8 @@ export class CredentialService implements NamespaceObserver {
   async ensureUser (subject: string): Promise<void> {
     const backend = this.#backend
     if (!backend) return
-    this.#requireSubject(subject)
+    // Only IAM makes an identity here (SCRAM's comes with the key).
+    if (backend.mode === 'iam') this.#requireSubject(subject)
     await this.#locks.run(subject, async () => {
       const namespaces = await this.#storeOp(s => s.namespacesOf(subject))
       await this.#backendOp('create the user', () => backend.ensureUser(subject, namespaces))

@@ -18,6 +18,7 @@ import {
   DetachUserPolicyCommand,
   EntityAlreadyExistsException,
   GetPolicyVersionCommand,
+  GetUserCommand,
   IAMClient,
   LimitExceededException,
   ListAccessKeysCommand,
@@ -25,6 +26,7 @@ import {
   NoSuchEntityException,
   type IAMClientConfig
 } from '@aws-sdk/client-iam'
+import { ApiError } from '../errors/errors.js'
 import type { CredentialBackend, MintedKey } from './backend.js'
 
 export const USER_PATH = '/msk-users/'
@@ -114,6 +116,11 @@ export class IamBackend implements CredentialBackend {
       await this.client.send(new CreateUserCommand({ UserName: subject, Path: USER_PATH }))
     } catch (err) {
       if (!(err instanceof EntityAlreadyExistsException)) throw err
+      // IAM user names are unique in the account whatever their path: a user of that name outside
+      // /msk-users/ is not ours, and must never get this policy or an access key handed to the caller.
+      if (await this.#foreignUser(subject)) {
+        throw new ApiError(409, 409, `An IAM user named ${subject} already exists outside ${USER_PATH}; the operator must remove or rename it`, { code: 'IDENTITY_CONFLICT' })
+      }
     }
     try {
       await this.client.send(new CreatePolicyCommand({ PolicyName: subject, Path: POLICY_PATH, PolicyDocument: policyDocument(this.target, namespaces) }))
@@ -176,6 +183,8 @@ export class IamBackend implements CredentialBackend {
   }
 
   async removeUser (subject: string): Promise<void> {
+    // A user of that name outside /msk-users/ is not ours: leave it, its keys and policies alone.
+    if (await this.#foreignUser(subject)) return
     await this.#revokeAll(subject)
     const arn = this.policyArn(subject)
     await tolerateMissing(this.client.send(new DetachUserPolicyCommand({ UserName: subject, PolicyArn: arn })))
@@ -195,6 +204,17 @@ export class IamBackend implements CredentialBackend {
 
   async close (): Promise<void> {
     this.client.destroy()
+  }
+
+  /** Does a user of that name exist outside /msk-users/ (or where the service may not even read it)? */
+  async #foreignUser (subject: string): Promise<boolean> {
+    try {
+      return (await this.client.send(new GetUserCommand({ UserName: subject }))).User?.Path !== USER_PATH
+    } catch (err) {
+      if (missing(err)) return false
+      if (err instanceof Error && /^AccessDenied/.test(err.name)) return true
+      throw err
+    }
   }
 
   async #listKeys (subject: string): Promise<Array<{ id: string, created: number }>> {

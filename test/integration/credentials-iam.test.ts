@@ -4,8 +4,12 @@
  * claims and releases, key rotation and deletion, plain-text keys of the existing service, user deletion.
  */
 import t from 'tap'
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import {
+  CreateAccessKeyCommand,
+  CreateUserCommand,
+  DeleteAccessKeyCommand,
+  DeleteUserCommand,
   GetPolicyCommand,
   GetPolicyVersionCommand,
   GetUserCommand,
@@ -180,4 +184,28 @@ t.test('iam: two nodes over one DynamoDB store, DELETE and POST /api/v3/key at o
     if (stored?.access_key !== before.access_key) t.notOk(live.includes(before.access_key), 'the deleted key is revoked')
     t.equal((await on(nodeA, 'DELETE')).statusCode, 200)
   }
+})
+
+t.test('iam: an IAM user of the subject\'s name outside /msk-users/ is never touched', async t => {
+  const { app, globus } = await build(t, { env })
+  const subject = randomUUID()
+  await iam.send(new CreateUserCommand({ UserName: subject, Path: '/admins/' }))
+  const theirs = (await iam.send(new CreateAccessKeyCommand({ UserName: subject }))).AccessKey?.AccessKeyId
+  t.teardown(async () => {
+    for (const k of await accessKeys(subject)) await iam.send(new DeleteAccessKeyCommand({ UserName: subject, AccessKeyId: k }))
+    await iam.send(new DeleteUserCommand({ UserName: subject }))
+  })
+  const token = globus.userToken(subject)
+  const req = (method: 'POST' | 'DELETE', url: string) => app.inject({ method, url: `/api/v3/${url}`, headers: { authorization: `Bearer ${token}` } })
+  const user = await req('POST', 'user')
+  t.equal(user.statusCode, 409, user.body)
+  t.match(user.json(), { status: 'failure', code: 'IDENTITY_CONFLICT' })
+  const key = await req('POST', 'key')
+  t.equal(key.statusCode, 409, 'no access key of that user is handed out')
+  t.notOk(key.body.includes('secret_key'))
+  t.same(await accessKeys(subject), [theirs], 'its keys are as they were')
+  t.same((await iam.send(new ListAttachedUserPoliciesCommand({ UserName: subject }))).AttachedPolicies, [], 'no policy attached')
+  t.equal((await req('DELETE', 'user')).statusCode, 200)
+  t.equal((await iam.send(new GetUserCommand({ UserName: subject }))).User?.Path, '/admins/', 'deleting the API user leaves it alone')
+  t.same(await accessKeys(subject), [theirs])
 })
