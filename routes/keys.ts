@@ -27,7 +27,8 @@ const keys: FastifyPluginAsyncTypebox = async (fastify) => {
         'returned with `fresh: true` (concurrent requests get the same key). Clients connect to `endpoint` with ' +
         '`mechanism`, and may read and write the topics `<namespace>.<topic>` and use the consumer groups ' +
         '`<namespace>.<group>` of every namespace the caller owns; the grants follow namespace claims and releases. ' +
-        modes + ' Needs no request body.',
+        modes + ' Only Globus identities (UUID subjects) get credentials (403 otherwise); iam: 409 IDENTITY_CONFLICT when ' +
+        'an IAM user of the caller\'s name exists outside /msk-users/. Needs no request body.',
       security,
       response: { 200: KeyIssued, ...managementErrorResponses, ...disabled }
     }
