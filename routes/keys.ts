@@ -27,13 +27,16 @@ const keys: FastifyPluginAsyncTypebox = async (fastify) => {
         'returned with `fresh: true` (concurrent requests get the same key). Clients connect to `endpoint` with ' +
         '`mechanism`, and may read and write the topics `<namespace>.<topic>` and use the consumer groups ' +
         '`<namespace>.<group>` of every namespace the caller owns; the grants follow namespace claims and releases. ' +
-        modes + ' Needs no request body.',
+        modes + ' Only Globus identities (UUID subjects) get credentials (403 otherwise); iam: 409 IDENTITY_CONFLICT when ' +
+        'an IAM user of the caller\'s name exists outside /msk-users/. Needs no request body.',
       security,
       response: { 200: KeyIssued, ...managementErrorResponses, ...disabled }
     }
-  }, async (request) => {
+  }, async (request, reply) => {
     const subject = subjectOf(request)
     const key = await credentials.issueKey(subject)
+    // A secret: no cache (proxy or client) may keep the reply.
+    reply.header('cache-control', 'no-store')
     return {
       status: 'success' as const,
       message: key.fresh ? `Created a new key for ${subject}` : `Retrieved the existing key for ${subject}`,

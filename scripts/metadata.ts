@@ -1,8 +1,13 @@
 // `npm run metadata -- export|import [--file PATH]`: moves the metadata between the file store and the
 // DynamoDB store.
 //
-//   export   copies the file store's namespaces (owners) and topic records into DynamoDB
-//   import   copies DynamoDB's namespaces and topic records into the file store
+//   export   copies the file store's namespaces (owners), topic records and key records into DynamoDB
+//   import   copies DynamoDB's namespaces, topic records and key records into the file store
+//
+// Key records (Kafka credentials, POST /api/v3/key) are copied as stored: a secret this service sealed stays
+// sealed (the same KEYS_ENCRYPTION_KEY opens it on either side), a plain-text item of the existing service
+// stays plain text and readable. No secret is ever printed. Without a keys table in DynamoDB, import has no
+// keys to copy, and export of a file holding keys asks for it (KEYS_TABLE_NAME, or METADATA_CREATE_TABLES).
 //
 // The file is --file, else METADATA_STORE unless that says `dynamodb`, else ./data/metadata.json. DynamoDB is
 // configured as for the service: USERS_TABLE_NAME, NAMESPACE_TABLE_NAME, KEYS_TABLE_NAME, AWS_REGION (or
@@ -11,9 +16,9 @@
 // service) are written to the file with the configured defaults (TOPIC_DEFAULT_PARTITIONS,
 // TOPIC_DEFAULT_REPLICATION_FACTOR), and said so.
 //
-// Both directions merge and are idempotent: a namespace already held by its owner and a topic record already
-// equal are left alone; a namespace held by someone else on the target side is a conflict, reported and left
-// alone (exit code 1). Nothing is deleted. Stop the service that uses the file before importing into it (one
+// Both directions merge and are idempotent: a namespace already held by its owner and a topic or key record
+// already equal are left alone; a namespace held by someone else, or another key of the same subject, on the
+// target side is a conflict, reported and left alone (exit code 1). Nothing is deleted. Stop the service that uses the file before importing into it (one
 // process per file).
 import { existsSync } from 'node:fs'
 import path from 'node:path'
@@ -22,11 +27,13 @@ import { isDeepStrictEqual } from 'node:util'
 import { ConfigSchema } from '../plugins/config/config.js'
 import { DEFAULT_TABLES, DynamoMetadataStore } from '../plugins/namespaces/dynamo-store.js'
 import { FileMetadataStore } from '../plugins/namespaces/file-store.js'
-import type { MetadataStore, NamespaceRecord } from '../plugins/namespaces/store.js'
+import type { KeyRecord, MetadataStore, NamespaceRecord } from '../plugins/namespaces/store.js'
 
 /** A store that can list everything it holds (both stores can). */
 export interface ListableStore extends MetadataStore {
   allNamespaces (): Promise<NamespaceRecord[]>
+  /** Undefined when the store has no place for keys (DynamoDB without a keys table). */
+  allKeys (): Promise<KeyRecord[] | undefined>
 }
 
 export interface CopyReport {
@@ -38,11 +45,35 @@ export interface CopyReport {
   topicsPresent: number
   /** Topics whose settings were not stored at the source (written with the configured defaults). */
   topicsWithDefaults: number
+  keysWritten: number
+  keysPresent: number
+  /** Key records in plain text at the source (the existing service's), copied as they are. */
+  keysPlain: number
+  /** Subjects whose key at the target is another one: left alone. */
+  keyConflicts: string[]
+  /** The source has no keys table. */
+  noKeys: boolean
+}
+
+function sameKey (a: KeyRecord, b: KeyRecord): boolean {
+  return a.access_key === b.access_key && a.secret_key === b.secret_key && a.encryption === b.encryption
 }
 
 /** Copy every namespace and topic record of `from` into `to` (merge; idempotent; deletes nothing). */
 export async function copyMetadata (from: ListableStore, to: MetadataStore): Promise<CopyReport> {
-  const report: CopyReport = { namespacesCreated: 0, namespacesPresent: 0, conflicts: [], topicsWritten: 0, topicsPresent: 0, topicsWithDefaults: 0 }
+  const report: CopyReport = {
+    namespacesCreated: 0,
+    namespacesPresent: 0,
+    conflicts: [],
+    topicsWritten: 0,
+    topicsPresent: 0,
+    topicsWithDefaults: 0,
+    keysWritten: 0,
+    keysPresent: 0,
+    keysPlain: 0,
+    keyConflicts: [],
+    noKeys: false
+  }
   for (const ns of await from.allNamespaces()) {
     const claimed = await to.claimNamespace(ns.owner, ns.name)
     if (claimed === 'taken') {
@@ -67,6 +98,19 @@ export async function copyMetadata (from: ListableStore, to: MetadataStore): Pro
       report.topicsWritten++
     }
   }
+  const keys = await from.allKeys()
+  if (keys === undefined) report.noKeys = true
+  for (const key of keys ?? []) {
+    // As stored: the sealed form is bound to the subject and access key, which do not change.
+    if (key.encryption === undefined) report.keysPlain++
+    if (await to.putKeyIfAbsent(key)) {
+      report.keysWritten++
+      continue
+    }
+    const have = await to.getKey(key.subject)
+    if (have !== undefined && sameKey(have, key)) report.keysPresent++
+    else report.keyConflicts.push(key.subject)
+  }
   return report
 }
 
@@ -74,14 +118,23 @@ export function describeReport (direction: 'export' | 'import', report: CopyRepo
   const lines = [
     `${direction}: ${source} -> ${target}`,
     `  namespaces: ${report.namespacesCreated} claimed, ${report.namespacesPresent} already there with the same owner, ${report.conflicts.length} conflicting`,
-    `  topics: ${report.topicsWritten} written, ${report.topicsPresent} already there`
+    `  topics: ${report.topicsWritten} written, ${report.topicsPresent} already there`,
+    report.noKeys
+      ? '  keys: none (no keys table at the source)'
+      : `  keys: ${report.keysWritten} written, ${report.keysPresent} already there, ${report.keyConflicts.length} conflicting`
   ]
+  if (report.keysPlain > 0) {
+    lines.push(`  ${report.keysPlain} key(s) are in plain text at the source (written by the existing service): copied as they are`)
+  }
   if (report.topicsWithDefaults > 0) {
     lines.push(`  ${report.topicsWithDefaults} topic(s) had no stored settings at the source (created by the existing service): ` +
       'recorded with the configured defaults (TOPIC_DEFAULT_PARTITIONS, TOPIC_DEFAULT_REPLICATION_FACTOR)')
   }
   for (const c of report.conflicts) {
     lines.push(`  conflict: ${c.namespace} belongs to ${c.owner} at the source but to ${c.targetOwner ?? 'nobody known'} at the target; left alone`)
+  }
+  for (const subject of report.keyConflicts) {
+    lines.push(`  conflict: ${subject} has another key at the target; left alone (DELETE /api/v3/key there, or remove one, and run again)`)
   }
   return lines
 }
@@ -95,7 +148,7 @@ function intVar (env: NodeJS.ProcessEnv, name: 'TOPIC_DEFAULT_PARTITIONS' | 'TOP
   return n
 }
 
-export async function openDynamoFromEnv (env: NodeJS.ProcessEnv = process.env): Promise<DynamoMetadataStore> {
+export async function openDynamoFromEnv (env: NodeJS.ProcessEnv = process.env, opts: { requireKeys?: boolean } = {}): Promise<DynamoMetadataStore> {
   const region = env.AWS_ACCOUNT_REGION || env.AWS_REGION
   return DynamoMetadataStore.open({
     tables: {
@@ -105,6 +158,7 @@ export async function openDynamoFromEnv (env: NodeJS.ProcessEnv = process.env): 
     },
     ...(region ? { region } : {}),
     createTables: env.METADATA_CREATE_TABLES === 'true',
+    requireKeys: opts.requireKeys === true,
     defaultSettings: {
       num_partitions: intVar(env, 'TOPIC_DEFAULT_PARTITIONS'),
       replication_factor: intVar(env, 'TOPIC_DEFAULT_REPLICATION_FACTOR'),
@@ -132,14 +186,16 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv = process.env
   const fileStore = await FileMetadataStore.open(file)
   let dynamo: DynamoMetadataStore | undefined
   try {
-    dynamo = await openDynamoFromEnv(env)
-    const tables = `DynamoDB (${dynamo.tables.users}, ${dynamo.tables.namespaces})`
+    // Exporting keys needs the keys table: checked (or created) at the start, before anything is copied.
+    const requireKeys = direction === 'export' && (await fileStore.allKeys()).length > 0
+    dynamo = await openDynamoFromEnv(env, { requireKeys })
+    const tables = `DynamoDB (${dynamo.tables.users}, ${dynamo.tables.namespaces}, ${dynamo.tables.keys})`
     const report = direction === 'export'
       ? await copyMetadata(fileStore, dynamo)
       : await copyMetadata(dynamo, fileStore)
     const [source, target] = direction === 'export' ? [fileStore.path, tables] : [tables, fileStore.path]
     for (const line of describeReport(direction, report, source, target)) out(line)
-    return report.conflicts.length > 0 ? 1 : 0
+    return report.conflicts.length > 0 || report.keyConflicts.length > 0 ? 1 : 0
   } finally {
     await dynamo?.close()
     await fileStore.close()

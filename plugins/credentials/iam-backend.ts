@@ -18,6 +18,7 @@ import {
   DetachUserPolicyCommand,
   EntityAlreadyExistsException,
   GetPolicyVersionCommand,
+  GetUserCommand,
   IAMClient,
   LimitExceededException,
   ListAccessKeysCommand,
@@ -25,6 +26,7 @@ import {
   NoSuchEntityException,
   type IAMClientConfig
 } from '@aws-sdk/client-iam'
+import { ApiError } from '../errors/errors.js'
 import type { CredentialBackend, MintedKey } from './backend.js'
 
 export const USER_PATH = '/msk-users/'
@@ -114,6 +116,11 @@ export class IamBackend implements CredentialBackend {
       await this.client.send(new CreateUserCommand({ UserName: subject, Path: USER_PATH }))
     } catch (err) {
       if (!(err instanceof EntityAlreadyExistsException)) throw err
+      // IAM user names are unique in the account whatever their path: a user of that name outside
+      // /msk-users/ is not ours, and must never get this policy or an access key handed to the caller.
+      if (await this.#foreignUser(subject)) {
+        throw new ApiError(409, 409, `An IAM user named ${subject} already exists outside ${USER_PATH}; the operator must remove or rename it`, { code: 'IDENTITY_CONFLICT' })
+      }
     }
     try {
       await this.client.send(new CreatePolicyCommand({ PolicyName: subject, Path: POLICY_PATH, PolicyDocument: policyDocument(this.target, namespaces) }))
@@ -141,9 +148,13 @@ export class IamBackend implements CredentialBackend {
   }
 
   async activate (subject: string, key: MintedKey): Promise<void> {
-    // Only the stored key stays valid.
-    for (const k of await this.#listKeys(subject)) {
-      if (k.id !== key.access_key) await tolerateMissing(this.client.send(new DeleteAccessKeyCommand({ UserName: subject, AccessKeyId: k.id })))
+    // The stored key replaces the user's older keys. Newer ones are left alone: they may be minted right now
+    // by a request on another node that will store its key after a delete of this one.
+    const keys = await this.#listKeys(subject)
+    const mine = keys.find(k => k.id === key.access_key)
+    if (mine === undefined) return
+    for (const k of keys) {
+      if (k.id !== mine.id && k.created < mine.created) await tolerateMissing(this.client.send(new DeleteAccessKeyCommand({ UserName: subject, AccessKeyId: k.id })))
     }
   }
 
@@ -151,11 +162,16 @@ export class IamBackend implements CredentialBackend {
     await tolerateMissing(this.client.send(new DeleteAccessKeyCommand({ UserName: subject, AccessKeyId: key.access_key })))
   }
 
-  async adopt (): Promise<void> {
-    // IAM activates a key when it is created; the winner only deletes the user's other keys.
+  async adopt (subject: string, key: MintedKey): Promise<boolean> {
+    // IAM activates a key when it is created: it works unless a concurrent request deleted it.
+    return (await this.#listKeys(subject)).some(k => k.id === key.access_key)
   }
 
-  async revoke (subject: string): Promise<void> {
+  async revoke (subject: string, accessKey: string | undefined): Promise<void> {
+    if (accessKey !== undefined) await tolerateMissing(this.client.send(new DeleteAccessKeyCommand({ UserName: subject, AccessKeyId: accessKey })))
+  }
+
+  async #revokeAll (subject: string): Promise<void> {
     for (const k of await this.#listKeys(subject)) {
       await tolerateMissing(this.client.send(new DeleteAccessKeyCommand({ UserName: subject, AccessKeyId: k.id })))
     }
@@ -167,7 +183,9 @@ export class IamBackend implements CredentialBackend {
   }
 
   async removeUser (subject: string): Promise<void> {
-    await this.revoke(subject)
+    // A user of that name outside /msk-users/ is not ours: leave it, its keys and policies alone.
+    if (await this.#foreignUser(subject)) return
+    await this.#revokeAll(subject)
     const arn = this.policyArn(subject)
     await tolerateMissing(this.client.send(new DetachUserPolicyCommand({ UserName: subject, PolicyArn: arn })))
     try {
@@ -186,6 +204,17 @@ export class IamBackend implements CredentialBackend {
 
   async close (): Promise<void> {
     this.client.destroy()
+  }
+
+  /** Does a user of that name exist outside /msk-users/ (or where the service may not even read it)? */
+  async #foreignUser (subject: string): Promise<boolean> {
+    try {
+      return (await this.client.send(new GetUserCommand({ UserName: subject }))).User?.Path !== USER_PATH
+    } catch (err) {
+      if (missing(err)) return false
+      if (err instanceof Error && /^AccessDenied/.test(err.name)) return true
+      throw err
+    }
   }
 
   async #listKeys (subject: string): Promise<Array<{ id: string, created: number }>> {

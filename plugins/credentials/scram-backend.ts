@@ -42,10 +42,12 @@ export class ScramBackend implements CredentialBackend {
     // Nothing was sent to Kafka before the key was stored.
   }
 
-  async adopt (subject: string, key: MintedKey, namespaces: readonly string[]): Promise<void> {
-    // The winner may still be creating the credential: setting the same password again (new salt) and the
-    // same ACLs is harmless, and the reply then never carries a key that does not work yet.
+  async adopt (subject: string, key: MintedKey, namespaces: readonly string[]): Promise<boolean> {
+    // The winner may still be creating the credential, or a concurrent delete may have revoked it: setting
+    // the same password again (new salt) and the same ACLs is harmless, and the reply then never carries a
+    // key that does not work yet.
     await this.activate(subject, key, namespaces)
+    return true
   }
 
   async revoke (subject: string): Promise<void> {

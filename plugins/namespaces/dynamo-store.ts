@@ -47,6 +47,7 @@ import { isValidName } from './names.js'
 import {
   MetadataStoreError,
   type ClaimResult,
+  type KeyMatch,
   type KeyRecord,
   type MetadataStore,
   type NamespaceRecord,
@@ -70,6 +71,21 @@ export const DEFAULT_TABLES = {
 export const KEY_ENCRYPTION_ATTR = 'secret_encryption'
 /** Shown as createdAt of records the existing service wrote (it stored no date). */
 const UNKNOWN_DATE = '1970-01-01T00:00:00.000Z'
+
+/** A keys-table item as a KeyRecord (undefined when it lacks the access key or the secret). */
+function keyRecord (subject: string, item: Item | undefined): KeyRecord | undefined {
+  const accessKey = str(item, 'access_key')
+  const secret = str(item, 'secret_key')
+  if (accessKey === undefined || secret === undefined) return undefined
+  const encryption = str(item, KEY_ENCRYPTION_ATTR)
+  return {
+    subject,
+    access_key: accessKey,
+    secret_key: secret,
+    create_date: str(item, 'create_date') ?? UNKNOWN_DATE,
+    ...(encryption !== undefined ? { encryption } : {})
+  }
+}
 /** Attempts of a transaction that lost a race (TransactionConflict) or read a state that changed meanwhile. */
 const TRANSACTION_ATTEMPTS = 8
 /** Cancellation reasons of a transaction that are worth another attempt. */
@@ -425,17 +441,37 @@ export class DynamoMetadataStore implements MetadataStore {
   async getKey (subject: string): Promise<KeyRecord | undefined> {
     return this.#op('getKey', async () => {
       const r = await this.client.send(new GetItemCommand({ TableName: this.tables.keys, Key: { subject: S(subject) }, ConsistentRead: true }))
-      const accessKey = str(r.Item, 'access_key')
-      const secret = str(r.Item, 'secret_key')
-      if (accessKey === undefined || secret === undefined) return undefined
-      const encryption = str(r.Item, KEY_ENCRYPTION_ATTR)
-      return {
-        subject,
-        access_key: accessKey,
-        secret_key: secret,
-        create_date: str(r.Item, 'create_date') ?? UNKNOWN_DATE,
-        ...(encryption !== undefined ? { encryption } : {})
+      return keyRecord(subject, r.Item)
+    })
+  }
+
+  /**
+   * Every key record, by subject (for `npm run metadata`); undefined when the keys table does not exist
+   * (Kafka credentials were never on).
+   */
+  async allKeys (): Promise<KeyRecord[] | undefined> {
+    return this.#op('allKeys', async () => {
+      const out: KeyRecord[] = []
+      let start: Item | undefined
+      try {
+        do {
+          const r = await this.client.send(new ScanCommand({
+            TableName: this.tables.keys,
+            ConsistentRead: true,
+            ...(start !== undefined ? { ExclusiveStartKey: start } : {})
+          }))
+          for (const it of r.Items ?? []) {
+            const subject = str(it, 'subject')
+            const record = subject === undefined ? undefined : keyRecord(subject, it)
+            if (record) out.push(record)
+          }
+          start = r.LastEvaluatedKey
+        } while (start !== undefined)
+      } catch (err) {
+        if (err instanceof ResourceNotFoundException) return undefined
+        throw err
       }
+      return out.sort((a, b) => byName(a.subject, b.subject))
     })
   }
 
@@ -458,15 +494,15 @@ export class DynamoMetadataStore implements MetadataStore {
     })
   }
 
-  async removeKey (subject: string, accessKey?: string): Promise<boolean> {
+  async removeKey (subject: string, match?: KeyMatch): Promise<boolean> {
     return this.#op('removeKey', async () => {
       try {
         await this.client.send(new DeleteItemCommand({
           TableName: this.tables.keys,
           Key: { subject: S(subject) },
-          ...(accessKey === undefined
+          ...(match === undefined
             ? { ConditionExpression: 'attribute_exists(subject)' }
-            : { ConditionExpression: 'access_key = :k', ExpressionAttributeValues: { ':k': S(accessKey) } })
+            : { ConditionExpression: 'access_key = :k AND secret_key = :s', ExpressionAttributeValues: { ':k': S(match.access_key), ':s': S(match.secret_key) } })
         }))
         return true
       } catch (err) {

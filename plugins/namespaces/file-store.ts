@@ -19,6 +19,7 @@ import { isValidName } from './names.js'
 import {
   MetadataStoreError,
   type ClaimResult,
+  type KeyMatch,
   type KeyRecord,
   type MetadataStore,
   type NamespaceRecord,
@@ -149,6 +150,16 @@ export class FileMetadataStore implements MetadataStore {
     })
   }
 
+  /** Every key record, by subject (for `npm run metadata`). */
+  async allKeys (): Promise<KeyRecord[]> {
+    this.#assertOpen()
+    const keys = this.#state.keys ?? {}
+    return Object.keys(keys).sort().flatMap(subject => {
+      const k = keys[subject]
+      return k === undefined ? [] : [{ subject, ...structuredClone(k) }]
+    })
+  }
+
   async ownerOf (namespace: string): Promise<string | undefined> {
     this.#assertOpen()
     return this.#ns(this.#state, namespace)?.owner
@@ -224,11 +235,11 @@ export class FileMetadataStore implements MetadataStore {
     })
   }
 
-  removeKey (subject: string, accessKey?: string): Promise<boolean> {
+  removeKey (subject: string, match?: KeyMatch): Promise<boolean> {
     return this.#mutate(draft => {
       const keys = draft.keys
       const k = keys !== undefined && Object.hasOwn(keys, subject) ? keys[subject] : undefined
-      if (keys === undefined || k === undefined || (accessKey !== undefined && k.access_key !== accessKey)) return { result: false, changed: false }
+      if (keys === undefined || k === undefined || (match !== undefined && (k.access_key !== match.access_key || k.secret_key !== match.secret_key))) return { result: false, changed: false }
       delete keys[subject]
       return { result: true, changed: true }
     })
@@ -364,7 +375,9 @@ function parseState (path: string, text: string): FileState {
   try {
     raw = JSON.parse(text)
   } catch (err) {
-    throw corrupt(path, text.trim() === '' ? 'the file is empty' : `not valid JSON (${(err as Error).message})`)
+    // V8 quotes an excerpt of the text after the first comma: keep the reason only, as the file holds
+    // secrets (sealed, or plain text imported from the existing service's keys table).
+    throw corrupt(path, text.trim() === '' ? 'the file is empty' : `not valid JSON (${(err as Error).message.split(/, *(?:\.\.\.)?"/)[0]})`)
   }
   if (!Value.Check(FileSchema, raw)) {
     const first = Value.Errors(FileSchema, raw).First()

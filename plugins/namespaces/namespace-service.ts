@@ -51,12 +51,14 @@ export interface ServiceLogger {
 
 /**
  * Told when a subject's set of namespaces changes, to keep grants outside the store in step (Kafka ACLs, IAM
- * policies: plugins/credentials). Called under the subject's lock: after a claim, and before a release
- * (with the set as it will be), so access is withdrawn before a name can pass to someone else. A failure
- * fails the claim (which a retry repeats, idempotently) or stops the release.
+ * policies: plugins/credentials). Called under the subject's lock: after a claim; before a release, with the
+ * set as it will be and `releasing` naming the namespace on its way out (the store still lists it), so
+ * access is withdrawn before a name can pass to someone else; and again after the release is stored, so a
+ * grant that another node computed from the store before the release is withdrawn too. A failure fails the
+ * claim (which a retry repeats, idempotently) or stops the release; after the release it is only logged.
  */
 export interface NamespaceObserver {
-  namespacesChanged (subject: string, namespaces: readonly string[]): Promise<void>
+  namespacesChanged (subject: string, namespaces: readonly string[], releasing?: string): Promise<void>
 }
 
 export interface NamespaceServiceOptions {
@@ -192,11 +194,11 @@ export class NamespaceService {
       }
       if (!owned.includes(namespace)) return { namespace, deleted: false, topics: [] }
       return this.#nsLocks.run(namespace, async () => {
-        await this.#notify(subject, [])
+        await this.#notify(subject, [], namespace)
         const removed = await this.#purgeNamespace(namespace)
         const result = await this.#storeOp(s => s.releaseNamespace(subject, namespace))
+        await this.#resync(subject)
         if (result !== 'released' && result !== 'absent') {
-          await this.#resync(subject)
           throw Errors.conflict(`Namespace ${namespace} changed while the user was being deleted; retry`, 'CONFLICT')
         }
         return { namespace, deleted: true, topics: removed }
@@ -252,7 +254,7 @@ export class NamespaceService {
         throw Errors.conflict(`Namespace ${namespace} still has ${topics.length} topic(s); delete them first`, 'NAMESPACE_NOT_EMPTY')
       }
       const before = await this.#storeOp(s => s.namespacesOf(subject))
-      await this.#notify(subject, before.filter(n => n !== namespace))
+      await this.#notify(subject, before.filter(n => n !== namespace), namespace)
       let result: Awaited<ReturnType<MetadataStore['releaseNamespace']>>
       try {
         await this.#purgeNamespace(namespace)
@@ -264,6 +266,7 @@ export class NamespaceService {
       if (result === 'not-empty' || result === 'not-owner') await this.#resync(subject)
       if (result === 'not-empty') throw Errors.conflict(`Namespace ${namespace} is not empty`, 'NAMESPACE_NOT_EMPTY')
       if (result === 'not-owner') throw Errors.namespaceNotFound(namespace)
+      await this.#resync(subject)
       const namespaces = await this.#storeOp(s => s.namespacesOf(subject))
       return { namespace, namespaces }
     }))
@@ -376,20 +379,23 @@ export class NamespaceService {
 
   // ---- Internals -------------------------------------------------------------------------------------
 
-  async #notify (subject: string, namespaces: readonly string[]): Promise<void> {
+  async #notify (subject: string, namespaces: readonly string[], releasing?: string): Promise<void> {
     // A change of this subject's namespaces (a release, the user's deletion) ends what this node trusted.
     for (const [namespace, entry] of this.#owners) {
       if (entry.subject === subject && !namespaces.includes(namespace)) this.#owners.delete(namespace)
     }
-    for (const o of this.#observers) await o.namespacesChanged(subject, namespaces)
+    for (const o of this.#observers) await o.namespacesChanged(subject, namespaces, releasing)
   }
 
-  /** After a release that did not happen: grant again what the subject still owns (best effort, logged). */
+  /**
+   * After a release, done or not: make the grants match what the store now says the subject owns (best
+   * effort, logged): grant again what a failed release kept, withdraw what another node granted meanwhile.
+   */
   async #resync (subject: string): Promise<void> {
     try {
       await this.#notify(subject, await this.#storeOp(s => s.namespacesOf(subject)))
     } catch (err) {
-      this.#log.warn({ err }, 'could not restore the Kafka permissions of a namespace that was not released; the next claim or key request repairs them')
+      this.#log.warn({ err }, 'could not bring the Kafka permissions in step with the namespaces owned; the next claim or release of the subject repairs them')
     }
   }
 

@@ -50,6 +50,9 @@ export interface KeyRecord {
   encryption?: string
 }
 
+/** What identifies one stored key (see removeKey). */
+export type KeyMatch = Pick<KeyRecord, 'access_key' | 'secret_key'>
+
 export type ClaimResult = 'created' | 'owned' | 'taken'
 export type ReleaseResult = 'released' | 'absent' | 'not-owner' | 'not-empty'
 
@@ -85,10 +88,11 @@ export interface MetadataStore {
    */
   putKeyIfAbsent (record: KeyRecord): Promise<boolean>
   /**
-   * Remove the subject's key; with `accessKey`, only when the stored key is that one. False when nothing
-   * (or another key) was there.
+   * Remove the subject's key; with `match`, only when the stored key is that one (same access key and same
+   * stored secret: a SCRAM key's access key is its subject's name, the sealed secret tells two keys apart).
+   * A conditional write, atomic across nodes. False when nothing (or another key) was there.
    */
-  removeKey (subject: string, accessKey?: string): Promise<boolean>
+  removeKey (subject: string, match?: KeyMatch): Promise<boolean>
   /** Can the store serve reads and persist writes right now? */
   healthy (): Promise<boolean>
   /** Waits for pending writes, then refuses further calls. */

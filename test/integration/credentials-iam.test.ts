@@ -4,8 +4,12 @@
  * claims and releases, key rotation and deletion, plain-text keys of the existing service, user deletion.
  */
 import t from 'tap'
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import {
+  CreateAccessKeyCommand,
+  CreateUserCommand,
+  DeleteAccessKeyCommand,
+  DeleteUserCommand,
   GetPolicyCommand,
   GetPolicyVersionCommand,
   GetUserCommand,
@@ -147,4 +151,61 @@ t.test('iam: two nodes over one DynamoDB store, two POST /api/v3/key at once: ex
     t.equal((await nodeA.app.namespaces.store.getKey(carol.subject))?.access_key, ka.access_key)
     t.equal((await carol.req('DELETE', 'key')).statusCode, 200)
   }
+})
+
+t.test('iam: two nodes over one DynamoDB store, DELETE and POST /api/v3/key at once: the stored key exists, the deleted one does not', async t => {
+  const tables = await createTables(t)
+  process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamoEndpoint()
+  const shared = { ...env, METADATA_STORE: 'dynamodb', USERS_TABLE_NAME: tables.users, NAMESPACE_TABLE_NAME: tables.namespaces, KEYS_TABLE_NAME: tables.keys }
+  const nodeA = await build(t, { env: shared })
+  const nodeB = await build(t, { env: shared, globus: nodeA.globus })
+  const dan = await apiUser(nodeA.app, nodeA.globus)
+  t.teardown(() => dan.req('DELETE', 'user'))
+  const on = (node: typeof nodeA, method: 'POST' | 'DELETE') =>
+    node.app.inject({ method, url: '/api/v3/key', headers: { authorization: `Bearer ${dan.token}` } })
+  for (let round = 0; round < 6; round++) {
+    const first = await on(nodeA, 'POST')
+    const before = first.json() as Key
+    recordSecret(before.secret_key)
+    const [deleter, creator] = round % 2 === 0 ? [nodeA, nodeB] : [nodeB, nodeA]
+    const [del, post] = await Promise.all([on(deleter, 'DELETE'), on(creator, 'POST')])
+    t.equal(del.statusCode, 200, del.body)
+    t.equal(post.statusCode, 200, post.body)
+    const posted = post.json() as Key
+    recordSecret(posted.secret_key)
+    const stored = await nodeA.app.namespaces.store.getKey(dan.subject)
+    const live = await accessKeys(dan.subject)
+    if (stored) {
+      t.equal(stored.access_key, posted.access_key, `round ${round}: the stored key is the one the POST returned`)
+      t.ok(live.includes(stored.access_key), 'and its IAM access key exists')
+    } else {
+      t.notOk(live.includes(posted.access_key), `round ${round}: nothing stored, the returned key is revoked`)
+    }
+    if (stored?.access_key !== before.access_key) t.notOk(live.includes(before.access_key), 'the deleted key is revoked')
+    t.equal((await on(nodeA, 'DELETE')).statusCode, 200)
+  }
+})
+
+t.test('iam: an IAM user of the subject\'s name outside /msk-users/ is never touched', async t => {
+  const { app, globus } = await build(t, { env })
+  const subject = randomUUID()
+  await iam.send(new CreateUserCommand({ UserName: subject, Path: '/admins/' }))
+  const theirs = (await iam.send(new CreateAccessKeyCommand({ UserName: subject }))).AccessKey?.AccessKeyId
+  t.teardown(async () => {
+    for (const k of await accessKeys(subject)) await iam.send(new DeleteAccessKeyCommand({ UserName: subject, AccessKeyId: k }))
+    await iam.send(new DeleteUserCommand({ UserName: subject }))
+  })
+  const token = globus.userToken(subject)
+  const req = (method: 'POST' | 'DELETE', url: string) => app.inject({ method, url: `/api/v3/${url}`, headers: { authorization: `Bearer ${token}` } })
+  const user = await req('POST', 'user')
+  t.equal(user.statusCode, 409, user.body)
+  t.match(user.json(), { status: 'failure', code: 'IDENTITY_CONFLICT' })
+  const key = await req('POST', 'key')
+  t.equal(key.statusCode, 409, 'no access key of that user is handed out')
+  t.notOk(key.body.includes('secret_key'))
+  t.same(await accessKeys(subject), [theirs], 'its keys are as they were')
+  t.same((await iam.send(new ListAttachedUserPoliciesCommand({ UserName: subject }))).AttachedPolicies, [], 'no policy attached')
+  t.equal((await req('DELETE', 'user')).statusCode, 200)
+  t.equal((await iam.send(new GetUserCommand({ UserName: subject }))).User?.Path, '/admins/', 'deleting the API user leaves it alone')
+  t.same(await accessKeys(subject), [theirs])
 })

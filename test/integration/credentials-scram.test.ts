@@ -26,6 +26,7 @@ const env = {
 async function postKey (t: Test, user: ApiUser): Promise<Key> {
   const res = await user.req('POST', 'key')
   t.equal(res.statusCode, 200, `POST /key: ${res.body}`)
+  t.equal(res.headers['cache-control'], 'no-store', 'no cache keeps the secret')
   const key = res.json() as Key
   recordSecret(key.secret_key)
   return key
@@ -195,6 +196,50 @@ t.test('scram: two nodes over one DynamoDB store, two POST /api/v3/key at once: 
     t.same([ka.fresh, kb.fresh].sort(), [false, true])
     t.equal(await produce(client(t, ka), topic, `round ${round}`), 'ok', 'the key works as soon as either reply is in')
     t.equal((await erin.req('DELETE', 'key')).statusCode, 200)
+  }
+})
+
+t.test('scram: two nodes over one DynamoDB store, DELETE and POST /api/v3/key at once: the stored key works, a deleted one does not', async t => {
+  const tables = await createTables(t)
+  process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamoEndpoint()
+  const shared = { ...env, METADATA_STORE: 'dynamodb', AWS_REGION: 'us-east-1', USERS_TABLE_NAME: tables.users, NAMESPACE_TABLE_NAME: tables.namespaces, KEYS_TABLE_NAME: tables.keys }
+  const nodeA = await build(t, { env: shared })
+  const nodeB = await build(t, { env: shared, globus: nodeA.globus })
+  const superAdmin = testKafka().admin()
+  await superAdmin.connect()
+  t.teardown(() => superAdmin.disconnect())
+  const frank = await apiUser(nodeA.app, nodeA.globus)
+  t.teardown(() => frank.req('DELETE', 'user'))
+  const topic = `${frank.ns}.${await frank.topic()}`
+  const on = (node: typeof nodeA, method: 'POST' | 'DELETE') =>
+    node.app.inject({ method, url: '/api/v3/key', headers: { authorization: `Bearer ${frank.token}` } })
+  for (let round = 0; round < 8; round++) {
+    const before = await postKey(t, frank)
+    // Every other round the record is gone but the credential is live, as a delete that failed midway leaves
+    // it: the DELETE then clears the leftover while the POST creates the next key. And alternate which node
+    // deletes; the other creates the next key meanwhile.
+    if (round % 4 >= 2) await nodeA.app.namespaces.store.removeKey(frank.subject)
+    const [deleter, creator] = round % 2 === 0 ? [nodeA, nodeB] : [nodeB, nodeA]
+    const [del, post] = await Promise.all([on(deleter, 'DELETE'), on(creator, 'POST')])
+    t.equal(del.statusCode, 200, del.body)
+    t.equal(post.statusCode, 200, post.body)
+    const posted = post.json() as Key
+    recordSecret(posted.secret_key)
+    const stored = await nodeA.app.namespaces.store.getKey(frank.subject)
+    if (stored) {
+      // The POST came last: its key is the stored one, and it works.
+      const now = await postKey(t, frank)
+      t.equal(now.fresh, false)
+      t.equal(now.secret_key, posted.secret_key, `round ${round}: the stored key is the one the POST returned`)
+      t.equal(await loginWorks(now), true, `round ${round}: the stored key logs in`)
+      t.equal(await produce(client(t, now), topic, `round ${round}`), 'ok', 'and writes its namespace')
+      if (now.secret_key !== before.secret_key) t.equal(await loginWorks(before), false, 'the deleted key does not')
+      t.equal((await frank.req('DELETE', 'key')).statusCode, 200)
+    } else {
+      // The DELETE came last: no key works, no ACL is left.
+      t.equal(await loginWorks(posted), false, `round ${round}: nothing stored, nothing logs in`)
+      t.same(await currentAcls(superAdmin, principalOf(frank.subject)), [], 'and no ACL is left')
+    }
   }
 })
 

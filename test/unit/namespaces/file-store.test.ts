@@ -121,6 +121,7 @@ t.test('a corrupt file stops the start with a message naming the path', async t 
   const dir = tempDir(t)
   const cases: Array<[string, RegExp]> = [
     ['{"format": "diaspora-metadata", "version": 1, "namespaces": {', /not valid JSON/],
+    ['{"format": "diaspora-metadata", "version": 1, "namespaces": {}, "keys": {"s": {"access_key": "AK", "secret_key": PLAINSECRET-0123456789}}}', /not valid JSON \(Unexpected token 'P'\)/],
     ['', /the file is empty/],
     ['[]', /unexpected content/],
     ['{"format": "diaspora-metadata", "version": 2, "namespaces": {}}', /unexpected content at \/version/],
@@ -138,6 +139,7 @@ t.test('a corrupt file stops the start with a message naming the path', async t 
     t.match(err.message, /corrupt/)
     t.match(err.message, /Refusing to start/)
     t.match(err.message, why)
+    t.notOk(err.message.includes('PLAIN'), 'quotes nothing of the file')
     t.equal(readFileSync(path, 'utf8'), text, 'the file is left untouched')
   }
 })
