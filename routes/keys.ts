@@ -1,18 +1,17 @@
 /**
  * Kafka credentials for native clients, as in the existing service (the Diaspora SDK's create_key /
  * delete_key): POST returns the caller's key, creating it when there is none; DELETE revokes it. With
- * KAFKA_CREDENTIALS=off both answer 501 CREDENTIALS_DISABLED.
+ * KAFKA_CREDENTIALS=off both answer 403 CREDENTIALS_DISABLED.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Ref, ManagementError, managementErrorResponses } from '../schemas/common.js'
+import { managementErrorResponses } from '../schemas/common.js'
 import { KeyDeleted, KeyIssued } from '../schemas/management.js'
 import { subjectOf } from '../plugins/namespaces/index.js'
 
 const security = [{ globus: [] }]
-const disabled = { 501: Ref(ManagementError) }
 const modes = 'Modes (KAFKA_CREDENTIALS): `iam` (AWS MSK with IAM authentication: an IAM user `<subject>` with a policy ' +
   'granting the caller\'s namespaces, and an access key of it), `scram` (a SCRAM-SHA-512 user `<subject>` with prefixed ' +
-  'ACLs on the topics and consumer groups `<namespace>.*` of the caller\'s namespaces), `off` (501 ' +
+  'ACLs on the topics and consumer groups `<namespace>.*` of the caller\'s namespaces), `off` (403 ' +
   'CREDENTIALS_DISABLED: the operator enables them with KAFKA_CREDENTIALS=iam or scram, see the README).'
 
 const keys: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -30,7 +29,7 @@ const keys: FastifyPluginAsyncTypebox = async (fastify) => {
         modes + ' Only Globus identities (UUID subjects) get credentials (403 otherwise); iam: 409 IDENTITY_CONFLICT when ' +
         'an IAM user of the caller\'s name exists outside /msk-users/. Needs no request body.',
       security,
-      response: { 200: KeyIssued, ...managementErrorResponses, ...disabled }
+      response: { 200: KeyIssued, ...managementErrorResponses }
     }
   }, async (request, reply) => {
     const subject = subjectOf(request)
@@ -52,7 +51,7 @@ const keys: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'Deletes the stored key and revokes the credential in Kafka or IAM (connections using it lose ' +
         'access). Idempotent: 200 also when there was no key. ' + modes,
       security,
-      response: { 200: KeyDeleted, ...managementErrorResponses, ...disabled }
+      response: { 200: KeyDeleted, ...managementErrorResponses }
     }
   }, async (request) => {
     const subject = subjectOf(request)

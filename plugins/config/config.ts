@@ -59,7 +59,7 @@ export const ConfigSchema = Type.Object({
   AWS_ACCOUNT_REGION: Type.Optional(Type.String({ minLength: 1 })),
 
   // Kafka credentials for native clients (/api/v3/key)
-  KAFKA_CREDENTIALS: Type.Union([Type.Literal('off'), Type.Literal('iam'), Type.Literal('scram')], { default: 'off', description: 'off: /api/v3/key answers 501; iam: IAM users and keys for AWS MSK IAM; scram: SCRAM-SHA-512 users and ACLs through the Kafka admin API' }),
+  KAFKA_CREDENTIALS: Type.Union([Type.Literal('off'), Type.Literal('iam'), Type.Literal('scram')], { default: 'off', description: 'off: /api/v3/key answers 403 CREDENTIALS_DISABLED; iam: IAM users and keys for AWS MSK IAM; scram: SCRAM-SHA-512 users and ACLs through the Kafka admin API' }),
   KAFKA_CREDENTIALS_ENDPOINT: Type.Optional(Type.String({ pattern: '^[^\\s,]+(,[^\\s,]+)*$', description: 'bootstrap servers handed to clients with a key (default DEFAULT_SERVERS)' })),
   KEYS_ENCRYPTION_KEY: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$', description: '32 bytes in base64: AES-256-GCM key sealing the stored secrets (required unless KAFKA_CREDENTIALS=off)' })),
   AWS_ACCOUNT_ID: Type.Optional(Type.String({ pattern: '^[0-9]{12}$', description: 'KAFKA_CREDENTIALS=iam: the account of the MSK cluster and the IAM users' })),

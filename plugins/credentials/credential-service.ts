@@ -211,7 +211,8 @@ export class CredentialService implements NamespaceObserver {
 
   #require (subject: string): CredentialBackend {
     if (!this.#backend) {
-      throw new ApiError(501, 501, 'Kafka credentials are not enabled on this service (KAFKA_CREDENTIALS=off); ' +
+      // A 4xx: nothing failed on the server; this deployment does not issue credentials.
+      throw new ApiError(403, 40301, 'Kafka credentials are not enabled on this service (KAFKA_CREDENTIALS=off); ' +
         'the operator can enable them with KAFKA_CREDENTIALS=iam or scram (see /docs)', { code: 'CREDENTIALS_DISABLED' })
     }
     this.#requireSubject(subject)

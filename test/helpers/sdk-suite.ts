@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { Test } from 'tap'
 import { ROOT } from '../../scripts/broker.js'
+import { defaultNamespace } from '../../plugins/namespaces/names.js'
+import { testKafka } from './broker.js'
 import { ensureVenv, type Venv } from '../../scripts/venv.js'
 
 /** The number of tests in test/sdk/ (parametrized cases count one each). Update it with the suite. */
@@ -101,4 +103,19 @@ export async function runSdkSuite (t: Test, venv: Venv, url: string, main: Suite
   else t.equal(totals.tests, EXPECTED_TESTS, `pytest ran the ${EXPECTED_TESTS} tests of test/sdk/`)
   t.equal(totals.failures + totals.errors, 0, 'no test failed or errored')
   t.equal(totals.skipped, 0, 'no test was skipped')
+}
+
+/** The suite deletes its users (and so their topics); this drops whatever a failed run left in Kafka. */
+export function dropTopicsAtEnd (t: Test, users: SuiteUser[]): void {
+  t.teardown(async () => {
+    const admin = testKafka().admin()
+    await admin.connect()
+    try {
+      const prefixes = users.map(u => `${defaultNamespace(u.subject)}.`)
+      const left = (await admin.listTopics()).filter(name => prefixes.some(p => name.startsWith(p)))
+      if (left.length > 0) await admin.deleteTopics({ topics: left })
+    } finally {
+      await admin.disconnect()
+    }
+  })
 }

@@ -6,9 +6,7 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { startCluster } from '../helpers/cluster.js'
-import { testKafka } from '../helpers/broker.js'
-import { PYTEST_TIMEOUT_MS, runSdkSuite, suiteVenv } from '../helpers/sdk-suite.js'
-import { defaultNamespace } from '../../plugins/namespaces/names.js'
+import { dropTopicsAtEnd, PYTEST_TIMEOUT_MS, runSdkSuite, suiteVenv } from '../helpers/sdk-suite.js'
 
 t.setTimeout(PYTEST_TIMEOUT_MS + 5 * 60_000)
 
@@ -19,17 +17,7 @@ t.test('the Diaspora SDK, unmodified, through a load balancer in front of three 
   const cluster = await startCluster(t, 3, { BODY_LIMIT: String(4 * 1048576) })
   const users = [randomUUID(), randomUUID()].map(subject => ({ subject, token: cluster.globus.userToken(subject) }))
   const [main, other] = users as [typeof users[0], typeof users[0]]
-  t.teardown(async () => {
-    const admin = testKafka().admin()
-    await admin.connect()
-    try {
-      const prefixes = users.map(u => `${defaultNamespace(u.subject)}.`)
-      const left = (await admin.listTopics()).filter(name => prefixes.some(p => name.startsWith(p)))
-      if (left.length > 0) await admin.deleteTopics({ topics: left })
-    } finally {
-      await admin.disconnect()
-    }
-  })
+  dropTopicsAtEnd(t, users)
   // The suite then expects instance ids with a node prefix, and instance names unique per node (README).
   await runSdkSuite(t, venv, cluster.url, main, other, { DIASPORA_TEST_CLUSTER: '1' })
   // The requests really were spread: every node served some of them.

@@ -2,7 +2,7 @@
  * KAFKA_CREDENTIALS=scram against the real broker (its SASL listener with SCRAM-SHA-512 and the
  * StandardAuthorizer, broker/server.properties): a key from POST /api/v3/key lets a plain kafkajs client
  * produce and consume in the owner's namespaces and nowhere else; releases, key deletion and user deletion
- * take the access away. And KAFKA_CREDENTIALS=off answers 501 in the management shape.
+ * take the access away. And KAFKA_CREDENTIALS=off answers 403 in the management shape.
  */
 import t, { type Test } from 'tap'
 import { randomBytes } from 'node:crypto'
@@ -243,13 +243,13 @@ t.test('scram: two nodes over one DynamoDB store, DELETE and POST /api/v3/key at
   }
 })
 
-t.test('off: the key routes answer 501 in the management shape', async t => {
+t.test('off: the key routes answer 403 in the management shape', async t => {
   const { app, globus } = await build(t)
   const dave = await apiUser(app, globus)
   t.teardown(() => dave.req('DELETE', 'user'))
   for (const method of ['POST', 'DELETE'] as const) {
     const res = await dave.req(method, 'key')
-    t.equal(res.statusCode, 501)
+    t.equal(res.statusCode, 403)
     t.match(res.json(), { status: 'failure', code: 'CREDENTIALS_DISABLED', message: /KAFKA_CREDENTIALS=iam or scram/ })
   }
 })

@@ -9,9 +9,7 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { build } from '../helpers/app.js'
-import { testKafka } from '../helpers/broker.js'
-import { PYTEST_TIMEOUT_MS, runSdkSuite, suiteVenv } from '../helpers/sdk-suite.js'
-import { defaultNamespace } from '../../plugins/namespaces/names.js'
+import { dropTopicsAtEnd, PYTEST_TIMEOUT_MS, runSdkSuite, suiteVenv } from '../helpers/sdk-suite.js'
 
 t.setTimeout(PYTEST_TIMEOUT_MS + 5 * 60_000)
 
@@ -28,18 +26,7 @@ t.test('the Diaspora SDK, unmodified, against the running service', async (t) =>
   const users = [randomUUID(), randomUUID()].map(subject => ({ subject, token: globus.userToken(subject) }))
   const [main, other] = users as [typeof users[0], typeof users[0]]
 
-  // The suite deletes its users (and so their topics); this drops whatever a failed run left in Kafka.
-  t.teardown(async () => {
-    const admin = testKafka().admin()
-    await admin.connect()
-    try {
-      const prefixes = users.map(u => `${defaultNamespace(u.subject)}.`)
-      const left = (await admin.listTopics()).filter(name => prefixes.some(p => name.startsWith(p)))
-      if (left.length > 0) await admin.deleteTopics({ topics: left })
-    } finally {
-      await admin.disconnect()
-    }
-  })
+  dropTopicsAtEnd(t, users)
 
   await runSdkSuite(t, venv, url, main, other)
 })

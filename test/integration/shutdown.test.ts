@@ -6,79 +6,24 @@
  * exit with code 0, which close-with-grace only allows within CLOSE_GRACE_MS (10 s here).
  */
 import t from 'tap'
-import { spawn, type ChildProcess } from 'node:child_process'
-import { NODE_FLAGS } from '../../node-flags.js'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { brokers, testKafka } from '../helpers/broker.js'
 import { startGlobus } from '../helpers/globus.js'
 import { BINARY, V2, producer, shortName } from '../helpers/api.js'
 import { waitFor } from '../helpers/wait.js'
 import { defaultNamespace } from '../../plugins/namespaces/names.js'
-import { SECRET_VARIABLES } from '../../plugins/config/config.js'
-import { recordSecret, testLogSink } from '../../scripts/log-leaks.js'
+import { startNode } from '../helpers/cluster.js'
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const METRICS_TOKEN = `metrics-${randomBytes(12).toString('hex')}`
-
-interface ServerProcess {
-  child: ChildProcess
-  url: string
-  /** Every stdout line (pino JSON). */
-  lines: string[]
-  exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
-}
-
-/** Starts `server.ts` (through tsx, in one process so the signal reaches the server itself) and waits for its URL. */
-async function startServer (t: { teardown (fn: () => unknown): void }, env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', 'server.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  const lines: string[] = []
-  let stderr = ''
-  // The server's log (stdout) goes to the run's log files too, for the end-of-run secret check.
-  for (const name of SECRET_VARIABLES) recordSecret(env[name])
-  const sink = testLogSink('server')
-  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => {
-    child.once('exit', (code, signal) => resolve({ code, signal }))
-  })
-  t.teardown(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL')
-      await exited
-    }
-  })
-  child.stderr?.on('data', (c: Buffer) => { stderr += c.toString() })
-  let buffered = ''
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start within 60 s:\n${stderr}\n${lines.join('\n')}`)), 60_000)
-    child.stdout?.on('data', (c: Buffer) => {
-      buffered += c.toString()
-      let nl: number
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl)
-        buffered = buffered.slice(nl + 1)
-        lines.push(line)
-        sink?.write(line)
-        const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line)
-        if (m) { clearTimeout(timer); resolve(m[1] as string) }
-      }
-    })
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited (${code}) before listening:\n${stderr}`)) })
-  })
-  return { child, url, lines, exited }
-}
 
 t.test('SIGTERM: stop accepting, long polls return what they hold, consumers leave their groups, exit 0', async t => {
   const globus = await startGlobus(t)
   const dir = mkdtempSync(path.join(tmpdir(), 'diaspora-shutdown-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const server = await startServer(t, {
+  const server = await startNode(t, 'server', {
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
