@@ -15,6 +15,7 @@ import diaspora, { serverOptions, type AppOptions } from '../../app.js'
 import { loadConfig, SECRET_VARIABLES } from '../../plugins/config/config.js'
 import { recordSecret, testLogSink } from '../../scripts/log-leaks.js'
 import { brokers } from './broker.js'
+import { createTables, dynamoEndpoint } from './dynamo.js'
 import { startGlobus, type GlobusStandIn } from './globus.js'
 
 export interface Teardown { teardown (fn: () => unknown): void }
@@ -69,4 +70,17 @@ export async function build (t: Teardown, opts: BuildOptions = {}): Promise<Test
   if (opts.listen) url = await app.listen({ port: 0, host: '127.0.0.1' })
   else await app.ready()
   return { app, globus, url, env }
+}
+
+/**
+ * Two apps (two nodes) over one set of fresh DynamoDB tables on moto, sharing one Globus stand-in: for what
+ * must hold across nodes. The AWS SDK takes the endpoint from the environment.
+ */
+export async function twoNodesOverDynamo (t: Teardown, env: Record<string, string>) {
+  const tables = await createTables(t)
+  process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamoEndpoint()
+  const shared = { ...env, METADATA_STORE: 'dynamodb', USERS_TABLE_NAME: tables.users, NAMESPACE_TABLE_NAME: tables.namespaces, KEYS_TABLE_NAME: tables.keys }
+  const nodeA = await build(t, { env: shared })
+  const nodeB = await build(t, { env: shared, globus: nodeA.globus })
+  return { nodeA, nodeB }
 }

@@ -17,9 +17,9 @@ import {
   ListAccessKeysCommand,
   ListAttachedUserPoliciesCommand
 } from '@aws-sdk/client-iam'
-import { build } from '../helpers/app.js'
+import { build, twoNodesOverDynamo } from '../helpers/app.js'
 import { apiUser } from '../helpers/api.js'
-import { createTables, dynamoEndpoint, TEST_REGION } from '../helpers/dynamo.js'
+import { dynamoEndpoint, TEST_REGION } from '../helpers/dynamo.js'
 import { recordSecret } from '../../scripts/log-leaks.js'
 
 const ACCOUNT = '123456789012'
@@ -130,11 +130,7 @@ t.test('iam: a plain-text key written by the existing service is returned as it 
 })
 
 t.test('iam: two nodes over one DynamoDB store, two POST /api/v3/key at once: exactly one key', async t => {
-  const tables = await createTables(t)
-  process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamoEndpoint()
-  const shared = { ...env, METADATA_STORE: 'dynamodb', USERS_TABLE_NAME: tables.users, NAMESPACE_TABLE_NAME: tables.namespaces, KEYS_TABLE_NAME: tables.keys }
-  const nodeA = await build(t, { env: shared })
-  const nodeB = await build(t, { env: shared, globus: nodeA.globus })
+  const { nodeA, nodeB } = await twoNodesOverDynamo(t, env)
   const carol = await apiUser(nodeA.app, nodeA.globus)
   t.teardown(() => carol.req('DELETE', 'user'))
   const onB = () => nodeB.app.inject({ method: 'POST', url: '/api/v3/key', headers: { authorization: `Bearer ${carol.token}` } })
@@ -154,11 +150,7 @@ t.test('iam: two nodes over one DynamoDB store, two POST /api/v3/key at once: ex
 })
 
 t.test('iam: two nodes over one DynamoDB store, DELETE and POST /api/v3/key at once: the stored key exists, the deleted one does not', async t => {
-  const tables = await createTables(t)
-  process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamoEndpoint()
-  const shared = { ...env, METADATA_STORE: 'dynamodb', USERS_TABLE_NAME: tables.users, NAMESPACE_TABLE_NAME: tables.namespaces, KEYS_TABLE_NAME: tables.keys }
-  const nodeA = await build(t, { env: shared })
-  const nodeB = await build(t, { env: shared, globus: nodeA.globus })
+  const { nodeA, nodeB } = await twoNodesOverDynamo(t, env)
   const dan = await apiUser(nodeA.app, nodeA.globus)
   t.teardown(() => dan.req('DELETE', 'user'))
   const on = (node: typeof nodeA, method: 'POST' | 'DELETE') =>

@@ -7,10 +7,9 @@
 import t, { type Test } from 'tap'
 import { randomBytes } from 'node:crypto'
 import { Kafka, logLevel, type Admin } from 'kafkajs'
-import { build } from '../helpers/app.js'
+import { build, twoNodesOverDynamo } from '../helpers/app.js'
 import { apiUser, type ApiUser } from '../helpers/api.js'
 import { saslBrokers, testKafka } from '../helpers/broker.js'
-import { createTables, dynamoEndpoint } from '../helpers/dynamo.js'
 import { kafkaErrorType } from '../../plugins/kafka/errors.js'
 import { principalOf, currentAcls } from '../../plugins/credentials/acls.js'
 import { recordSecret } from '../../scripts/log-leaks.js'
@@ -175,11 +174,7 @@ t.test('scram: two POST /api/v3/key at once leave exactly one working key', asyn
 })
 
 t.test('scram: two nodes over one DynamoDB store, two POST /api/v3/key at once: one key, working when returned', async t => {
-  const tables = await createTables(t)
-  process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamoEndpoint()
-  const shared = { ...env, METADATA_STORE: 'dynamodb', AWS_REGION: 'us-east-1', USERS_TABLE_NAME: tables.users, NAMESPACE_TABLE_NAME: tables.namespaces, KEYS_TABLE_NAME: tables.keys }
-  const nodeA = await build(t, { env: shared })
-  const nodeB = await build(t, { env: shared, globus: nodeA.globus })
+  const { nodeA, nodeB } = await twoNodesOverDynamo(t, { ...env, AWS_REGION: 'us-east-1' })
   const erin = await apiUser(nodeA.app, nodeA.globus)
   t.teardown(() => erin.req('DELETE', 'user'))
   const topic = `${erin.ns}.${await erin.topic()}`
@@ -200,11 +195,7 @@ t.test('scram: two nodes over one DynamoDB store, two POST /api/v3/key at once: 
 })
 
 t.test('scram: two nodes over one DynamoDB store, DELETE and POST /api/v3/key at once: the stored key works, a deleted one does not', async t => {
-  const tables = await createTables(t)
-  process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamoEndpoint()
-  const shared = { ...env, METADATA_STORE: 'dynamodb', AWS_REGION: 'us-east-1', USERS_TABLE_NAME: tables.users, NAMESPACE_TABLE_NAME: tables.namespaces, KEYS_TABLE_NAME: tables.keys }
-  const nodeA = await build(t, { env: shared })
-  const nodeB = await build(t, { env: shared, globus: nodeA.globus })
+  const { nodeA, nodeB } = await twoNodesOverDynamo(t, { ...env, AWS_REGION: 'us-east-1' })
   const superAdmin = testKafka().admin()
   await superAdmin.connect()
   t.teardown(() => superAdmin.disconnect())
