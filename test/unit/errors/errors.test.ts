@@ -5,8 +5,10 @@
  * anything thrown becomes one (toApiError) and which family a URL belongs to.
  */
 import t from 'tap'
+import Fastify from 'fastify'
 import { ApiError, Errors, consumerBody, managementBody } from '../../../plugins/errors/errors.js'
-import { familyOfPath, toApiError } from '../../../plugins/errors/index.js'
+import errorsPlugin, { familyOfPath, toApiError } from '../../../plugins/errors/index.js'
+import { ConfluentError, ManagementError, Ref } from '../../../schemas/common.js'
 
 /** [catalogue entry's name, the error it makes, HTTP status, Confluent error_code, management code] */
 const CATALOGUE: Array<[keyof typeof Errors, ApiError, number, number, string]> = [
@@ -147,4 +149,23 @@ t.test('familyOfPath: consumer and produce routes (and non-API paths) answer in 
   const management = ['/api/v3/user', '/api/v3/ns-a', '/api/v3/ns-a/t', '/api/v3/key', '/api/v3/ns-a/consumersx', '/api/v2/other', '/api/']
   for (const p of consumer) t.equal(familyOfPath(p), 'consumer', p)
   for (const p of management) t.equal(familyOfPath(p), 'management', p)
+})
+
+t.test('the plugin registers the shared $id schemas: routes validate and serialize with them, no docs plugin needed', async t => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(errorsPlugin)
+  app.get('/api/v3/ns-a/consumers/g', { schema: { response: { 404: Ref(ConfluentError) } } }, async () => { throw Errors.instanceNotFound() })
+  app.get('/api/v3/user', { schema: { response: { 409: Ref(ManagementError) } } }, async () => { throw Errors.conflict('taken', 'TAKEN') })
+  await app.ready()
+  const consumer = await app.inject({ method: 'GET', url: '/api/v3/ns-a/consumers/g' })
+  t.equal(consumer.statusCode, 404)
+  t.match(consumer.headers['content-type'], /^application\/vnd\.kafka\.v2\+json/)
+  t.strictSame(consumer.json(), { error_code: 40403, message: 'Consumer instance not found.' })
+  const management = await app.inject({ method: 'GET', url: '/api/v3/user' })
+  t.equal(management.statusCode, 409)
+  t.strictSame(management.json(), { status: 'failure', code: 'TAKEN', message: 'taken', reason: 'taken' })
+  const unknown = await app.inject({ method: 'GET', url: '/api/v3/ns-a/consumers/g/x' })
+  t.equal(unknown.statusCode, 404)
+  t.equal(unknown.json().error_code, 404, 'the not-found handler answers in the family\'s shape')
 })
