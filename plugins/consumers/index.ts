@@ -11,7 +11,11 @@ declare module 'fastify' {
   }
 }
 
-/** The consumer registry for this process; every instance is closed (leaving its group) on app close. */
+/**
+ * The consumer registry for this process. Shutdown: preClose drains it (waiting long polls return what they
+ * hold, no instance is created any more) before the HTTP server waits for its in-flight requests; onClose then
+ * closes every instance, which leaves its group.
+ */
 const consumersPlugin: FastifyPluginAsync = async (fastify) => {
   const { config: c, kafka, namespaces } = fastify
   const topics = new TopicList(async () => (await kafka.admin()).listTopics())
@@ -45,6 +49,7 @@ const consumersPlugin: FastifyPluginAsync = async (fastify) => {
   })
   if (!fetchDecoderPatched) fastify.log.warn('kafkajs\' layout is not the one the fetch decoder patches (kafkajs 2.2.4): fetched records are decoded by kafkajs, about a quarter more CPU per record')
   fastify.decorate('consumers', registry)
+  fastify.addHook('preClose', async () => { registry.drain() })
   fastify.addHook('onClose', async () => { await registry.closeAll() })
 }
 
