@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
+import { instanceEvents } from './channels.js'
 import { ConsumerRegistry } from './registry.js'
 import { BufferBudget } from './record-buffer.js'
 import { fetchDecoderPatched, kafkajsPort } from './session.js'
@@ -38,7 +39,9 @@ const consumersPlugin: FastifyPluginAsync = async (fastify) => {
       parkAfterMs: c.CONSUMER_PARK_AFTER_MS,
       fetchStallMs: c.CONSUMER_FETCH_STALL_MS
     },
-    log: fastify.log.child({ component: 'consumers' })
+    log: fastify.log.child({ component: 'consumers' }),
+    // Reads, commits and joins go to the diaspora:consumers:* channels (channels.ts).
+    observer: instanceEvents
   }, {
     instanceTimeoutMs: c.CONSUMER_INSTANCE_TIMEOUT_MS,
     maxPerSubject: c.CONSUMER_MAX_INSTANCES_PER_SUBJECT,
