@@ -61,23 +61,22 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(errorsPlugin)
   await fastify.register(httpPlugin)
   await fastify.register(docsPlugin)
-  // Before the plugins it observes: its onResponse hook and the introspection observer must be in place first.
-  await fastify.register(metricsPlugin)
   await fastify.register(kafkaPlugin, opts.kafka ?? {})
-  const introspection = fastify.metrics?.service.introspectionObserver
-  await fastify.register(authPlugin, introspection ? { ...opts.auth, onIntrospection: introspection } : (opts.auth ?? {}))
+  await fastify.register(authPlugin, opts.auth ?? {})
   await fastify.register(namespacesPlugin)
   await fastify.register(credentialsPlugin)
-  // Before the consumers (whose instance ids name this node) and before the drain below: on close, the node
-  // leaves the node directory first, so the other nodes stop forwarding here (NODE_URL set; else a no-op).
+  // Before the consumers (whose instance ids name this node, and whose preClose drains the long polls): on
+  // close, the node leaves the node directory first, so the other nodes stop forwarding here (NODE_URL set).
   await fastify.register(clusterPlugin)
+  // preClose (before the HTTP server waits for its in-flight requests): waiting long polls return what they
+  // hold and no instance is created any more; onClose closes every instance, which leaves its group.
   await fastify.register(consumersPlugin)
   // Its preClose hook drains the engine (new produce requests get 503, queued records are sent and answered)
   // and its onClose hook disconnects the Kafka producer.
   await fastify.register(producerPlugin)
-  // Shutdown, first step (before the HTTP server waits for its in-flight requests): waiting long polls return
-  // what they hold and no instance is created any more. The consumers plugin's onClose then closes them all.
-  fastify.addHook('preClose', async () => { fastify.consumers.drain() })
+  // After the plugins it observes (it subscribes to their diagnostics channels and reads their stats), before
+  // the routes whose requests it counts.
+  await fastify.register(metricsPlugin)
 
   await fastify.register(healthRoutes)
   await fastify.register(apiRoutes, { prefix: '/api/v3' })

@@ -30,7 +30,7 @@ await server.register(fp(app))
 if (!hasNodeFlags()) server.log.warn(`started without the V8 heap flags ${NODE_FLAGS.join(' ')} (node-flags.ts): draining consumers may spend a fifth of their time in garbage collection`)
 
 // On SIGINT/SIGTERM: stop accepting, let in-flight requests finish (waiting long polls return what they hold at
-// once: app.ts drains the consumers first), close every consumer instance so it leaves its group, exit 0. Past
+// once: the consumers plugin drains them first), close every consumer instance so it leaves its group, exit 0. Past
 // CLOSE_GRACE_MS close-with-grace exits with code 1 whatever is left.
 closeWithGrace({ delay: config.CLOSE_GRACE_MS }, async ({ signal, err }) => {
   if (err) server.log.error({ err }, 'closing after error')

@@ -4,7 +4,7 @@
  *
  * Runs the scenarios of issue 5 (and the produce scenario of issue 12) against the local broker (started if none answers) and the real service
  * (bench/server.ts, a child process listening on loopback, real Globus auth through the stand-in), prints a
- * table, and writes bench/results.json, bench/chart.svg and the generated part of BENCHMARKS.md.
+ * table, and writes bench/results.json (the current figures) and the generated part of BENCHMARKS.md.
  * With no scenario named, all run. A run of some scenarios keeps the other scenarios' last results.
  */
 import { brokerConfig, isBrokerUp, startBroker } from '../scripts/broker.js'

@@ -1,4 +1,7 @@
-/** Shared schema primitives: names, error bodies. Registered once by $id so /docs shows named components. */
+/**
+ * Shared schema primitives: names, error bodies. The error bodies are registered once by $id (by the errors
+ * plugin), so routes reference them and /docs shows them as named components.
+ */
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 
 /** Namespaces and topics: the existing service's rule (3–32 of letters, digits, - and _, alphanumeric ends). */

@@ -12,6 +12,7 @@
 // The broker keeps running afterwards (the next start is then instant): `npm run broker -- stop`.
 import { spawn } from 'node:child_process'
 import { NODE_FLAGS } from '../node-flags.js'
+import { parseMetadataStore } from '../plugins/config/config.js'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -98,7 +99,9 @@ async function main (): Promise<number> {
 
   const env = serverEnv()
   const store = env.METADATA_STORE as string
-  fs.mkdirSync(path.dirname(path.resolve(ROOT, store)), { recursive: true })
+  // Read as the service reads it (a file: URL is a path too); a value it refuses fails the start, saying why.
+  const configured = parseMetadataStore(store)
+  if ('store' in configured && configured.store !== 'dynamodb') fs.mkdirSync(path.dirname(path.resolve(ROOT, configured.store)), { recursive: true })
   const host = isSet('HOST') ? String(env.HOST) : env.AUTH_MODE === 'dev' ? '127.0.0.1' : '0.0.0.0'
   log(`starting the service: AUTH_MODE=${env.AUTH_MODE} HOST=${host} DEFAULT_SERVERS=${env.DEFAULT_SERVERS ?? env.KAFKA_BOOTSTRAP_SERVERS} ` +
     `METADATA_STORE=${store}`)

@@ -24,7 +24,7 @@ import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { isDeepStrictEqual } from 'node:util'
-import { ConfigSchema } from '../plugins/config/config.js'
+import { ConfigSchema, parseMetadataStore } from '../plugins/config/config.js'
 import { DEFAULT_TABLES, DynamoMetadataStore } from '../plugins/namespaces/dynamo-store.js'
 import { FileMetadataStore } from '../plugins/namespaces/file-store.js'
 import type { KeyRecord, MetadataStore, NamespaceRecord } from '../plugins/namespaces/store.js'
@@ -178,7 +178,12 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv = process.env
     else { out(USAGE); return 2 }
   }
   if (direction !== 'export' && direction !== 'import') { out(USAGE); return 2 }
-  file ??= env.METADATA_STORE && env.METADATA_STORE !== 'dynamodb' ? env.METADATA_STORE : './data/metadata.json'
+  if (file === undefined) {
+    // METADATA_STORE read as the service reads it (a file: URL is a path too).
+    const configured = env.METADATA_STORE ? parseMetadataStore(env.METADATA_STORE) : { store: 'dynamodb' }
+    if ('problem' in configured) { out(`METADATA_STORE: ${configured.problem}`); return 2 }
+    file = configured.store === 'dynamodb' ? './data/metadata.json' : configured.store
+  }
   if (direction === 'export' && !existsSync(file)) {
     out(`export: there is no file store at ${path.resolve(file)} (--file PATH, or METADATA_STORE); nothing to export`)
     return 1

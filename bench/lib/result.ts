@@ -28,7 +28,7 @@ export interface ScenarioResult {
   settings: Record<string, unknown>
   tables: Table[]
   targets: Target[]
-  /** Structured figures (medians with min/max and every run) for JSON and the chart. */
+  /** Structured figures (medians with min/max and every run) for bench/results.json. */
   data: Record<string, unknown>
   notes: string[]
 }

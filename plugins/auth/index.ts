@@ -7,7 +7,9 @@
  *   against the token's `sub`, and sets `request.principal`; otherwise throws the §6 ApiError, which the
  *   root error handler renders in the route family's shape.
  * - `request.principal`: `Principal | null` (null until authenticate succeeds).
- * - `fastify.auth`: stats and cache size (benchmarks), verifyToken, clear.
+ * - `fastify.auth`: stats and cache size (benchmarks, metrics), verifyToken, clear.
+ *
+ * Publishes each introspection call's duration and outcome on `diaspora:auth:introspection` (channels.ts).
  *
  * AUTH_MODE=dev accepts only the token minted at start (or DEV_TOKEN) for DEV_SUBJECT, and says so loudly.
  * No token ever reaches the log: Globus tokens appear only as tokenRef() (a 12-hex-digit SHA-256 prefix), and
@@ -17,6 +19,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { isLoopback, requiredScope } from '../config/config.js'
+import { publishingIntrospector } from './channels.js'
 import { AuthErrors } from './errors.js'
 import { parseAuthorization, parseSubject } from './header.js'
 import { IntrospectionClient, type Introspector } from './introspection.js'
@@ -55,8 +58,6 @@ export interface AuthPluginOptions {
   introspector?: Introspector
   /** Where the dev-mode banner (with the token) is written, never the log; process.stderr when absent. */
   stderr?: { write (text: string): unknown }
-  /** Told the duration (seconds) and outcome of every introspection call (metrics). Must not throw. */
-  onIntrospection?: (seconds: number, outcome: 'answered' | 'failed') => void
 }
 
 const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, opts) => {
@@ -97,23 +98,9 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, opts) 
       introspect = client.introspect
       closeClient = () => client.close()
     }
-    const observe = opts.onIntrospection
-    if (observe) {
-      const inner = introspect
-      introspect = async (token) => {
-        const started = performance.now()
-        try {
-          const doc = await inner(token)
-          observe((performance.now() - started) / 1000, 'answered')
-          return doc
-        } catch (err) {
-          observe((performance.now() - started) / 1000, 'failed')
-          throw err
-        }
-      }
-    }
     const verifierOpts: ConstructorParameters<typeof GlobusVerifier>[0] = {
-      introspect,
+      // Each call's duration and outcome go to the diaspora:auth:introspection channel (channels.ts).
+      introspect: publishingIntrospector(introspect),
       policy: { clientId, requiredScope: requiredScope(config) },
       ttlMs: config.AUTH_CACHE_TTL_MS,
       maxEntries: config.AUTH_CACHE_MAX_ENTRIES,

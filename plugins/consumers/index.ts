@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
+import { instanceEvents } from './channels.js'
 import { ConsumerRegistry } from './registry.js'
 import { BufferBudget } from './record-buffer.js'
 import { fetchDecoderPatched, kafkajsPort } from './session.js'
@@ -11,7 +12,11 @@ declare module 'fastify' {
   }
 }
 
-/** The consumer registry for this process; every instance is closed (leaving its group) on app close. */
+/**
+ * The consumer registry for this process. Shutdown: preClose drains it (waiting long polls return what they
+ * hold, no instance is created any more) before the HTTP server waits for its in-flight requests; onClose then
+ * closes every instance, which leaves its group.
+ */
 const consumersPlugin: FastifyPluginAsync = async (fastify) => {
   const { config: c, kafka, namespaces } = fastify
   const topics = new TopicList(async () => (await kafka.admin()).listTopics())
@@ -34,7 +39,9 @@ const consumersPlugin: FastifyPluginAsync = async (fastify) => {
       parkAfterMs: c.CONSUMER_PARK_AFTER_MS,
       fetchStallMs: c.CONSUMER_FETCH_STALL_MS
     },
-    log: fastify.log.child({ component: 'consumers' })
+    log: fastify.log.child({ component: 'consumers' }),
+    // Reads, commits and joins go to the diaspora:consumers:* channels (channels.ts).
+    observer: instanceEvents
   }, {
     instanceTimeoutMs: c.CONSUMER_INSTANCE_TIMEOUT_MS,
     maxPerSubject: c.CONSUMER_MAX_INSTANCES_PER_SUBJECT,
@@ -45,6 +52,7 @@ const consumersPlugin: FastifyPluginAsync = async (fastify) => {
   })
   if (!fetchDecoderPatched) fastify.log.warn('kafkajs\' layout is not the one the fetch decoder patches (kafkajs 2.2.4): fetched records are decoded by kafkajs, about a quarter more CPU per record')
   fastify.decorate('consumers', registry)
+  fastify.addHook('preClose', async () => { registry.drain() })
   fastify.addHook('onClose', async () => { await registry.closeAll() })
 }
 

@@ -45,8 +45,8 @@ export interface InstanceSettings {
 export type AdminPort = Pick<Admin, 'listTopics' | 'fetchOffsets' | 'fetchTopicOffsets' | 'fetchTopicOffsetsByTimestamp' | 'fetchTopicMetadata' | 'deleteGroups'>
 
 /**
- * Optional instrumentation (the metrics plugin implements it). Called synchronously on the engine's paths, so
- * it must be cheap and must not throw; the engine never imports a metrics library.
+ * Optional instrumentation (the consumers plugin passes one that publishes on diagnostics channels,
+ * channels.ts). Called synchronously on the engine's paths, so it must be cheap and must not throw.
  */
 export interface InstanceObserver {
   /** A read (long poll) answered: how long it waited, and the records and key + value bytes it returned. */
@@ -70,7 +70,7 @@ export interface InstanceDeps {
   budget: BufferBudget
   settings: InstanceSettings
   log?: { warn (obj: object, msg: string): void, debug (obj: object, msg: string): void }
-  /** Read at each event, so it may be set after instances exist (ConsumerRegistry.observe). */
+  /** Told of reads, commits and joins (channels.ts in production). */
   observer?: InstanceObserver
 }
 

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { Errors } from '../errors/errors.js'
-import { ConsumerInstance, type InstanceDeps, type InstanceObserver, type InstanceOptions } from './instance.js'
+import { ConsumerInstance, type InstanceDeps, type InstanceOptions } from './instance.js'
 import { BufferPool } from './buffer-pool.js'
 
 export interface RegistryOptions {
@@ -122,12 +122,6 @@ export class ConsumerRegistry {
       else break // insertion order = age order
     }
     return n
-  }
-
-  /** Instrument every instance, existing and future (metrics); undefined removes the observer. */
-  observe (observer: InstanceObserver | undefined): void {
-    if (observer) this.deps.observer = observer
-    else delete this.deps.observer
   }
 
   /**

@@ -3,7 +3,6 @@ import type { FastifyPluginAsync } from 'fastify'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TSchema } from '@sinclair/typebox'
-import { sharedSchemas } from '../../schemas/common.js'
 
 declare module 'fastify' {
   interface FastifySchema {
@@ -52,11 +51,11 @@ function applyBodyMarkers<T> (document: T): T {
 
 /**
  * OpenAPI 3 generated from the same TypeBox schemas that validate requests; Swagger UI at /docs and the
- * spec at /docs/json. Registered before any route so every route is collected.
+ * spec at /docs/json. Registered before any route so every route is collected. The shared `$id` schemas it
+ * shows as named components are registered by the errors plugin.
  * @see {@link https://github.com/fastify/fastify-swagger}
  */
 const docsPlugin: FastifyPluginAsync = async (fastify) => {
-  for (const schema of sharedSchemas) fastify.addSchema(schema)
   await fastify.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -88,4 +87,4 @@ const docsPlugin: FastifyPluginAsync = async (fastify) => {
   await fastify.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } })
 }
 
-export default fp(docsPlugin, { name: 'docs', fastify: '5.x' })
+export default fp(docsPlugin, { name: 'docs', fastify: '5.x', dependencies: ['errors'] })

@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { Duplex } from 'node:stream'
 import { ApiError, Errors, consumerBody, managementBody, type ErrorFamily } from './errors.js'
-import { NAME_RULES } from '../../schemas/common.js'
+import { NAME_RULES, sharedSchemas } from '../../schemas/common.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -138,9 +138,12 @@ export function clientErrorHandler (err: Error & { code?: string, rawPacket?: un
 
 /**
  * One root error handler and not-found handler: every failure is JSON in its route family's shape, never an
- * HTML page or a stack trace. fp lifts them to the root so they cover every route.
+ * HTML page or a stack trace. fp lifts them to the root so they cover every route. Also registers the shared
+ * `$id` schemas (the two error bodies) that route schemas reference, so validation and serialization need
+ * nothing else (the docs plugin names its components after them).
  */
 const errorsPlugin: FastifyPluginAsync = async (fastify) => {
+  for (const schema of sharedSchemas) fastify.addSchema(schema)
   fastify.setErrorHandler((err, request, reply) => {
     const api = toApiError(err, familyOf(request))
     if (api.statusCode >= 500) request.log.error({ err }, 'request failed')

@@ -9,14 +9,16 @@
  *   pointed at it should see a bare "not found").
  *
  * Decorates `fastify.metrics` (null when off). Feeds the metrics from an onResponse hook (requests by route
- * pattern and status), the consumer registry's observer and stats, and the auth plugin's stats; app.ts hands
- * the introspection observer to the auth plugin.
+ * pattern and status), from the diagnostics channels the auth, consumers, producer and cluster plugins publish
+ * on (subscriptions.ts; unsubscribed on close), and from the stats the plugins it depends on keep (read at
+ * scrape time). Registered after the plugins it observes and before the routes, whose requests it counts.
  */
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import { ApiError } from '../errors/errors.js'
 import { bearerMatches, ServiceMetrics } from './metrics.js'
 import { startMetricsListener, type MetricsListener } from './listener.js'
+import { subscribeMetrics } from './subscriptions.js'
 
 export interface MetricsApi {
   readonly service: ServiceMetrics
@@ -50,6 +52,11 @@ const metricsPlugin: FastifyPluginAsync = async (fastify) => {
   const api: MetricsApi = { service, get listenerUrl () { return listener?.url } }
   fastify.decorate('metrics', api)
 
+  service.bindConsumers(fastify.consumers)
+  service.bindAuth(fastify.auth)
+  service.bindProducer(fastify.producer)
+  const unsubscribe = subscribeMetrics(service)
+
   // The route pattern (routeOptions.url), never the raw URL: that would carry namespace and instance names.
   fastify.addHook('onResponse', (request, reply, done) => {
     service.httpRequest(request.method, request.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000)
@@ -70,16 +77,6 @@ const metricsPlugin: FastifyPluginAsync = async (fastify) => {
   }
 
   fastify.addHook('onReady', async () => {
-    // Plugins registered after this one (consumers, auth) exist by now.
-    if (fastify.hasDecorator('consumers')) {
-      fastify.consumers.observe(service.consumerObserver)
-      service.bindConsumers(fastify.consumers)
-    }
-    if (fastify.hasDecorator('auth')) service.bindAuth(fastify.auth)
-    if (fastify.hasDecorator('producer')) {
-      fastify.producer.observe(service.producerObserver)
-      service.bindProducer(fastify.producer)
-    }
     if (c.METRICS_PORT !== undefined) {
       const log = fastify.log.child({ component: 'metrics' })
       listener = await startMetricsListener({
@@ -94,8 +91,9 @@ const metricsPlugin: FastifyPluginAsync = async (fastify) => {
     }
   })
   fastify.addHook('onClose', async () => {
+    unsubscribe()
     await listener?.close()
   })
 }
 
-export default fp(metricsPlugin, { name: 'metrics', fastify: '5.x', dependencies: ['config'] })
+export default fp(metricsPlugin, { name: 'metrics', fastify: '5.x', dependencies: ['config', 'auth', 'consumers', 'producer'] })

@@ -1,16 +1,14 @@
 /**
  * The service's Prometheus metrics over prom-client, on a registry of their own (never prom-client's global
  * default registry: several apps may live in one process, as in the tests). Plain module: no Fastify. The
- * plugin (index.ts) feeds it from HTTP hooks; the consumer engine and the auth plugin reach it only through
- * the small observer callbacks they declare, so neither imports prom-client.
+ * plugin (index.ts) feeds it from an HTTP hook and from the diagnostics channels the other plugins publish on
+ * (subscriptions.ts), so none of them imports prom-client or knows the metrics exist.
  *
  * Counters the engine already keeps (registry stats, auth cache stats) are read at scrape time and turned
  * into monotonic counters by adding what changed since the previous scrape.
  */
 import { timingSafeEqual, createHash } from 'node:crypto'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { InstanceObserver } from '../consumers/instance.js'
-import type { ProduceObserver } from '../producer/engine.js'
 
 /** What the metrics read from the consumer registry at scrape time. */
 export interface ConsumerSource {
@@ -38,6 +36,23 @@ export interface ProducerSource {
 export interface AuthSource {
   stats (): { hits: number, misses: number }
 }
+
+/** Consumer events (the diaspora:consumers:* channels). */
+export interface ConsumerEvents {
+  read (ms: number, records: number, bytes: number): void
+  commit (ok: boolean): void
+  join (): void
+}
+
+/** Produce events (the diaspora:producer:* channels). */
+export interface ProduceEvents {
+  written (records: number, bytes: number): void
+  failed (errorCode: number): void
+  sent (seconds: number, records: number): void
+}
+
+/** How a request forwarded to the node that owns its consumer instance ended (diaspora:cluster:forward). */
+export type ForwardOutcome = 'forwarded' | 'owner-gone' | 'error'
 
 export interface ServiceMetricsOptions {
   /** process_* and nodejs_* metrics (default true). They start an event-loop monitor and a GC observer. */
@@ -95,6 +110,8 @@ export class ServiceMetrics {
   readonly #produceBytes: Counter
   readonly #produceErrors: Counter<'error_code'>
   readonly #produceSend: Histogram
+  readonly #forwarded: Counter<'outcome' | 'status'>
+  readonly #forwardDuration: Histogram
   #consumers: ConsumerSource | undefined
   #producer: ProducerSource | undefined
 
@@ -180,6 +197,14 @@ export class ServiceMetrics {
     this.#authHits = mirrorCounter(this.registry, 'diaspora_auth_cache_hits_total', 'Authenticated requests answered from the token cache')
     this.#authMisses = mirrorCounter(this.registry, 'diaspora_auth_cache_misses_total', 'Authenticated requests not in the token cache (each started or joined an introspection)')
     this.#introspection = new Histogram({ name: 'diaspora_auth_introspection_duration_seconds', help: 'Globus token introspection calls, by outcome: answered (any document) or failed (timeout, unreachable, 5xx, garbage)', labelNames: ['outcome'], buckets: INTROSPECTION_BUCKETS, registers })
+
+    this.#forwarded = new Counter({
+      name: 'diaspora_forwarded_requests_total',
+      help: 'Requests forwarded to the node that owns their consumer instance (several nodes), by outcome (forwarded, owner-gone, error) and status answered',
+      labelNames: ['outcome', 'status'],
+      registers
+    })
+    this.#forwardDuration = new Histogram({ name: 'diaspora_forward_duration_seconds', help: 'Duration of forwarded requests, as seen by the forwarding node (long polls included)', buckets: HTTP_BUCKETS, registers })
   }
 
   /** One answered HTTP request. `route` is the route pattern (routeOptions.url), never the raw URL. */
@@ -189,8 +214,8 @@ export class ServiceMetrics {
     this.#httpDuration.observe({ method, route: r }, seconds)
   }
 
-  /** The consumer engine's observer (ConsumerRegistry.observe). */
-  readonly consumerObserver: InstanceObserver = {
+  /** Consumer events (subscriptions.ts). */
+  readonly consumerObserver: ConsumerEvents = {
     read: (ms, records, bytes) => {
       this.#fetchDuration.observe(ms / 1000)
       this.#fetches.inc({ result: records === 0 ? 'empty' : 'records' })
@@ -203,8 +228,8 @@ export class ServiceMetrics {
     join: () => { this.#rebalances.inc() }
   }
 
-  /** The produce engine's observer (ProduceEngine.observe). */
-  readonly producerObserver: ProduceObserver = {
+  /** Produce events (subscriptions.ts). */
+  readonly producerObserver: ProduceEvents = {
     written: (records, bytes) => { this.#produceRecords.inc(records); this.#produceBytes.inc(bytes) },
     failed: (errorCode) => { this.#produceErrors.inc({ error_code: String(errorCode) }) },
     sent: (seconds) => { this.#produceSend.observe(seconds) }
@@ -214,9 +239,15 @@ export class ServiceMetrics {
     this.#producer = source
   }
 
-  /** The auth plugin's introspection observer. */
+  /** One Globus token introspection call (subscriptions.ts). */
   readonly introspectionObserver = (seconds: number, outcome: 'answered' | 'failed'): void => {
     this.#introspection.observe({ outcome }, seconds)
+  }
+
+  /** One request forwarded to another node (subscriptions.ts). */
+  forwardedRequest (outcome: ForwardOutcome, status: number, seconds: number): void {
+    this.#forwarded.inc({ outcome, status: String(status) })
+    this.#forwardDuration.observe(seconds)
   }
 
   bindConsumers (source: ConsumerSource): void {

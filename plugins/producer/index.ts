@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import kafkajs from 'kafkajs'
+import { produceEvents } from './channels.js'
 import { ProduceEngine } from './engine.js'
 import { TopicMetadataCache } from './metadata.js'
 import { produceWireCounter } from './wire.js'
@@ -25,7 +26,7 @@ const COMPRESSION = {
 
 /**
  * The produce engine (`fastify.producer`): one kafkajs producer for the process, connected at the first
- * produce. Shutdown: preClose drains it (new produce requests get 503 before anything is sent; queued
+ * produce; it publishes on the diaspora:producer:* diagnostics channels (channels.ts). Shutdown: preClose drains it (new produce requests get 503 before anything is sent; queued
  * records are sent and answered), onClose disconnects it.
  */
 const producerPlugin: FastifyPluginAsync = async (fastify) => {
@@ -67,6 +68,8 @@ const producerPlugin: FastifyPluginAsync = async (fastify) => {
     encodedBatches,
     log
   })
+  // Written, failed and sent records go to the diaspora:producer:* channels (channels.ts).
+  engine.observe(produceEvents)
   fastify.decorate('producer', engine)
   fastify.addHook('preClose', async () => { await engine.drain() })
   fastify.addHook('onClose', async () => { await engine.close() })

@@ -41,7 +41,7 @@ const METRICS = [
   'diaspora_consumer_fetch_duration_seconds', 'diaspora_consumer_fetches_total', 'diaspora_consumer_records_served_total',
   'diaspora_consumer_bytes_served_total', 'diaspora_consumer_commits_total', 'diaspora_consumer_commit_errors_total',
   'diaspora_consumer_rebalances_total', 'diaspora_auth_cache_hits_total', 'diaspora_auth_cache_misses_total',
-  'diaspora_auth_introspection_duration_seconds',
+  'diaspora_auth_introspection_duration_seconds', 'diaspora_forwarded_requests_total', 'diaspora_forward_duration_seconds',
   // prom-client's process and Node.js defaults
   'process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_p99_seconds'
 ]

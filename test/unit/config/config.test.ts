@@ -27,6 +27,48 @@ t.test('metadata store: a file path, or dynamodb over the existing tables', asyn
   t.throws(() => loadConfig({ AUTH_MODE: 'dev', METADATA_CREATE_TABLES: 'maybe' }), /METADATA_CREATE_TABLES/)
 })
 
+t.test('METADATA_STORE: file: URLs are read as paths, and what cannot be used is refused', async t => {
+  const store = (value: string) => loadConfig({ AUTH_MODE: 'dev', METADATA_STORE: value }).METADATA_STORE
+  t.equal(store('/var/lib/diaspora/metadata.json'), '/var/lib/diaspora/metadata.json', 'a plain absolute path')
+  t.equal(store('data/meta.json'), 'data/meta.json', 'a plain relative path')
+  t.equal(store('./meta:2024.json'), './meta:2024.json', 'a colon after ./ is part of a path')
+  t.equal(store('file:///var/lib/diaspora/metadata.json'), '/var/lib/diaspora/metadata.json', 'file:///absolute')
+  t.equal(store('file://localhost/srv/m.json'), '/srv/m.json', 'file://localhost/absolute')
+  t.equal(store('FILE:///srv/m.json'), '/srv/m.json', 'the scheme in any case')
+  t.equal(store('file:/srv/m.json'), '/srv/m.json', 'file:/absolute')
+  t.equal(store('file:data/metadata.json'), 'data/metadata.json', 'file:relative stays relative (as in SQLite), not /data/…')
+  t.equal(store('file:./data/metadata.json'), './data/metadata.json')
+  t.equal(store('file:///srv/my%20store%23.json'), '/srv/my store#.json', 'percent-escapes are decoded')
+  t.equal(store('dynamodb'), 'dynamodb')
+
+  const refused: Array<[string, RegExp]> = [
+    ['s3://bucket/metadata.json', /METADATA_STORE: a s3: URL is no store this service can use/],
+    ['dynamodb:users', /a dynamodb: URL is no store/],
+    ['https://user:hunter2@example.org/m.json', /a https: URL is no store/],
+    ['file://other-host/srv/m.json', /must name a file of this machine/],
+    ['file:///srv/m.json?mode=ro', /no query or fragment/],
+    ['file:///srv/m.json#x', /no query or fragment/],
+    ['file:///srv/m%zz.json', /malformed percent-escape/],
+    ['file://', /names no file/],
+    ['file:', /names no file/],
+    ['file:///srv/data/', /names a directory/],
+    ['./data/', /names a directory/],
+    ['file:///srv/a%00b', /NUL/],
+    ['DynamoDB', /write dynamodb in lower case/],
+    [' ./data/metadata.json', /leading or trailing whitespace/]
+  ]
+  for (const [value, message] of refused) {
+    const err = (() => { try { loadConfig({ AUTH_MODE: 'dev', METADATA_STORE: value }) } catch (e) { return e } })()
+    t.ok(err instanceof ConfigError, `refused: ${value}`)
+    t.match((err as Error).message, message, value)
+  }
+  const withPassword = (() => { try { loadConfig({ AUTH_MODE: 'dev', METADATA_STORE: 'https://user:hunter2@example.org/m.json' }) } catch (e) { return e } })()
+  t.notMatch((withPassword as Error).message, /hunter2|user:/, 'a URL\'s user and password are not echoed')
+  t.match((withPassword as Error).message, /"https:\/\/…@example\.org\/m\.json"/)
+  t.throws(() => loadConfig({ SERVER_CLIENT_ID: 'c', SERVER_SECRET: 's', NODE_URL: 'http://10.0.0.5:8000', NODE_SECRET: 'x'.repeat(40), METADATA_STORE: 'file:///srv/m.json' }),
+    /METADATA_STORE: NODE_URL is set \(several nodes\), but the file store/, 'a file: URL is the file store too')
+})
+
 t.test('every offending variable is named', async t => {
   try {
     loadConfig({ PORT: 'abc', KAFKA_SECURITY_PROTOCOL: 'FOO', CONSUMER_INSTANCE_TIMEOUT_MS: '-1', LOG_LEVEL: 'loud' })

@@ -130,7 +130,7 @@ t.test('the observer sees reads (records and bytes), commits (ok or not) and joi
     commit: (ok) => { seen.push(`commit ${ok}`) },
     join: () => { seen.push('join') }
   }
-  reg.observe(observer)
+  r.deps.observer = observer
   await inst.subscribe({ topics: ['events'] })
   await inst.start()
   const s = r.port.current
@@ -142,7 +142,7 @@ t.test('the observer sees reads (records and bytes), commits (ok or not) and joi
   s.commitFailures.push(Object.assign(new Error('boom'), { type: 'UNKNOWN_SERVER_ERROR' }))
   await caught(inst.commit())
   t.same(seen, ['join', 'read 0 0 true', 'read 2 8 true', 'commit true', 'commit false'])
-  reg.observe(undefined)
+  delete r.deps.observer
   await inst.read(5, 1 << 20, 'binary')
   t.equal(seen.length, 5, 'removed')
 })

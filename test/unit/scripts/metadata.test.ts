@@ -173,3 +173,15 @@ t.test('without a keys table: import copies no keys, export of keys asks for the
   await source.close()
   await t.rejects(run('export', '--file', file), /absent-keys-.* \(KEYS_TABLE_NAME\) does not exist/)
 })
+
+t.test('METADATA_STORE is read as the service reads it: a file: URL names the file, a refused value stops', async t => {
+  const dir = mkdtempSync(join(tmpdir(), 'diaspora-metadata-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const lines: string[] = []
+  const missing = join(dir, 'none.json')
+  t.equal(await main(['export'], { METADATA_STORE: `file://${missing}` }, line => lines.push(line)), 1)
+  t.match(lines.join('\n'), `there is no file store at ${missing} `, 'the path the URL names, not a folder named file:')
+  lines.length = 0
+  t.equal(await main(['export'], { METADATA_STORE: 's3://bucket/m.json' }, line => lines.push(line)), 2)
+  t.match(lines.join('\n'), /^METADATA_STORE: a s3: URL is no store this service can use/)
+})
