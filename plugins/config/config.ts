@@ -83,6 +83,7 @@ export const ConfigSchema = Type.Object({
   NODE_ID: Type.Optional(Type.String({ pattern: NODE_ID_PATTERN, description: 'stable id of this node, named in its consumer instance ids (default: derived from the host name)' })),
   NODE_SECRET: Type.Optional(Type.String({ minLength: NODE_SECRET_MIN_LENGTH, description: 'shared by every node: signs the requests one node forwards to another' })),
   NODES_TABLE_NAME: Type.String({ default: 'diaspora-nodes-table', minLength: 3, maxLength: 255, pattern: '^[A-Za-z0-9_.-]+$', description: 'DynamoDB table of live nodes (hash key node_id; created with METADATA_CREATE_TABLES)' }),
+  INSTANCES_TABLE_NAME: Type.String({ default: 'diaspora-instances-table', minLength: 3, maxLength: 255, pattern: '^[A-Za-z0-9_.-]+$', description: 'DynamoDB table of consumer instance name claims, one per named instance (hash key instance_key; created with METADATA_CREATE_TABLES)' }),
   NODE_HEARTBEAT_INTERVAL_MS: Int(2000, 100, 600000, 'how often a node renews its entry and re-reads the others'),
   NODE_EXPIRY_MS: Int(10000, 300, 3600000, 'a node whose entry is older than this is gone: its instances answer 40403'),
   NODE_FORWARD_CONNECT_TIMEOUT_MS: Int(2000, 50, 60000, 'a node that does not accept a forwarded request\'s connection this fast is taken as gone'),
