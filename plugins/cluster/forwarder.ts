@@ -35,6 +35,8 @@ export interface ForwardHooks {
   reroute?: () => Promise<{ base: string, extra: Record<string, string> } | undefined>
   /** The target began answering (status, and the node that answered: the owner's `x-diaspora-node`). */
   onAnswer?: (status: number, node: string | undefined) => void
+  /** Set on the second attempt after a reset kept-alive connection (internal). */
+  resent?: boolean
 }
 
 export class Forwarder {
@@ -113,6 +115,13 @@ export class Forwarder {
     upstream.once('error', (err: NodeJS.ErrnoException) => {
       if (res.headersSent) { res.destroy(); done('failed', err.code ?? err.message); return }
       if (res.destroyed) { done('failed', 'client gone'); return }
+      // A kept-alive connection the owner closed (it was killed) before this request reached it: a request
+      // without a body is sent once more on a new connection, which then says whether the owner is there.
+      if (err.code === 'ECONNRESET' && upstream.reusedSocket && hooks?.resent !== true && bodiless(req)) {
+        settled = true
+        this.forward(req, res, base, extra, ownerGone, { ...hooks, resent: true })
+        return
+      }
       const gone = GONE.has(err.code ?? '')
       if (gone && !piped && hooks?.reroute !== undefined) {
         const reroute = hooks.reroute
@@ -141,6 +150,10 @@ export class Forwarder {
     this.#http.destroy()
     this.#https.destroy()
   }
+}
+
+function bodiless (req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] === undefined && (req.headers['content-length'] === undefined || req.headers['content-length'] === '0')
 }
 
 function headerValue (value: string | string[] | undefined): string | undefined {
