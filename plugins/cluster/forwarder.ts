@@ -115,9 +115,9 @@ export class Forwarder {
     upstream.once('error', (err: NodeJS.ErrnoException) => {
       if (res.headersSent) { res.destroy(); done('failed', err.code ?? err.message); return }
       if (res.destroyed) { done('failed', 'client gone'); return }
-      // A kept-alive connection the owner closed (it was killed) before this request reached it: a request
-      // without a body is sent once more on a new connection, which then says whether the owner is there.
-      if (err.code === 'ECONNRESET' && upstream.reusedSocket && hooks?.resent !== true && bodiless(req)) {
+      // A kept-alive connection the owner closed (it was killed, or dropped it idle) as this request went out: a
+      // GET without a body (safe to repeat) is sent once more on a new connection, which says if the owner is there.
+      if (err.code === 'ECONNRESET' && upstream.reusedSocket && hooks?.resent !== true && repeatable(req)) {
         settled = true
         this.forward(req, res, base, extra, ownerGone, { ...hooks, resent: true })
         return
@@ -152,8 +152,8 @@ export class Forwarder {
   }
 }
 
-function bodiless (req: IncomingMessage): boolean {
-  return req.headers['transfer-encoding'] === undefined && (req.headers['content-length'] === undefined || req.headers['content-length'] === '0')
+function repeatable (req: IncomingMessage): boolean {
+  return (req.method === 'GET' || req.method === 'HEAD') && req.headers['transfer-encoding'] === undefined && (req.headers['content-length'] === undefined || req.headers['content-length'] === '0')
 }
 
 function headerValue (value: string | string[] | undefined): string | undefined {
