@@ -88,7 +88,9 @@ export class InstanceClaims {
       this.stats.claims++
     } catch (err) {
       this.#local.delete(key)
-      throw err
+      if (ApiError.is(err)) throw err
+      this.opts.log.warn({ err: describe(err), key }, 'claiming an instance name failed')
+      throw new ApiError(503, 503, 'The metadata store is unavailable; retry later', { code: 'METADATA_STORE_UNAVAILABLE' })
     }
   }
 

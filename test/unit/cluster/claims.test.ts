@@ -212,3 +212,14 @@ t.test('routing: local, cached, prefix, claim; a stale route is dropped', async 
   t.equal(await a.route(ref('named')), undefined, 'a claim of a gone node routes nowhere')
   t.equal(await a.route(ref('c..rest-consumer-1')), undefined, 'nor does a gone node\'s generated id (no claim)')
 })
+
+t.test('a store that fails: 503 METADATA_STORE_UNAVAILABLE, and the name is not kept locally', async t => {
+  const w = world()
+  const a = node(w, 'a')
+  w.store.put = async () => { throw new Error('connect ECONNREFUSED') }
+  await t.rejects(a.claim(ref('x'), false), { statusCode: 503, code: 'METADATA_STORE_UNAVAILABLE' })
+  t.notOk(a.holds(claimKey(ref('x'))))
+  delete (w.store as { put?: unknown }).put
+  await a.claim(ref('x'), false)
+  t.ok(a.holds(claimKey(ref('x'))), 'claimed once the store answers')
+})
