@@ -66,6 +66,7 @@ async function main (): Promise<void> {
     NAMESPACE_TABLE_NAME: tables.namespaces,
     KEYS_TABLE_NAME: tables.keys,
     NODES_TABLE_NAME: `nodes-${randomUUID().slice(0, 8)}`,
+    INSTANCES_TABLE_NAME: `instances-${randomUUID().slice(0, 8)}`,
     AWS_ENDPOINT_URL_DYNAMODB: moto.endpoint,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'bench',

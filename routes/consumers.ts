@@ -114,7 +114,7 @@ const consumers: FastifyPluginAsyncTypebox<ConsumerRoutesOptions> = async (fasti
     const defaultWait = v2 ? V2_REQUEST_TIMEOUT_MS : config.CONSUMER_REQUEST_TIMEOUT_MS
     const wait = Math.min(b['consumer.request.timeout.ms'] ?? b.requestWaitMs ?? defaultWait, config.CONSUMER_REQUEST_TIMEOUT_MAX_MS)
     const name = b.id ?? b.name
-    const inst = registry.create({
+    const inst = await registry.open({
       namespace,
       group,
       ...(name === undefined ? {} : { name }),
@@ -124,7 +124,7 @@ const consumers: FastifyPluginAsyncTypebox<ConsumerRoutesOptions> = async (fasti
       autoCommit: commitRaw === 'true',
       fetchMinBytes: minBytes,
       requestTimeoutMs: wait
-    })
+    }, { url: request.url, authorization: request.headers.authorization })
     const base = (config.PUBLIC_URL ?? `${request.protocol}://${request.host}`).replace(/\/+$/, '')
     return { instance_id: inst.opts.name, base_uri: base + instancePath(namespace, group, inst.opts.name) }
   })

@@ -26,6 +26,19 @@ export interface ForwardOptions {
 
 export type ErrorWriter = (res: ServerResponse, status: number, errorCode: number, message: string) => void
 
+/** Per-request hooks of instance-name routing (claims.ts). */
+export interface ForwardHooks {
+  /**
+   * The target refused or did not accept the connection (nothing of the request was sent yet): another node
+   * to try instead (`undefined`: answer 40403 as for any gone owner). Called at most once per request.
+   */
+  reroute?: () => Promise<{ base: string, extra: Record<string, string> } | undefined>
+  /** The target began answering (status, and the node that answered: the owner's `x-diaspora-node`). */
+  onAnswer?: (status: number, node: string | undefined) => void
+  /** Set on the second attempt after a reset kept-alive connection (internal). */
+  resent?: boolean
+}
+
 export class Forwarder {
   readonly #http = new http.Agent({ keepAlive: true, scheduling: 'lifo' })
   readonly #https = new https.Agent({ keepAlive: true, scheduling: 'lifo' })
@@ -37,7 +50,7 @@ export class Forwarder {
    * from the owner is checked with `ownerGone` (a node that is shutting down answers 503 once it has left the
    * node table): when the owner is gone the answer is 404/40403 instead, so the client creates its instance again.
    */
-  forward (req: IncomingMessage, res: ServerResponse, base: string, extra: Record<string, string>, ownerGone?: () => Promise<boolean>): void {
+  forward (req: IncomingMessage, res: ServerResponse, base: string, extra: Record<string, string>, ownerGone?: () => Promise<boolean>, hooks?: ForwardHooks): void {
     const target = new URL(base)
     const secure = target.protocol === 'https:'
     const headers: Record<string, string | string[]> = {}
@@ -65,13 +78,17 @@ export class Forwarder {
       settled = true
       this.opts.onDone?.(outcome, err)
     }
+    // With a reroute hook, the body waits for the connection: a refused one leaves it unread for the next node.
+    let piped = false
+    const pipeBody = (): void => { if (!piped) { piped = true; req.pipe(upstream) } }
     upstream.once('socket', socket => {
-      if (!socket.connecting) return
+      if (!socket.connecting) { pipeBody(); return }
       const timer = setTimeout(() => upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'CONNECT_TIMEOUT' })), this.opts.connectTimeoutMs)
-      socket.once('connect', () => clearTimeout(timer))
+      socket.once('connect', () => { clearTimeout(timer); pipeBody() })
       socket.once('close', () => clearTimeout(timer))
     })
     upstream.once('response', answer => {
+      hooks?.onAnswer?.(answer.statusCode ?? 0, headerValue(answer.headers['x-diaspora-node']))
       if (answer.statusCode === 503 && ownerGone !== undefined) {
         answer.pause()
         ownerGone().catch(() => false).then(gone => {
@@ -98,7 +115,26 @@ export class Forwarder {
     upstream.once('error', (err: NodeJS.ErrnoException) => {
       if (res.headersSent) { res.destroy(); done('failed', err.code ?? err.message); return }
       if (res.destroyed) { done('failed', 'client gone'); return }
+      // A kept-alive connection the owner closed (it was killed, or dropped it idle) as this request went out: a
+      // GET without a body (safe to repeat) is sent once more on a new connection, which says if the owner is there.
+      if (err.code === 'ECONNRESET' && upstream.reusedSocket && hooks?.resent !== true && repeatable(req)) {
+        settled = true
+        this.forward(req, res, base, extra, ownerGone, { ...hooks, resent: true })
+        return
+      }
       const gone = GONE.has(err.code ?? '')
+      if (gone && !piped && hooks?.reroute !== undefined) {
+        const reroute = hooks.reroute
+        settled = true
+        reroute().catch(() => undefined).then(next => {
+          if (res.destroyed) { this.opts.onDone?.('failed', 'client gone'); return }
+          if (next !== undefined) { this.forward(req, res, next.base, next.extra, ownerGone, { ...hooks, reroute: undefined }); return }
+          this.opts.onDone?.('gone', err.code ?? err.message)
+          this.writeError(res, 404, 40403, 'Consumer instance not found: the node that held it is gone.')
+          req.resume()
+        }, () => {})
+        return
+      }
       done(gone ? 'gone' : 'failed', err.code ?? err.message)
       if (gone) this.writeError(res, 404, 40403, 'Consumer instance not found: the node that held it is gone.')
       else this.writeError(res, 503, 503, 'The node that holds this consumer instance did not answer; try again.')
@@ -107,13 +143,21 @@ export class Forwarder {
     })
     // The client went away before the answer was complete: stop the owner's work (a long poll) too.
     res.once('close', () => { if (!res.writableFinished) upstream.destroy() })
-    req.pipe(upstream)
+    if (hooks?.reroute === undefined) pipeBody()
   }
 
   close (): void {
     this.#http.destroy()
     this.#https.destroy()
   }
+}
+
+function repeatable (req: IncomingMessage): boolean {
+  return (req.method === 'GET' || req.method === 'HEAD') && req.headers['transfer-encoding'] === undefined && (req.headers['content-length'] === undefined || req.headers['content-length'] === '0')
+}
+
+function headerValue (value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value
 }
 
 function connectionListed (value: string | undefined): Set<string> {

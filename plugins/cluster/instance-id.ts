@@ -1,9 +1,10 @@
 /**
- * Consumer instance ids that name their owner node: `{nodeId}..{name}`. Node ids hold no dot, so the first
- * `..` ends the node id; the whole id stays a valid instance name (letters, digits, `.`, `-`, `_`, at most 128)
- * and one URL path segment. A name a client asks for is kept after the tag; a name that already carries a tag
- * (the SDK re-creates a lost instance under the id it was given, which names the old node) gets this node's
- * tag instead. Plain module.
+ * Consumer instance ids. A generated one names the node that created it: `{nodeId}..{random}` (node ids hold no
+ * dot, so the first `..` ends the node id; the whole id stays a valid instance name: letters, digits, `.`, `-`,
+ * `_`, at most 128, and one URL path segment), so it is routed by its prefix and claimed nowhere. A name a
+ * client asks for is the id itself, as Confluent's (its uniqueness across the nodes is a claim, claims.ts),
+ * even when it has the generated form (the SDK re-creates a lost instance under the id it was given). Plain
+ * module.
  */
 import { randomUUID } from 'node:crypto'
 import { Errors } from '../errors/errors.js'
@@ -21,21 +22,11 @@ export function ownerOf (instanceId: string): string | undefined {
   return NODE_ID.test(node) ? node : undefined
 }
 
-/** The name without its node tag. */
-export function untagged (instanceId: string): string {
-  return ownerOf(instanceId) === undefined ? instanceId : instanceId.slice(instanceId.indexOf(SEPARATOR) + SEPARATOR.length)
-}
-
-/**
- * The id of an instance created on `nodeId`: the requested name (or a generated one) tagged with the node.
- * A requested name too long to carry the tag is refused with 422 (it would not fit the 128 characters).
- */
+/** The id of an instance created on `nodeId`: the requested name as it is, or a generated one tagged with the node. */
 export function instanceIdFor (nodeId: string, requested?: string): string {
-  const name = requested === undefined ? `rest-consumer-${randomUUID()}` : untagged(requested)
-  const id = `${nodeId}${SEPARATOR}${name}`
-  if (id.length > INSTANCE_NAME_MAX || name.length === 0) {
-    throw Errors.invalidName('instance', `1–${INSTANCE_NAME_MAX - nodeId.length - SEPARATOR.length} characters on this service, ` +
-      `whose instance ids carry the node's id (${nodeId.length + SEPARATOR.length} characters)`, requested)
+  if (requested !== undefined) {
+    if (requested.length === 0 || requested.length > INSTANCE_NAME_MAX) throw Errors.invalidName('instance', `1–${INSTANCE_NAME_MAX} characters`, requested)
+    return requested
   }
-  return id
+  return `${nodeId}${SEPARATOR}rest-consumer-${randomUUID()}`
 }

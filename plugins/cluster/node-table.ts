@@ -26,6 +26,8 @@ export interface NodeEntry {
   url: string
   /** Epoch ms of the node's last heartbeat. */
   heartbeat: number
+  /** The process start it belongs to (claims of instance names name it: a restarted node holds none of the old ones). */
+  incarnation?: string
 }
 
 /** Where nodes register (the DynamoDB table; a fake in unit tests). */
@@ -56,7 +58,8 @@ function decode (item: Item): NodeEntry | undefined {
   const url = item.url?.S
   const heartbeat = Number(item.heartbeat?.N)
   if (id === undefined || url === undefined || !Number.isFinite(heartbeat)) return undefined
-  return { id, url, heartbeat }
+  const incarnation = item.incarnation?.S
+  return { id, url, heartbeat, ...(incarnation !== undefined ? { incarnation } : {}) }
 }
 
 export class DynamoNodeTable implements NodeDirectory {
@@ -64,16 +67,9 @@ export class DynamoNodeTable implements NodeDirectory {
 
   /** Connect and check the table (creating it when asked); a missing table fails with a message naming it. */
   static async open (opts: NodeTableOptions): Promise<DynamoNodeTable> {
-    const client = new DynamoDBClient({
-      ...opts.clientConfig,
-      ...(opts.region !== undefined ? { region: opts.region } : {}),
-      ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}),
-      maxAttempts: 3,
-      retryMode: 'standard',
-      requestHandler: { connectionTimeout: 2000, requestTimeout: 3000 }
-    })
+    const client = clusterClient(opts)
     try {
-      await ensureTable(client, opts.table, opts.createTable === true)
+      await ensureTable(client, { table: opts.table, variable: 'NODES_TABLE_NAME', hashKey: 'node_id', what: 'where the nodes register' }, opts.createTable === true)
     } catch (err) {
       client.destroy()
       throw err
@@ -143,36 +139,60 @@ export class DynamoNodeTable implements NodeDirectory {
   close (): void { this.client.destroy() }
 }
 
-async function ensureTable (client: DynamoDBClient, table: string, create: boolean): Promise<void> {
+/** The DynamoDB client of the cluster's tables: short timeouts (a node waiting on DynamoDB is a node not answering). */
+export function clusterClient (opts: Omit<NodeTableOptions, 'table' | 'createTable'>): DynamoDBClient {
+  return new DynamoDBClient({
+    ...opts.clientConfig,
+    ...(opts.region !== undefined ? { region: opts.region } : {}),
+    ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}),
+    maxAttempts: 3,
+    retryMode: 'standard',
+    requestHandler: { connectionTimeout: 2000, requestTimeout: 3000 }
+  })
+}
+
+export interface TableSpec {
+  table: string
+  /** The configuration variable naming it (for messages). */
+  variable: string
+  /** Its string hash key. */
+  hashKey: string
+  /** What it holds, for messages ("where the nodes register"). */
+  what: string
+}
+
+/** Check a table of the cluster (creating it, on demand, when asked); a missing table fails with a message naming it. */
+export async function ensureTable (client: DynamoDBClient, spec: TableSpec, create: boolean): Promise<void> {
+  const { table, variable, hashKey, what } = spec
   try {
     await client.send(new DescribeTableCommand({ TableName: table }))
     return
   } catch (err) {
-    if (!(err instanceof ResourceNotFoundException)) throw startError(err)
+    if (!(err instanceof ResourceNotFoundException)) throw startError(err, variable)
   }
   if (!create) {
-    throw new Error(`The DynamoDB table ${table} (NODES_TABLE_NAME), where the nodes register, does not exist. Create it (on demand, ` +
-      'hash key "node_id" of type S), point NODES_TABLE_NAME at an existing one, or set METADATA_CREATE_TABLES=true to let the service create it.')
+    throw new Error(`The DynamoDB table ${table} (${variable}), ${what}, does not exist. Create it (on demand, ` +
+      `hash key "${hashKey}" of type S), point ${variable} at an existing one, or set METADATA_CREATE_TABLES=true to let the service create it.`)
   }
   try {
     await client.send(new CreateTableCommand({
       TableName: table,
       BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'node_id', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'node_id', KeyType: 'HASH' }]
+      AttributeDefinitions: [{ AttributeName: hashKey, AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: hashKey, KeyType: 'HASH' }]
     }))
   } catch (err) {
     // Another node creates it at the same moment: wait for it like for ours.
-    if (!(err instanceof ResourceInUseException)) throw startError(err)
+    if (!(err instanceof ResourceInUseException)) throw startError(err, variable)
   }
   try {
     await waitUntilTableExists({ client, maxWaitTime: 120, minDelay: 1, maxDelay: 5 }, { TableName: table })
   } catch (err) {
-    throw startError(err)
+    throw startError(err, variable)
   }
 }
 
-function startError (err: unknown): Error {
+function startError (err: unknown, variable: string): Error {
   const what = err instanceof Error ? `${err.name}: ${err.message.slice(0, 300)}` : String(err)
-  return new Error(`Cannot use the DynamoDB table of nodes (NODES_TABLE_NAME): ${what}. Check AWS_REGION, the credentials and AWS_ENDPOINT_URL_DYNAMODB (or AWS_ENDPOINT_URL).`, { cause: err })
+  return new Error(`Cannot use the DynamoDB table ${variable}: ${what}. Check AWS_REGION, the credentials and AWS_ENDPOINT_URL_DYNAMODB (or AWS_ENDPOINT_URL).`, { cause: err })
 }

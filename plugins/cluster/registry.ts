@@ -92,6 +92,9 @@ export class NodeRegistry {
     return e !== undefined && this.#now() - e.heartbeat <= this.opts.expiryMs ? e.url : undefined
   }
 
+  /** The incarnation (process start) a node registered with, from the copy. */
+  incarnationOf (id: string): string | undefined { return this.#nodes.get(id)?.incarnation }
+
   /** As liveUrl, but a node not in the copy is looked for in the directory (at most every 250 ms). */
   async resolve (id: string): Promise<string | undefined> {
     const url = this.liveUrl(id)

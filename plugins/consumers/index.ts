@@ -47,8 +47,9 @@ const consumersPlugin: FastifyPluginAsync = async (fastify) => {
     maxPerSubject: c.CONSUMER_MAX_INSTANCES_PER_SUBJECT,
     // Shutdown (server.ts): in-flight requests get 40 % of CLOSE_GRACE_MS, leaving the groups the next 40 %.
     closeTimeoutMs: Math.floor(c.CLOSE_GRACE_MS * 0.4),
-    // Several nodes: instance ids name this node, so any node can send a request to the instance's owner.
-    ...(fastify.cluster ? { instanceName: fastify.cluster.instanceName } : {})
+    // Several nodes: generated ids name this node, requested names are claimed across the nodes, so any node
+    // can send a request to the instance's holder.
+    ...(fastify.cluster ? { instanceName: fastify.cluster.instanceName, claims: fastify.cluster.claims } : {})
   })
   if (!fetchDecoderPatched) fastify.log.warn('kafkajs\' layout is not the one the fetch decoder patches (kafkajs 2.2.4): fetched records are decoded by kafkajs, about a quarter more CPU per record')
   fastify.decorate('consumers', registry)

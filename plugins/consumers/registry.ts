@@ -16,9 +16,21 @@ export interface RegistryOptions {
   /** How long an expired id is remembered (bounded by maxExpiredMemory entries). */
   expiredMemoryMs?: number
   maxExpiredMemory?: number
-  /** The id of a new instance from the requested name, if any (several nodes: tagged with the node's id). */
+  /** The id of a new instance from the requested name, if any (several nodes: a generated one names the node). */
   instanceName?: (requested?: string) => string
+  /** Several nodes: names unique across the nodes (the cluster plugin's claims.ts). */
+  claims?: RegistryClaims
 }
+
+/** Where a new instance's name is reserved and a removed one's released (several nodes: claims across nodes). */
+export interface RegistryClaims {
+  /** 409/40902 when the name is taken elsewhere. `generated`: a name this node made up (no store call). */
+  claim (ref: { namespace: string, group: string, name: string }, generated: boolean, ctx?: ClaimRequest): Promise<void>
+  release (ref: { namespace: string, group: string, name: string }): void
+}
+
+/** The create request, for claims that ask another node about the name (opaque to the registry). */
+export interface ClaimRequest { url: string, authorization?: string | undefined }
 
 export interface RegistryStats { instances: number, created: number, deleted: number, expired: number }
 
@@ -41,14 +53,39 @@ export class ConsumerRegistry {
     this.#sweep = setInterval(() => this.expireIdle(), every).unref()
   }
 
-  create (opts: Omit<InstanceOptions, 'name'> & { name?: string }): ConsumerInstance {
+  /**
+   * Create an instance, its name first reserved through the claims hook (several nodes); without one, as
+   * create(). The checks run before the reservation (no store call for a refusal) and again after it.
+   */
+  async open (opts: Omit<InstanceOptions, 'name'> & { name?: string }, ctx?: ClaimRequest): Promise<ConsumerInstance> {
+    const claims = this.opts.claims
+    if (claims === undefined) return this.create(opts)
     if (this.#closing) throw Errors.brokerUnavailable('the service is shutting down')
     const name = this.opts.instanceName ? this.opts.instanceName(opts.name) : (opts.name ?? `rest-consumer-${randomUUID()}`)
-    const k = key(opts.namespace, opts.group, name)
+    const ref = { namespace: opts.namespace, group: opts.group, name }
+    if (this.#instances.has(key(ref.namespace, ref.group, name))) throw Errors.instanceExists()
+    if ((this.#perSubject.get(opts.subject) ?? 0) >= this.opts.maxPerSubject) throw Errors.quotaExceeded(this.opts.maxPerSubject)
+    await claims.claim(ref, opts.name === undefined, ctx)
+    try {
+      return this.#add({ ...opts, name })
+    } catch (err) {
+      claims.release(ref)
+      throw err
+    }
+  }
+
+  create (opts: Omit<InstanceOptions, 'name'> & { name?: string }): ConsumerInstance {
+    const name = this.opts.instanceName ? this.opts.instanceName(opts.name) : (opts.name ?? `rest-consumer-${randomUUID()}`)
+    return this.#add({ ...opts, name })
+  }
+
+  #add (opts: InstanceOptions): ConsumerInstance {
+    if (this.#closing) throw Errors.brokerUnavailable('the service is shutting down')
+    const k = key(opts.namespace, opts.group, opts.name)
     if (this.#instances.has(k)) throw Errors.instanceExists()
     const count = this.#perSubject.get(opts.subject) ?? 0
     if (count >= this.opts.maxPerSubject) throw Errors.quotaExceeded(this.opts.maxPerSubject)
-    const inst = new ConsumerInstance({ ...opts, name }, this.deps)
+    const inst = new ConsumerInstance(opts, this.deps)
     this.#instances.set(k, inst)
     this.#expired.delete(k)
     this.#perSubject.set(opts.subject, count + 1)
@@ -80,6 +117,7 @@ export class ConsumerRegistry {
     const k = key(inst.opts.namespace, inst.opts.group, inst.opts.name)
     if (this.#instances.get(k) !== inst) return
     this.#instances.delete(k)
+    this.opts.claims?.release({ namespace: inst.opts.namespace, group: inst.opts.group, name: inst.opts.name })
     const n = (this.#perSubject.get(inst.opts.subject) ?? 1) - 1
     if (n <= 0) this.#perSubject.delete(inst.opts.subject)
     else this.#perSubject.set(inst.opts.subject, n)
@@ -146,6 +184,7 @@ export class ConsumerRegistry {
     clearInterval(this.#sweep)
     const all = [...this.#instances.values()]
     this.#instances.clear()
+    for (const inst of all) this.opts.claims?.release({ namespace: inst.opts.namespace, group: inst.opts.group, name: inst.opts.name })
     this.#perSubject.clear()
     this.stats.instances = 0
     for (const inst of all) inst.drain()

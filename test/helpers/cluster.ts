@@ -123,9 +123,10 @@ export async function startCluster (t: Teardownable, count: number, extraEnv: Re
   const globus = await startGlobus(t)
   const tables = uniqueTables()
   const nodesTable = `nodes-${tables.users.slice('users-'.length)}`
+  const instancesTable = `instances-${tables.users.slice('users-'.length)}`
   t.teardown(async () => {
     const client = new DynamoDBClient({ region: TEST_REGION, endpoint: dynamoEndpoint() })
-    for (const name of [tables.users, tables.namespaces, tables.keys, nodesTable]) {
+    for (const name of [tables.users, tables.namespaces, tables.keys, nodesTable, instancesTable]) {
       await client.send(new DeleteTableCommand({ TableName: name })).catch(() => {})
     }
     client.destroy()
@@ -146,6 +147,7 @@ export async function startCluster (t: Teardownable, count: number, extraEnv: Re
     NAMESPACE_TABLE_NAME: tables.namespaces,
     KEYS_TABLE_NAME: tables.keys,
     NODES_TABLE_NAME: nodesTable,
+    INSTANCES_TABLE_NAME: instancesTable,
     AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint(),
     AWS_REGION: TEST_REGION,
     AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'testing',

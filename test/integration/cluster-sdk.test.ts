@@ -18,8 +18,8 @@ t.test('the Diaspora SDK, unmodified, through a load balancer in front of three 
   const users = [randomUUID(), randomUUID()].map(subject => ({ subject, token: cluster.globus.userToken(subject) }))
   const [main, other] = users as [typeof users[0], typeof users[0]]
   dropTopicsAtEnd(t, users)
-  // The suite then expects instance ids with a node prefix, and instance names unique per node (README).
-  await runSdkSuite(t, venv, cluster.url, main, other, { DIASPORA_TEST_CLUSTER: '1' })
+  // Unrelaxed: instance names unique per group across the nodes, the id the name asked for (README).
+  await runSdkSuite(t, venv, cluster.url, main, other)
   // The requests really were spread: every node served some of them.
   for (const node of cluster.nodes) {
     const served = node.lines.filter(l => l.includes('"msg":"request completed"')).length

@@ -11,10 +11,10 @@ import { randomUUID } from 'node:crypto'
 import http from 'node:http'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
-import { startCluster, type Cluster } from '../helpers/cluster.js'
+import { freePort, startCluster, startNode, type Cluster } from '../helpers/cluster.js'
 import { BINARY, V2, shortName } from '../helpers/api.js'
 import { testKafka } from '../helpers/broker.js'
-import { sleep } from '../helpers/wait.js'
+import { sleep, waitFor } from '../helpers/wait.js'
 import { rawClient } from '../helpers/dynamo.js'
 import { ScanCommand } from '@aws-sdk/client-dynamodb'
 import { defaultNamespace } from '../../plugins/namespaces/names.js'
@@ -211,6 +211,126 @@ t.test('three nodes behind HAProxy', async t => {
     t.equal(noToken.status, 401, 'a signed request without a token is still refused')
   })
 
+  /** Create an instance named `name` through `base`: status, id, base_uri, error code. */
+  const createNamed = async (base: string, user: User, group: string, name: string): Promise<{ status: number, id?: string, baseUri?: string, code?: number, node: string | null }> => {
+    const res = await call(base, user, 'POST', `${user.ns}/consumers/${group}`, { name })
+    const body = await res.json() as { instance_id?: string, base_uri?: string, error_code?: number }
+    return {
+      status: res.status,
+      ...(body.instance_id !== undefined ? { id: body.instance_id } : {}),
+      ...(body.base_uri !== undefined ? { baseUri: body.base_uri } : {}),
+      ...(body.error_code !== undefined ? { code: body.error_code } : {}),
+      node: res.headers.get('x-diaspora-node')
+    }
+  }
+
+  t.test('a requested name is unique in its group across the nodes, and the id is that name', async t => {
+    const user = await newUser(t, cluster)
+    const group = shortName('g')
+    // Two nodes at once, through their own ports: one creates it, the other answers 409/40902.
+    for (let round = 0; round < 3; round++) {
+      const name = `worker-${round}`
+      const [a, b] = await Promise.all([createNamed(cluster.nodes[0]!.url, user, group, name), createNamed(cluster.nodes[1]!.url, user, group, name)])
+      t.same([a.status, b.status].sort(), [200, 409], `${name}: one create through n1 or n2 wins`)
+      const [won, lost] = a.status === 200 ? [a, b] : [b, a]
+      t.equal(won.id, name, 'the id is the requested name')
+      t.equal(won.baseUri, `${cluster.url}/api/v3/${user.ns}/consumers/${group}/instances/${name}`, 'base_uri ends in it, on the balancer')
+      t.equal(lost.code, 40902, 'the other: 40902')
+      // Every other node refuses it too, whichever it is.
+      for (const node of cluster.nodes) {
+        const again = await createNamed(node.url, user, group, name)
+        t.same([again.status, again.code], [409, 40902], `${name} again through ${node.id}: 409/40902`)
+      }
+    }
+    // Through the balancer (round robin: the creates land on different nodes): one 200, then 409s.
+    const results = []
+    for (let i = 0; i < 4; i++) results.push(await createNamed(cluster.url, user, group, 'via-balancer'))
+    t.same(results.map(r => r.status), [200, 409, 409, 409], 'through the balancer: created once, then 409')
+    t.same(results.slice(1).map(r => r.code), [40902, 40902, 40902])
+    t.ok(new Set(results.map(r => r.node)).size >= 2, 'the creates reached several nodes')
+    // The same name in another group is another instance.
+    t.equal((await createNamed(cluster.url, user, shortName('g'), 'via-balancer')).status, 200, 'unique per group only')
+    // Deleted, the name is free again (its claim released), on any node.
+    const instance = `${user.ns}/consumers/${group}/instances/via-balancer`
+    t.equal((await call(cluster.nodes[2]!.url, user, 'DELETE', instance)).status, 204, 'deleted through n3')
+    const again = await createNamed(cluster.nodes[2]!.url, user, group, 'via-balancer')
+    t.same([again.status, again.id], [200, 'via-balancer'], 'created again after the delete, same id')
+    // Generated names keep naming their node.
+    const generated = await call(cluster.url, user, 'POST', `${user.ns}/consumers/${group}`, {})
+    t.ok(byId.has(ownerOf((await generated.json() as { instance_id: string }).instance_id) ?? ''), 'a generated id names its node')
+  })
+
+  t.test('a request for a claimed name reaches its holder from any node, and a stale route lasts one retry', async t => {
+    const user = await newUser(t, cluster)
+    const group = shortName('g')
+    const [n1, n2, n3] = cluster.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0], typeof cluster.nodes[0]]
+    const instance = `${user.ns}/consumers/${group}/instances/reader`
+    t.equal((await createNamed(n1.url, user, group, 'reader')).status, 200, 'created on n1')
+    for (const node of [n2, n3, n1]) {
+      const res = await call(node.url, user, 'GET', `${instance}/subscription`)
+      t.equal(res.status, 200, `through ${node.id}`)
+      t.equal(res.headers.get('x-diaspora-node'), 'n1', `through ${node.id}: answered by the holder n1`)
+    }
+    // n2 and n3 have a route to n1 now. The instance moves to n2 (deleted, created again there).
+    t.equal((await call(n1.url, user, 'DELETE', instance)).status, 204)
+    t.equal((await createNamed(n2.url, user, group, 'reader')).status, 200, 'created again on n2')
+    // n3's route is stale: n1 no longer holds it, re-reads the claim and passes the request on to n2.
+    const moved = await call(n3.url, user, 'GET', `${instance}/subscription`)
+    t.equal(moved.status, 200, 'through n3 (stale route to n1): served')
+    t.equal(moved.headers.get('x-diaspora-node'), 'n2', 'by the new holder n2')
+    for (let i = 0; i < 3; i++) {
+      const res = await call(n3.url, user, 'GET', `${instance}/subscription`)
+      t.equal(res.headers.get('x-diaspora-node'), 'n2', 'n3 now routes to n2')
+    }
+    const direct = await call(n1.url, user, 'GET', `${instance}/subscription`)
+    t.same([direct.status, direct.headers.get('x-diaspora-node')], [200, 'n2'], 'through n1, which held it before: n2')
+    // A GET with a body through a non-holder reaches the holder.
+    const committed = await getWithBody(`${n1.url}/api/v3/${instance}/offsets`, user, { partitions: [] })
+    t.equal(committed.status, 200, 'a GET with a body through n1')
+    // Deleted through a non-holder: gone everywhere.
+    t.equal((await call(n3.url, user, 'DELETE', instance)).status, 204, 'deleted through n3')
+    for (const node of cluster.nodes) {
+      const gone = await call(node.url, user, 'GET', `${instance}/subscription`)
+      t.same([gone.status, (await gone.json() as { error_code: number }).error_code], [404, 40403], `through ${node.id}: 40403`)
+    }
+  })
+
+  t.test('a name held by a SIGKILLed node is created again on another node, with the same id', async t => {
+    const user = await newUser(t, cluster)
+    const group = shortName('g')
+    const port = await freePort()
+    const n4 = await startNode(t, 'n4', { ...cluster.env, PORT: String(port), NODE_ID: 'n4', NODE_URL: `http://127.0.0.1:${port}` })
+    for (const name of ['early', 'late']) {
+      const made = await createNamed(n4.url, user, group, name)
+      t.same([made.status, made.id], [200, name], `${name} created on n4`)
+      // Once the others have read n4's entry (a node just started), they reach it.
+      await waitFor(`${name} on n4 through every node`, async () => {
+        for (const node of cluster.nodes) {
+          const via = await call(node.url, user, 'GET', `${user.ns}/consumers/${group}/instances/${name}/subscription`)
+          if (via.status !== 200 || via.headers.get('x-diaspora-node') !== 'n4') return false
+        }
+        return true
+      }, 15_000)
+      t.pass(`${name} reached on n4 through every node`)
+    }
+    n4.child.kill('SIGKILL')
+    await n4.exited
+    // At once (n4 not yet expired): its port refuses, so its claim is taken over.
+    const early = await createNamed(cluster.nodes[1]!.url, user, group, 'early')
+    t.same([early.status, early.id], [200, 'early'], 'early: created again on n2 before n4 expired, same id')
+    // Once n4's entry has expired (NODE_EXPIRY_MS 3 s), its claims are takeable without asking it.
+    await sleep(3500)
+    const late = await createNamed(cluster.nodes[2]!.url, user, group, 'late')
+    t.same([late.status, late.id], [200, 'late'], 'late: created again on n3 after n4 expired, same id')
+    for (const [name, holder] of [['early', 'n2'], ['late', 'n3']] as const) {
+      for (const node of cluster.nodes) {
+        const res = await call(node.url, user, 'GET', `${user.ns}/consumers/${group}/instances/${name}/subscription`)
+        t.same([res.status, res.headers.get('x-diaspora-node')], [200, holder], `${name} through ${node.id}: held by ${holder}`)
+      }
+      t.same((await createNamed(cluster.url, user, group, name)).code, 40902, `${name} is taken again`)
+    }
+  })
+
   t.test('a killed node: the others answer its instances with 40403, and the SDK recovers', async t => {
     const user = await newUser(t, cluster)
     const topic = await newTopic(t, cluster, user)
@@ -263,7 +383,8 @@ t.test('three nodes behind HAProxy', async t => {
     child.stdin.write('go\n')
     const second = await next()
     t.equal(await exited, 0, `the SDK script exits 0:\n${stderr}`)
-    t.not(ownerOf(second.name), victim.id, `the SDK created its instance again on a live node (${second.name})`)
+    t.equal(second.name, first.name, `the SDK created its instance again on a live node, under the same id (${second.name})`)
+    t.equal(second.base_uri, first.base_uri, 'and the same base_uri')
     t.same([...second.records].sort(), ['r0', 'r1', 'r2', 'r3'], 'and read on (nothing committed: from the start)')
     // Once its entry has expired (NODE_EXPIRY_MS 3 s), the others no longer try it: still 40403.
     await sleep(3500)
@@ -282,6 +403,7 @@ t.test('three nodes behind HAProxy', async t => {
     const created = await call(leaving.url, user, 'POST', `${user.ns}/consumers/${group}`, { 'auto.offset.reset': 'earliest' })
     const { instance_id: id } = await created.json() as { instance_id: string }
     t.equal(ownerOf(id), leaving.id)
+    t.equal((await createNamed(leaving.url, user, group, 'named')).status, 200, 'a named instance on the leaving node')
     const instance = `${user.ns}/consumers/${group}/instances/${id}`
     t.equal((await call(staying.url, user, 'POST', `${instance}/subscription`, { topics: [topic] })).status, 204)
     await produce(staying.url, user, topic, 'x')
@@ -304,6 +426,10 @@ t.test('three nodes behind HAProxy', async t => {
     t.ok(left >= 0 && left < msgs.indexOf('closed'), 'it left the node directory, then closed')
     const items = (await rawClient(t).send(new ScanCommand({ TableName: cluster.env.NODES_TABLE_NAME, ConsistentRead: true }))).Items ?? []
     t.notOk(items.some(i => i.node_id?.S === leaving.id), 'its entry is gone from the node directory')
+    const claims = (await rawClient(t).send(new ScanCommand({ TableName: cluster.env.INSTANCES_TABLE_NAME, ConsistentRead: true }))).Items ?? []
+    t.notOk(claims.some(i => i.node_id?.S === leaving.id), 'its name claims are released')
+    const renamed = await createNamed(staying.url, user, group, 'named')
+    t.same([renamed.status, renamed.id], [200, 'named'], 'its named instance is created again on the other node')
     const { groups } = await admin.describeGroups([kafkaGroup])
     t.same(groups[0]?.members, [], 'its instance left the group')
     const gone = await call(staying.url, user, 'GET', `${instance}/subscription`)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 import secrets
 import typing as t
 
@@ -26,16 +25,6 @@ class User:
     @property
     def namespace(self) -> str:
         return self.client.namespace
-
-
-def instance_name(instance_id: str) -> str:
-    """An instance id without the node prefix a service of several nodes adds (`{node}..{name}`, issue 15)."""
-    node, sep, name = instance_id.partition("..")
-    return name if sep and node and re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?", node) else instance_id
-
-
-#: Set by test/integration/cluster-sdk.test.ts: the service is several nodes behind a load balancer.
-CLUSTER = os.environ.get("DIASPORA_TEST_CLUSTER") == "1"
 
 
 def new_name(prefix: str) -> str:

@@ -114,3 +114,55 @@ t.test('a 503 from an owner that left the node table (shutting down) is 40403; f
   t.equal(JSON.parse(passed.body).message, 'closing')
   t.same(outcomes, ['gone', 'forwarded'])
 })
+
+t.test('a refused connection with a reroute hook: the body waits, and goes whole to the node the hook names', async t => {
+  const origin = await listen(t, (req, res) => {
+    let body = ''
+    req.setEncoding('utf8').on('data', (c: string) => { body += c }).on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-diaspora-node': 'n3' }).end(JSON.stringify({ body, hop: req.headers['x-hop'] }))
+    })
+  })
+  const closed = net.createServer()
+  await new Promise<void>(resolve => closed.listen(0, '127.0.0.1', resolve))
+  const dead = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`
+  await new Promise<void>(resolve => closed.close(() => resolve()))
+  const outcomes: string[] = []
+  const answers: Array<[number, string | undefined]> = []
+  let reroutes = 0
+  let next: string | undefined = origin
+  const forwarder = new Forwarder({ connectTimeoutMs: 1000, onDone: o => outcomes.push(o) }, (res, status, code) => {
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error_code: code }))
+  })
+  t.teardown(() => forwarder.close())
+  const via = await listen(t, (req, res) => forwarder.forward(req, res, dead, {}, undefined, {
+    reroute: async () => { reroutes++; return next === undefined ? undefined : { base: next, extra: { 'x-hop': 'second' } } },
+    onAnswer: (status, node) => answers.push([status, node])
+  }))
+  const res = await request(`${via}/api/v2/consumers/g/instances/worker-1/subscription`, 'POST', '{"topics":["a"]}')
+  t.equal(res.status, 200, 'served by the node the hook named')
+  t.same(JSON.parse(res.body), { body: '{"topics":["a"]}', hop: 'second' }, 'with the whole body and the new hop headers')
+  t.same(answers, [[200, 'n3']], 'the answer\'s node is reported')
+  t.same(outcomes, ['forwarded'])
+  t.equal(reroutes, 1)
+  // Nobody else holds it: 40403, as for any gone owner.
+  next = undefined
+  const gone = await request(`${via}/api/v2/consumers/g/instances/worker-1/subscription`, 'GET')
+  t.same([gone.status, JSON.parse(gone.body).error_code], [404, 40403])
+  t.same(outcomes, ['forwarded', 'gone'])
+})
+
+t.test('a kept-alive connection reset as a GET goes out: the GET is sent once more on a new connection', async t => {
+  let n = 0
+  const origin = await listen(t, (req, res) => {
+    n++
+    // The second request finds its kept-alive connection reset (the owner dropped it).
+    if (n === 2) { req.socket.resetAndDestroy(); return }
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ n }))
+  })
+  const outcomes: string[] = []
+  const via = await relay(t, origin, outcomes)
+  t.equal((await request(`${via}/x`, 'GET')).status, 200, 'first GET')
+  const again = await request(`${via}/x`, 'GET')
+  t.same([again.status, JSON.parse(again.body)], [200, { n: 3 }], 'the reset GET was sent again, on a new connection')
+  t.same(outcomes, ['forwarded', 'forwarded'])
+})

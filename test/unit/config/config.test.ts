@@ -192,6 +192,7 @@ t.test('several nodes: what cannot work across nodes is refused at start, saying
   const c = loadConfig(base)
   t.equal(c.NODE_URL, 'http://10.0.0.5:8000')
   t.equal(c.NODES_TABLE_NAME, 'diaspora-nodes-table')
+  t.equal(c.INSTANCES_TABLE_NAME, 'diaspora-instances-table')
   t.equal(c.NODE_HEARTBEAT_INTERVAL_MS, 2000)
   t.equal(c.NODE_EXPIRY_MS, 10000)
   t.throws(() => loadConfig({ ...base, METADATA_STORE: './data/metadata.json' }), /METADATA_STORE: NODE_URL is set \(several nodes\), but the file store is one process's file/)
