@@ -11,7 +11,19 @@ declare module 'autocannon' {
     headers?: Record<string, string>
     method?: string
   }
-  interface Histogram { average: number, mean: number, stddev: number, min: number, max: number, total: number, p50: number, p90: number, p97_5: number, p99: number, p99_9: number }
+  interface Histogram {
+    average: number
+    mean: number
+    stddev: number
+    min: number
+    max: number
+    total: number
+    p50: number
+    p90: number
+    p97_5: number
+    p99: number
+    p99_9: number
+  }
   interface Result {
     duration: number
     errors: number

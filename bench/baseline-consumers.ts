@@ -69,13 +69,22 @@ async function handle (body: Command): Promise<unknown> {
     case 'phases': {
       let held = 0
       for (const c of joined) held += partitions.get(c) ?? 0
-      const counts: PhaseCounts = { instances: consumers.length, byPhase: { joined: joined.size }, partitions: held, started: consumers.length, parked: 0 }
+      const counts: PhaseCounts = {
+        instances: consumers.length,
+        byPhase: { joined: joined.size },
+        partitions: held,
+        started: consumers.length,
+        parked: 0
+      }
       return counts
     }
     case 'stop':
       setImmediate(() => {
         const deadline = setTimeout(() => process.exit(0), 20_000)
-        Promise.allSettled(consumers.map(c => c.disconnect())).finally(() => { clearTimeout(deadline); process.exit(0) })
+        Promise.allSettled(consumers.map(c => c.disconnect())).finally(() => {
+          clearTimeout(deadline)
+          process.exit(0)
+        })
       })
       return null
     default:

@@ -44,7 +44,9 @@ async function throughput (spec: Extract<BaselineProducerRun, { kind: 'throughpu
   const sends: Message[][] = []
   for (let from = 0; from < spec.records; from += spec.perSend) {
     const ms: Message[] = []
-    for (let i = from; i < Math.min(spec.records, from + spec.perSend); i++) ms.push({ value: vs[i % vs.length] as Buffer })
+    for (let i = from; i < Math.min(spec.records, from + spec.perSend); i++) {
+      ms.push({ value: vs[i % vs.length] as Buffer })
+    }
     sends.push(ms)
   }
   let next = 0
@@ -97,7 +99,10 @@ async function handle (body: Command): Promise<unknown> {
     case 'stop':
       setImmediate(() => {
         const deadline = setTimeout(() => process.exit(0), 10_000)
-        Promise.resolve(producer?.disconnect()).catch(() => {}).finally(() => { clearTimeout(deadline); process.exit(0) })
+        Promise.resolve(producer?.disconnect()).catch(() => {}).finally(() => {
+          clearTimeout(deadline)
+          process.exit(0)
+        })
       })
       return null
     default:

@@ -2,9 +2,10 @@
  * `npm run bench [-- [fetch|latency|instances|overhead|auth|produce …] [--quick] [--profile|--no-profile] [--reps N]
  *   [--env KEY=VALUE …] [--instances N] [--idle S] [--no-write] [--out FILE]]`
  *
- * Runs the scenarios of issue 5 (and the produce scenario of issue 12) against the local broker (started if none answers) and the real service
- * (bench/server.ts, a child process listening on loopback, real Globus auth through the stand-in), prints a
- * table, and writes bench/results.json (the current figures) and the generated part of BENCHMARKS.md.
+ * Runs the scenarios of issue 5 (and the produce scenario of issue 12) against the local broker (started if
+ * none answers) and the real service (bench/server.ts, a child process listening on loopback, real Globus auth
+ * through the stand-in), prints a table, and writes bench/results.json (the current figures) and the generated
+ * part of BENCHMARKS.md.
  * With no scenario named, all run. A run of some scenarios keeps the other scenarios' last results.
  */
 import { brokerConfig, isBrokerUp, startBroker } from '../scripts/broker.js'
@@ -107,7 +108,11 @@ async function main (): Promise<void> {
       const r = await RUNNERS[id](ctx)
       results.push(r)
       // Written as each scenario ends, so a later failure keeps what was measured.
-      if (args.write) await writeReports({ results: [r], profiles: undefined, machine, command, seconds: r.seconds, quick: args.quick, out: args.out })
+      if (args.write) {
+        await writeReports({
+          results: [r], profiles: undefined, machine, command, seconds: r.seconds, quick: args.quick, out: args.out
+        })
+      }
       console.log(`\n${r.title} (${r.seconds.toFixed(0)} s)`)
       for (const t of r.tables) console.log(textTable(t) + '\n')
       for (const t of r.targets) console.log(`  ${t.pass ? 'PASS' : 'MISS'}  ${t.name}: ${t.measured} (target ${t.goal})`)
@@ -124,7 +129,9 @@ async function main (): Promise<void> {
   if (failure) throw failure
   const seconds = (performance.now() - began) / 1000
   if (args.write) {
-    const written = await writeReports({ results: [], profiles, machine, command, seconds, quick: args.quick, out: args.out })
+    const written = await writeReports({
+      results: [], profiles, machine, command, seconds, quick: args.quick, out: args.out
+    })
     log(`wrote ${written.join(', ')}`)
   }
   console.log(`\nTargets: ${results.flatMap(r => r.targets).filter(t => t.pass).length} met, ${results.flatMap(r => r.targets).filter(t => !t.pass).length} missed. Total ${seconds.toFixed(0)} s.`)

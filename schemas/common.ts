@@ -11,7 +11,10 @@ export const MEMBER_NAME_PATTERN = '^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,126}[A-Za-z0
 export const NAME_RULE = '3–32 letters, digits, - or _, not starting or ending with - or _'
 export const MEMBER_NAME_RULE = '1–128 letters, digits, ., - or _, not starting or ending with ., - or _'
 /** The rule in words for each name pattern, so a validation failure can say it instead of the regex. */
-export const NAME_RULES: ReadonlyMap<string, string> = new Map([[NAME_PATTERN, NAME_RULE], [MEMBER_NAME_PATTERN, MEMBER_NAME_RULE]])
+export const NAME_RULES: ReadonlyMap<string, string> = new Map([
+  [NAME_PATTERN, NAME_RULE],
+  [MEMBER_NAME_PATTERN, MEMBER_NAME_RULE]
+])
 
 export const NamespaceName = Type.String({ pattern: NAME_PATTERN, description: 'namespace: 3–32 letters, digits, - or _, not starting or ending with - or _', examples: ['ns-0123456789ab'] })
 export const TopicName = Type.String({ pattern: NAME_PATTERN, description: 'topic name inside the namespace: 3–32 letters, digits, - or _, not starting or ending with - or _', examples: ['events'] })

@@ -83,7 +83,12 @@ export const SeekEdgeBody = Type.Object({
 }, { additionalProperties: false, examples: [{ partitions: [{ topic: 'events', partition: 0 }] }, { partitions: [] }] })
 
 export const CommittedResponse = Type.Object({
-  offsets: Type.Array(Type.Object({ topic: Type.String(), partition: Type.Integer(), offset: Type.Integer(), metadata: Type.String() }))
+  offsets: Type.Array(Type.Object({
+    topic: Type.String(),
+    partition: Type.Integer(),
+    offset: Type.Integer(),
+    metadata: Type.String()
+  }))
 })
 
 export const AssignmentsResponse = Type.Object({

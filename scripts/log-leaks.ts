@@ -28,7 +28,10 @@ export function logDir (env: NodeJS.ProcessEnv = process.env): string | undefine
   return dir === undefined || dir === '' ? undefined : dir
 }
 
-/** Records a secret the tests used, so that the end-of-run check looks for it. No-op without a run folder (dir null). */
+/**
+ * Records a secret the tests used, so that the end-of-run check looks for it. No-op without a run folder (dir
+ * null).
+ */
 export function recordSecret (secret: string | undefined, dir: string | null = logDir() ?? null): void {
   if (dir === null || secret === undefined || secret.length < MIN_SECRET_LENGTH) return
   const folder = path.join(dir, 'secrets')

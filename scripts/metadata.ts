@@ -18,8 +18,8 @@
 //
 // Both directions merge and are idempotent: a namespace already held by its owner and a topic or key record
 // already equal are left alone; a namespace held by someone else, or another key of the same subject, on the
-// target side is a conflict, reported and left alone (exit code 1). Nothing is deleted. Stop the service that uses the file before importing into it (one
-// process per file).
+// target side is a conflict, reported and left alone (exit code 1). Nothing is deleted. Stop the service that
+// uses the file before importing into it (one process per file).
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -148,7 +148,10 @@ function intVar (env: NodeJS.ProcessEnv, name: 'TOPIC_DEFAULT_PARTITIONS' | 'TOP
   return n
 }
 
-export async function openDynamoFromEnv (env: NodeJS.ProcessEnv = process.env, opts: { requireKeys?: boolean } = {}): Promise<DynamoMetadataStore> {
+export async function openDynamoFromEnv (
+  env: NodeJS.ProcessEnv = process.env,
+  opts: { requireKeys?: boolean } = {}
+): Promise<DynamoMetadataStore> {
   const region = env.AWS_ACCOUNT_REGION || env.AWS_REGION
   return DynamoMetadataStore.open({
     tables: {
@@ -170,7 +173,11 @@ export async function openDynamoFromEnv (env: NodeJS.ProcessEnv = process.env, o
 const USAGE = 'usage: npm run metadata -- export|import [--file PATH]\n' +
   '  export: file store -> DynamoDB    import: DynamoDB -> file store'
 
-export async function main (argv: string[], env: NodeJS.ProcessEnv = process.env, out: (line: string) => void = console.log): Promise<number> {
+export async function main (
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  out: (line: string) => void = console.log
+): Promise<number> {
   const [direction, ...rest] = argv
   let file: string | undefined
   for (let i = 0; i < rest.length; i++) {

@@ -3,8 +3,8 @@
 // ensureMotoVenv() installs the pinned moto[server] of test/moto/requirements.txt into the git-ignored
 // .venv-moto/ through the shared venv helper (scripts/venv.ts, as for the fuzzer and the SDK suite).
 // startMoto() runs moto_server (through test/moto/serve.py, which makes it handle one request at a time, as
-// atomic as DynamoDB's) on a free loopback port and waits until it answers; stop() ends it (and only it). `npm test` (scripts/test.ts) does both and hands the endpoint to
-// the tests as DYNAMODB_TEST_ENDPOINT.
+// atomic as DynamoDB's) on a free loopback port and waits until it answers; stop() ends it (and only it).
+// `npm test` (scripts/test.ts) does both and hands the endpoint to the tests as DYNAMODB_TEST_ENDPOINT.
 //
 // Standalone: `npx tsx scripts/moto.ts` starts one in the foreground and prints its endpoint (Ctrl-C stops it).
 import { spawn, type ChildProcess } from 'node:child_process'

@@ -1,7 +1,8 @@
 // `npm run soak`: load and soak of the service over real HTTP on loopback (issue 6 item 6). Not a test: it
 // prints figures, which RELIABILITY.md records.
 //
-//   npm run soak -- [--duration=120] [--cycles=2] [--polls=200] [--users=20] [--rate=200] [--poll-timeout=5000] [--warmup=10]
+//   npm run soak -- [--duration=120] [--cycles=2] [--polls=200] [--users=20] [--rate=200]
+//                   [--poll-timeout=5000] [--warmup=10]
 //
 // --duration  seconds of load in all (warm-ups included), split over --cycles load cycles; --polls  concurrent
 // long polls, one per consumer instance; --users  Globus users (each with a 4-partition topic and two groups);
@@ -39,7 +40,15 @@ import { startGlobus } from '../test/helpers/globus.js'
 import { privateBrokerConfig, startBroker, stopBroker, type BrokerConfig } from './broker.js'
 import { defaultNamespace } from '../plugins/namespaces/names.js'
 
-interface Options { duration: number, cycles: number, polls: number, users: number, rate: number, pollTimeout: number, warmup: number }
+interface Options {
+  duration: number
+  cycles: number
+  polls: number
+  users: number
+  rate: number
+  pollTimeout: number
+  warmup: number
+}
 
 function options (argv: string[]): Options {
   const o: Options = { duration: 120, cycles: 2, polls: 200, users: 20, rate: 200, pollTimeout: 5000, warmup: 10 }
@@ -61,7 +70,14 @@ function options (argv: string[]): Options {
 
 // ---- messages between the two processes ---------------------------------------------------------------------
 
-interface KindStats { requests: number, errors: number, statuses: Record<string, number>, p50: number, p99: number, max: number }
+interface KindStats {
+  requests: number
+  errors: number
+  statuses: Record<string, number>
+  p50: number
+  p99: number
+  max: number
+}
 interface LoadReport {
   kinds: Record<string, KindStats>
   errors: number
@@ -226,7 +242,8 @@ async function serve (opts: Options): Promise<number> {
     const figures = (h: RecordableHistogram): string =>
       `p50 ${ms(h.percentile(50))}, p90 ${ms(h.percentile(90))}, p99 ${ms(h.percentile(99))}, p99.9 ${ms(h.percentile(99.9))}, max ${ms(h.max)}`
     const last = cycles.at(-1) as (typeof cycles)[number]
-    const growth = cycles.map((cy, i) => cy.after.heapUsed - (i === 0 ? before : (cycles[i - 1] as (typeof cycles)[number]).after).heapUsed)
+    const growth = cycles.map((cy, i) =>
+      cy.after.heapUsed - (i === 0 ? before : (cycles[i - 1] as (typeof cycles)[number]).after).heapUsed)
 
     const target = (ok: boolean): string => ok ? 'met' : 'MISSED'
     const lines = [
@@ -303,7 +320,11 @@ class Client {
   }
 
   /** One request; rejects on a network error or when no answer comes within `timeoutMs`. */
-  request (method: string, url: string, opts: { token?: string, body?: unknown, type?: string, accept?: string, timeoutMs: number }): Promise<Reply> {
+  request (
+    method: string,
+    url: string,
+    opts: { token?: string, body?: unknown, type?: string, accept?: string, timeoutMs: number }
+  ): Promise<Reply> {
     return new Promise((resolve, reject) => {
       const body = opts.body === undefined ? undefined : JSON.stringify(opts.body)
       const headers: Record<string, string> = {}
@@ -324,12 +345,18 @@ class Client {
   }
 }
 
+interface KindTally { requests: number, errors: number, statuses: Record<string, number>, latencies: number[] }
+
 class Stats {
-  #kinds = new Map<string, { requests: number, errors: number, statuses: Record<string, number>, latencies: number[] }>()
+  #kinds = new Map<string, KindTally>()
   errors = 0
   samples: string[] = []
 
-  async time (kind: string, fn: () => Promise<Reply>, ok: (status: number) => boolean = s => s < 300): Promise<Reply | undefined> {
+  async time (
+    kind: string,
+    fn: () => Promise<Reply>,
+    ok: (status: number) => boolean = s => s < 300
+  ): Promise<Reply | undefined> {
     let k = this.#kinds.get(kind)
     if (!k) this.#kinds.set(kind, (k = { requests: 0, errors: 0, statuses: {}, latencies: [] }))
     const began = performance.now()
@@ -357,8 +384,16 @@ class Stats {
     const out: Record<string, KindStats> = {}
     for (const [kind, k] of [...this.#kinds].sort()) {
       const sorted = [...k.latencies].sort((a, b) => a - b)
-      const at = (q: number): number => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0)
-      out[kind] = { requests: k.requests, errors: k.errors, statuses: k.statuses, p50: at(0.5), p99: at(0.99), max: Math.round(sorted.at(-1) ?? 0) }
+      const at = (q: number): number =>
+        Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0)
+      out[kind] = {
+        requests: k.requests,
+        errors: k.errors,
+        statuses: k.statuses,
+        p50: at(0.5),
+        p99: at(0.99),
+        max: Math.round(sorted.at(-1) ?? 0)
+      }
     }
     return out
   }
@@ -395,10 +430,18 @@ async function generate (opts: Options): Promise<void> {
   process.send?.({ type: 'report', report: { kinds: stats.summary(), errors: stats.errors, errorSamples: stats.samples, produced, delivered: deliveries, duplicates, lost, instances } } satisfies Msg)
 
   /** One cycle: create users, topics and instances; load them; delete everything. */
-  async function loadCycle (cycle: number): Promise<{ produced: number, lost: number, deliveries: number, duplicates: number, instances: number }> {
+  async function loadCycle (
+    cycle: number
+  ): Promise<{ produced: number, lost: number, deliveries: number, duplicates: number, instances: number }> {
     const seconds = opts.duration / opts.cycles
     // Users, each with a topic of 4 partitions and two groups sharing its share of the instances.
-    interface User { token: string, ns: string, topic: string, produced: Set<number>, groups: Array<{ name: string, seen: Set<number>, instances: string[] }> }
+    interface User {
+      token: string
+      ns: string
+      topic: string
+      produced: Set<number>
+      groups: Array<{ name: string, seen: Set<number>, instances: string[] }>
+    }
     const users: User[] = []
     for (let u = 0; u < opts.users; u++) {
       const subject = randomUUID()
@@ -528,7 +571,8 @@ async function generate (opts: Options): Promise<void> {
     // Stop producing and managing; keep polling until every group has every acknowledged record (bounded).
     run.producing = false
     run.managing = false
-    const complete = (): boolean => users.every(u => u.groups.every(g => g.instances.length === 0 || [...u.produced].every(n => g.seen.has(n))))
+    const complete = (): boolean => users.every(u =>
+      u.groups.every(g => g.instances.length === 0 || [...u.produced].every(n => g.seen.has(n))))
     for (let waited = 0; waited < 30_000 && !complete(); waited += 500) await sleep(500)
     run.polling = false
     await Promise.all(loops)
@@ -547,7 +591,9 @@ async function generate (opts: Options): Promise<void> {
     let cycleLost = 0
     for (const user of users) {
       cycleProduced += user.produced.size
-      for (const group of user.groups) if (group.instances.length > 0) for (const n of user.produced) if (!group.seen.has(n)) cycleLost++
+      for (const group of user.groups) {
+        if (group.instances.length > 0) for (const n of user.produced) if (!group.seen.has(n)) cycleLost++
+      }
     }
     return { produced: cycleProduced, lost: cycleLost, deliveries, duplicates, instances }
   }

@@ -112,7 +112,9 @@ async function main (): Promise<number> {
     if (tap !== undefined) {
       const running = tap
       setTimeout(() => {
-        if (running.pid !== undefined && running.exitCode === null && running.signalCode === null) signalTree(running.pid, signal)
+        if (running.pid !== undefined && running.exitCode === null && running.signalCode === null) {
+          signalTree(running.pid, signal)
+        }
       }, 2000).unref()
     }
     // The broker runs detached, out of reach of the terminal's signal: stop it ourselves.
@@ -191,7 +193,11 @@ async function main (): Promise<number> {
   if (summary === undefined) {
     lines.push(`tests: tap printed no summary (exit code ${code})`)
   } else {
-    lines.push(summaryLine({ passed: summary.pass + (leaked ? 0 : 1), failed: summary.fail + (leaked ? 1 : 0), skipped: summary.skip + summary.todo }))
+    lines.push(summaryLine({
+      passed: summary.pass + (leaked ? 0 : 1),
+      failed: summary.fail + (leaked ? 1 : 0),
+      skipped: summary.skip + summary.todo
+    }))
   }
   process.stdout.write(`${lines.join('\n')}\n`)
 

@@ -39,9 +39,15 @@ export function log (msg: string): void {
 }
 
 /** The app environment of the measured server: production defaults except what a bench needs. */
-export function appEnv (globus: GlobusStandIn, brokers: string[], metadataFile: string, overrides: Record<string, string>): Record<string, string> {
+export function appEnv (
+  globus: GlobusStandIn,
+  brokers: string[],
+  metadataFile: string,
+  overrides: Record<string, string>
+): Record<string, string> {
   return {
-    // kafkajs' own errors (e.g. "the group is rebalancing" during joins) are logged as warnings: keep the output readable.
+    // kafkajs' own errors (e.g. "the group is rebalancing" during joins) are logged as warnings: keep the output
+    // readable.
     LOG_LEVEL: 'error',
     DEFAULT_SERVERS: brokers.join(','),
     SERVER_CLIENT_ID: globus.clientId,

@@ -40,7 +40,11 @@ export class HttpClient {
 
   constructor (baseUrl: string, opts: { maxSockets?: number } = {}) {
     this.base = new URL(baseUrl)
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 64, maxFreeSockets: opts.maxSockets ?? 64 })
+    this.agent = new http.Agent({
+      keepAlive: true,
+      maxSockets: opts.maxSockets ?? 64,
+      maxFreeSockets: opts.maxSockets ?? 64
+    })
   }
 
   /**
@@ -130,11 +134,23 @@ export class BenchUser {
     return user
   }
 
-  req (method: string, path: string, body?: unknown, headers: Record<string, string> = {}, onChunk?: (chunk: Buffer) => void): Promise<HttpResponse> {
+  req (
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+    onChunk?: (chunk: Buffer) => void
+  ): Promise<HttpResponse> {
     return this.client().request(method, path.startsWith('/') ? path : `/api/v3/${path}`, { headers: { ...this.auth, ...headers }, body, onChunk })
   }
 
-  async ok (method: string, path: string, body?: unknown, statuses: number[] = [200, 204], headers: Record<string, string> = {}): Promise<HttpResponse> {
+  async ok (
+    method: string,
+    path: string,
+    body?: unknown,
+    statuses: number[] = [200, 204],
+    headers: Record<string, string> = {}
+  ): Promise<HttpResponse> {
     const res = await this.req(method, path, body, headers)
     if (!statuses.includes(res.status)) throw new Error(`${method} ${path}: ${res.status} ${res.text().slice(0, 300)}`)
     return res
@@ -174,7 +190,11 @@ export class BenchUser {
 }
 
 /** Run `fn` over `items` with at most `limit` in flight; resolves with results in item order. */
-export async function pool<T, R> (items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+export async function pool<T, R> (
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, i: number) => Promise<R>
+): Promise<R[]> {
   const out = new Array<R>(items.length)
   let next = 0
   const worker = async (): Promise<void> => {

@@ -13,8 +13,17 @@ export function jsonValue (i: number, size: number): Buffer {
   return Buffer.from(head + 'x'.repeat(pad) + tail)
 }
 
-/** Write `count` records (key: the JSON number i, value: a JSON document of `size` bytes) round-robin over partitions. */
-export async function prefill (kafka: Kafka, topic: string, partitions: number, count: number, size: number): Promise<void> {
+/**
+ * Write `count` records (key: the JSON number i, value: a JSON document of `size` bytes) round-robin over
+ * partitions.
+ */
+export async function prefill (
+  kafka: Kafka,
+  topic: string,
+  partitions: number,
+  count: number,
+  size: number
+): Promise<void> {
   const producer = kafka.producer({ allowAutoTopicCreation: false })
   await producer.connect()
   try {
@@ -44,8 +53,16 @@ export interface DrainResult {
   eld: LoopDelay
 }
 
-/** The throughput baseline: a plain kafkajs consumer (library defaults, eachBatch) draining the topic from the start. */
-export async function drainWithKafkajs (kafka: Kafka, topic: string, expected: number, timeoutMs = 180_000): Promise<DrainResult> {
+/**
+ * The throughput baseline: a plain kafkajs consumer (library defaults, eachBatch) draining the topic from the
+ * start.
+ */
+export async function drainWithKafkajs (
+  kafka: Kafka,
+  topic: string,
+  expected: number,
+  timeoutMs = 180_000
+): Promise<DrainResult> {
   const consumer = kafka.consumer({ groupId: `bench-baseline-${randomBytes(6).toString('hex')}`, allowAutoTopicCreation: false })
   const eld = monitorEventLoopDelay({ resolution: 5 })
   let records = 0

@@ -1,4 +1,7 @@
-/** What a measured child process (bench/server.ts, bench/baseline-consumers.ts, bench/baseline-producer.ts) reports of itself. */
+/**
+ * What a measured child process (bench/server.ts, bench/baseline-consumers.ts, bench/baseline-producer.ts)
+ * reports of itself.
+ */
 import { constants, monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks'
 import type { Command, GcTotals, LoopDelay, Usage } from './protocol.js'
 
@@ -20,7 +23,17 @@ new PerformanceObserver(list => {
 function usage (): Usage {
   const m = process.memoryUsage()
   const c = process.cpuUsage()
-  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, cpuUser: c.user, cpuSystem: c.system, now: performance.now(), gc: { ...gcTotals } }
+  return {
+    rss: m.rss,
+    heapUsed: m.heapUsed,
+    heapTotal: m.heapTotal,
+    external: m.external,
+    arrayBuffers: m.arrayBuffers,
+    cpuUser: c.user,
+    cpuSystem: c.system,
+    now: performance.now(),
+    gc: { ...gcTotals }
+  }
 }
 
 /** Full collections, with a turn of the event loop between them (needs node --expose-gc; else nothing). */
@@ -55,7 +68,11 @@ export class LoopDelayMonitor {
  * The commands every measured child answers alike (usage, loop delay, Kafka request counts); undefined for the
  * others, which the child handles itself.
  */
-export async function answerCommon (body: Command, eld: LoopDelayMonitor, kafkaCounts: Record<string, number>): Promise<{ reply: unknown } | undefined> {
+export async function answerCommon (
+  body: Command,
+  eld: LoopDelayMonitor,
+  kafkaCounts: Record<string, number>
+): Promise<{ reply: unknown } | undefined> {
   switch (body.cmd) {
     case 'usage':
       if (body.gc) await fullGc()

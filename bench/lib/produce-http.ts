@@ -89,7 +89,12 @@ export interface StreamResult {
  * chunked request (Transfer-Encoding: chunked, no Content-Length) on a socket of its own, while the answer is
  * read as it arrives. Ends the request after the last chunk and resolves when the answer has ended.
  */
-export function postStream (base: URL, path: string, headers: Record<string, string>, chunks: Iterable<Buffer>): Promise<StreamResult> {
+export function postStream (
+  base: URL,
+  path: string,
+  headers: Record<string, string>,
+  chunks: Iterable<Buffer>
+): Promise<StreamResult> {
   return new Promise((resolve, reject) => {
     const scanner = new ResultScanner()
     let bytes = 0
@@ -115,7 +120,16 @@ export function postStream (base: URL, path: string, headers: Record<string, str
         done = true
         if (!req.writableEnded) req.destroy()
         if (status !== 200) scanner.failed.push(Buffer.concat(errorBody).toString('utf8').slice(0, 300))
-        resolve({ status, successes: scanner.successes, failures: scanner.failures, failed: scanner.failed, startedAt, endedAt: performance.now(), bytes, chunks: written })
+        resolve({
+          status,
+          successes: scanner.successes,
+          failures: scanner.failures,
+          failed: scanner.failed,
+          startedAt,
+          endedAt: performance.now(),
+          bytes,
+          chunks: written
+        })
       }
       res.on('data', (c: Buffer) => { if (status === 200) scanner.push(c); else errorBody.push(c) })
       res.on('end', finish)

@@ -9,7 +9,13 @@ import { ROOT } from './child.js'
 
 interface CallFrame { functionName: string, url: string, lineNumber: number, columnNumber: number }
 interface ProfileNode { id: number, callFrame: CallFrame, hitCount?: number, children?: number[] }
-interface CpuProfile { nodes: ProfileNode[], startTime: number, endTime: number, samples: number[], timeDeltas: number[] }
+interface CpuProfile {
+  nodes: ProfileNode[]
+  startTime: number
+  endTime: number
+  samples: number[]
+  timeDeltas: number[]
+}
 
 /** Which bucket a frame's self time goes to. */
 export function category (cf: CallFrame): string {
@@ -46,14 +52,20 @@ function where (cf: CallFrame): string {
   return `${u}:${cf.lineNumber + 1}`
 }
 
-export function summarizeProfile (file: string, label: string, window?: { fromUs: number, toUs: number }, topN = 15): ProfileSummary {
+export function summarizeProfile (
+  file: string,
+  label: string,
+  window?: { fromUs: number, toUs: number },
+  topN = 15
+): ProfileSummary {
   const prof = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile
   const byId = new Map(prof.nodes.map(n => [n.id, n]))
   // Sample i happens at startTime + sum(timeDeltas[0..i]); it stands for the time until the next sample.
   let t = prof.startTime
   const times: number[] = []
   for (const d of prof.timeDeltas) { t += d; times.push(t) }
-  let inWindow = (i: number): boolean => window === undefined || ((times[i] as number) >= window.fromUs && (times[i] as number) <= window.toUs)
+  let inWindow = (i: number): boolean =>
+    window === undefined || ((times[i] as number) >= window.fromUs && (times[i] as number) <= window.toUs)
   let count = 0
   for (let i = 0; i < prof.samples.length; i++) if (inWindow(i)) count++
   if (count === 0) inWindow = () => true // clocks did not line up: use everything rather than nothing
@@ -90,6 +102,9 @@ export function summarizeProfile (file: string, label: string, window?: { fromUs
     windowMs: Math.round(total / 1000),
     totalMs: Math.round(busy / 1000),
     categories: [...cats].filter(([name]) => name !== 'idle').sort((a, b) => b[1] - a[1]).map(([name, us]) => ({ name, pct: pct(us) })),
-    top: [...byFn.values()].sort((a, b) => b.us - a.us).slice(0, topN).map(e => ({ fn: e.fn, where: e.where, selfPct: pct(e.us), selfMs: Math.round(e.us / 1000) }))
+    top: [...byFn.values()]
+      .sort((a, b) => b.us - a.us)
+      .slice(0, topN)
+      .map(e => ({ fn: e.fn, where: e.where, selfPct: pct(e.us), selfMs: Math.round(e.us / 1000) }))
   }
 }

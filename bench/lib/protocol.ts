@@ -72,11 +72,16 @@ export interface Hello { hello: true, url?: string, pid: number }
  * The child's side: answers each request with `handle`'s result (or its error), closes with `close` and exits
  * when the runner goes away, and says hello (with `url` for the server). Call once, after setting up.
  */
-export function serveRunner (handle: (body: Command) => Promise<unknown>, close: () => Promise<unknown>, url?: string): void {
+export function serveRunner (
+  handle: (body: Command) => Promise<unknown>,
+  close: () => Promise<unknown>,
+  url?: string
+): void {
   process.on('message', (msg: Request) => {
     handle(msg.body).then(
       result => process.send?.({ id: msg.id, ok: true, result } satisfies Reply),
-      (err: unknown) => process.send?.({ id: msg.id, ok: false, error: String((err as Error)?.stack ?? err) } satisfies Reply)
+      (err: unknown) =>
+        process.send?.({ id: msg.id, ok: false, error: String((err as Error)?.stack ?? err) } satisfies Reply)
     )
   })
   // The runner went away: do not linger (consumers leave their groups, producers flush, on close).

@@ -18,7 +18,9 @@ export class RecordCounter {
     }
     for (let i = chunk.indexOf(needle); i !== -1; i = chunk.indexOf(needle, i + needle.length)) this.count++
     const keep = needle.length - 1
-    this.#tail = chunk.length >= keep ? Buffer.from(chunk.subarray(chunk.length - keep)) : Buffer.concat([this.#tail, chunk]).subarray(-keep)
+    this.#tail = chunk.length >= keep
+      ? Buffer.from(chunk.subarray(chunk.length - keep))
+      : Buffer.concat([this.#tail, chunk]).subarray(-keep)
     return this
   }
 }

@@ -67,10 +67,24 @@ function readResults (file: string): ResultsFile {
   }
 }
 
-export async function writeReports (opts: { results: ScenarioResult[], profiles: ProfileSummary[] | undefined, machine: Machine, command: string, seconds: number, quick: boolean, out?: string | undefined }): Promise<string[]> {
+export async function writeReports (opts: {
+  results: ScenarioResult[]
+  profiles: ProfileSummary[] | undefined
+  machine: Machine
+  command: string
+  seconds: number
+  quick: boolean
+  out?: string | undefined
+}): Promise<string[]> {
   const file = opts.out ? path.resolve(opts.out) : RESULTS_FILE
   const data = readResults(file)
-  const run: RunInfo = { command: opts.command, date: new Date().toISOString(), machine: opts.machine, quick: opts.quick, seconds: Math.round(opts.seconds) }
+  const run: RunInfo = {
+    command: opts.command,
+    date: new Date().toISOString(),
+    machine: opts.machine,
+    quick: opts.quick,
+    seconds: Math.round(opts.seconds)
+  }
   for (const r of opts.results) data.scenarios[r.id] = { ...r, run }
   for (const p of opts.profiles ?? []) data.profiles[p.label] = { ...p, run }
   data.updatedAt = run.date

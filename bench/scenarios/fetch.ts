@@ -113,7 +113,20 @@ export async function drainProxy (ctx: BenchContext, user: BenchUser, topic: str
     const cpuPct = (cpuUs / 1000) / (b.now - a.now) * 100
     const gcMs = b.gc.majorMs + b.gc.minorMs + b.gc.otherMs - a.gc.majorMs - a.gc.minorMs - a.gc.otherMs
     if (records !== expected) log(`fetch: warning: ${format} drain got ${records} records, expected ${expected}`)
-    return { records, firstAt, lastAt, firstCount, reads, wireBytes, eld, cpuPct, cpuUsPerRecord: cpuUs / (records - firstCount), gcMajor: b.gc.major - a.gc.major, gcPct: gcMs / (b.now - a.now) * 100, clientCpuPct }
+    return {
+      records,
+      firstAt,
+      lastAt,
+      firstCount,
+      reads,
+      wireBytes,
+      eld,
+      cpuPct,
+      cpuUsPerRecord: cpuUs / (records - firstCount),
+      gcMajor: b.gc.major - a.gc.major,
+      gcPct: gcMs / (b.now - a.now) * 100,
+      clientCpuPct
+    }
   } finally {
     await user.deleteConsumer(path).catch(() => {})
   }
@@ -156,7 +169,11 @@ export async function runFetch (ctx: BenchContext): Promise<ScenarioResult> {
         if (which === 'kafkajs') {
           const r = await drainWithKafkajs(kafka, t.kafkaTopic, t.count)
           const rates = drainRates(r)
-          add(s.kafkajs, { recordsPerSec: rates.recordsPerSec, mbPerSec: rates.recordsPerSec * t.size / 1e6, eldP99: r.eld.p99 })
+          add(s.kafkajs, {
+            recordsPerSec: rates.recordsPerSec,
+            mbPerSec: rates.recordsPerSec * t.size / 1e6,
+            eldP99: r.eld.p99
+          })
         } else {
           const r = await drainProxy(ctx, setup.user, t.topic, which, t.count)
           const rates = drainRates(r)
@@ -176,7 +193,8 @@ export async function runFetch (ctx: BenchContext): Promise<ScenarioResult> {
         log(`fetch: ${t.size} B × ${t.partitions}p rep ${rep + 1}/${ctx.opts.fetchReps} ${which}: ${Math.round(last).toLocaleString('en-US')} records/s${detail}`)
       }
     }
-    const sum = (x: Series): Record<Figure, Spread> => Object.fromEntries(FIGURES.map(f => [f, spread(x[f])])) as Record<Figure, Spread>
+    const sum = (x: Series): Record<Figure, Spread> =>
+      Object.fromEntries(FIGURES.map(f => [f, spread(x[f])])) as Record<Figure, Spread>
     rows.push({
       size: t.size,
       partitions: t.partitions,

@@ -86,7 +86,12 @@ async function idleWindow (m: Measured, seconds: number, brokerPid: number | und
 }
 
 /** Wait until every member is joined, holds its partition, and no JoinGroup was sent for `quietMs`. */
-export async function awaitStable (m: Measured, n: number, timeoutMs: number, quietMs = 5000): Promise<{ ms: number, stable: boolean, phases: PhaseCounts }> {
+export async function awaitStable (
+  m: Measured,
+  n: number,
+  timeoutMs: number,
+  quietMs = 5000
+): Promise<{ ms: number, stable: boolean, phases: PhaseCounts }> {
   const t0 = performance.now()
   let lastJoins = -1
   let quietSince = performance.now()
@@ -97,7 +102,9 @@ export async function awaitStable (m: Measured, n: number, timeoutMs: number, qu
     const joins = (counts.JoinGroup ?? 0) + (counts.SyncGroup ?? 0)
     if (joins !== lastJoins) { lastJoins = joins; quietSince = performance.now() }
     const settled = (phases.byPhase.joined ?? 0) === n && phases.partitions === n
-    if (settled && performance.now() - quietSince >= quietMs) return { ms: performance.now() - t0 - quietMs, stable: true, phases }
+    if (settled && performance.now() - quietSince >= quietMs) {
+      return { ms: performance.now() - t0 - quietMs, stable: true, phases }
+    }
     await sleep(500)
   }
   return { ms: performance.now() - t0, stable: false, phases }
@@ -106,7 +113,11 @@ export async function awaitStable (m: Measured, n: number, timeoutMs: number, qu
 export interface Member { user: BenchUser, topic: string, group: string, path?: string }
 
 /** Users (each with a 10-partition topic) and the group of each of the n future instances. */
-export async function population (ctx: BenchContext, n: number, groupsPerSubject = 10): Promise<{ members: Member[], run: string }> {
+export async function population (
+  ctx: BenchContext,
+  n: number,
+  groupsPerSubject = 10
+): Promise<{ members: Member[], run: string }> {
   const subjects = Math.ceil(n / (groupsPerSubject * PER_GROUP))
   const users: Array<{ user: BenchUser, topic: string }> = []
   for (let i = 0; i < subjects; i++) {
@@ -129,7 +140,9 @@ export async function population (ctx: BenchContext, n: number, groupsPerSubject
  * Create and subscribe every member's instance, then read once from each so that its consumer starts and joins
  * (a subscription starts at its first read); 20 requests in flight. Returns the seconds of each step.
  */
-export async function createAndSubscribe (members: Member[]): Promise<{ createSec: number, subscribeSec: number, firstReadSec: number }> {
+export async function createAndSubscribe (
+  members: Member[]
+): Promise<{ createSec: number, subscribeSec: number, firstReadSec: number }> {
   let c0 = performance.now()
   await pool(members, CONCURRENCY, async m => { m.path = await m.user.consumer(m.group) })
   const createSec = (performance.now() - c0) / 1000
@@ -243,7 +256,24 @@ export async function runInstances (ctx: BenchContext): Promise<ScenarioResult> 
     title: 'Many instances',
     startedAt: started.toISOString(),
     seconds: (performance.now() - t0) / 1000,
-    settings: { instances: n, groups, perGroup: PER_GROUP, users: subjects, partitionsPerTopic: PARTITIONS, idleSeconds: idle, httpConcurrency: CONCURRENCY, knobs: { ...pickKnobs(ctx.env), effective: { CONSUMER_FETCH_MAX_WAIT_MS: config.CONSUMER_FETCH_MAX_WAIT_MS, CONSUMER_HEARTBEAT_INTERVAL_MS: config.CONSUMER_HEARTBEAT_INTERVAL_MS, CONSUMER_SESSION_TIMEOUT_MS: config.CONSUMER_SESSION_TIMEOUT_MS, CONSUMER_PARK_AFTER_MS: config.CONSUMER_PARK_AFTER_MS } } },
+    settings: {
+      instances: n,
+      groups,
+      perGroup: PER_GROUP,
+      users: subjects,
+      partitionsPerTopic: PARTITIONS,
+      idleSeconds: idle,
+      httpConcurrency: CONCURRENCY,
+      knobs: {
+        ...pickKnobs(ctx.env),
+        effective: {
+          CONSUMER_FETCH_MAX_WAIT_MS: config.CONSUMER_FETCH_MAX_WAIT_MS,
+          CONSUMER_HEARTBEAT_INTERVAL_MS: config.CONSUMER_HEARTBEAT_INTERVAL_MS,
+          CONSUMER_SESSION_TIMEOUT_MS: config.CONSUMER_SESSION_TIMEOUT_MS,
+          CONSUMER_PARK_AFTER_MS: config.CONSUMER_PARK_AFTER_MS
+        }
+      }
+    },
     tables: [
       {
         title: `Many instances: ${n} instances (${groups} groups × ${PER_GROUP}, ${subjects} users), idle ${idle} s; baseline: ${n} plain kafkajs consumers, same layout and settings, own process`,
@@ -287,7 +317,14 @@ export async function runInstances (ctx: BenchContext): Promise<ScenarioResult> 
       idle: idleServer,
       emptyIdle,
       phasesAfterIdle,
-      baseline: { startSeconds: baseStartSec, stableSeconds: baseStable.ms / 1000, stable: baseStable.stable, rssPerConsumer: baseRssPer, heapPerConsumer: baseHeapPer, idle: baseIdle }
+      baseline: {
+        startSeconds: baseStartSec,
+        stableSeconds: baseStable.ms / 1000,
+        stable: baseStable.stable,
+        rssPerConsumer: baseRssPer,
+        heapPerConsumer: baseHeapPer,
+        idle: baseIdle
+      }
     },
     notes: []
   }

@@ -17,7 +17,13 @@ import { countRecords } from '../lib/records.js'
 /** Pause between a response and the next send, so the next long poll (and kafkajs' fetch) is waiting. */
 const GAP_MS = 8
 
-async function proxyBlock (user: BenchUser, path: string, producer: Producer, kafkaTopic: string, n: number): Promise<number[]> {
+async function proxyBlock (
+  user: BenchUser,
+  path: string,
+  producer: Producer,
+  kafkaTopic: string,
+  n: number
+): Promise<number[]> {
   const out: number[] = []
   let misses = 0
   const missed: string[] = []
@@ -85,7 +91,10 @@ export async function runLatency (ctx: BenchContext): Promise<ScenarioResult> {
   await consumer.run({ eachMessage: async () => { onMessage?.() } })
   for (let i = 0; ; i++) {
     if (i > 60) throw new Error('baseline consumer never delivered the warm-up record')
-    const got = new Promise<boolean>(resolve => { onMessage = () => resolve(true); setTimeout(() => resolve(false), 1000) })
+    const got = new Promise<boolean>(resolve => {
+      onMessage = () => resolve(true)
+      setTimeout(() => resolve(false), 1000)
+    })
     await producer.send({ topic: kafkaTopic, messages: [{ value: 'warm-up' }], acks: 1 })
     if (await got) break
   }
@@ -124,7 +133,12 @@ export async function runLatency (ctx: BenchContext): Promise<ScenarioResult> {
   await user.deleteConsumer(path)
 
   const fig = (w: 'proxy' | 'kafkajs'): { p50: number, p99: number, max: number, n: number, blockP50: Spread, blockP99: Spread } => ({
-    p50: percentile(all[w], 50), p99: percentile(all[w], 99), max: Math.max(...all[w]), n: all[w].length, blockP50: spread(per[w].p50), blockP99: spread(per[w].p99)
+    p50: percentile(all[w], 50),
+    p99: percentile(all[w], 99),
+    max: Math.max(...all[w]),
+    n: all[w].length,
+    blockP50: spread(per[w].p50),
+    blockP99: spread(per[w].p99)
   })
   const proxy = fig('proxy')
   const base = fig('kafkajs')

@@ -42,7 +42,12 @@ export async function subscribedInstance (setup: OverheadSetup): Promise<string>
 export interface LoadRun { rps: number, p50: number, p99: number, bad: number, eldP99: number, cpuPct: number }
 
 /** One autocannon run against `path` of the measured server, with the server's loop delay and CPU. */
-export async function load (ctx: BenchContext, path: string, headers: Record<string, string>, seconds: number): Promise<LoadRun> {
+export async function load (
+  ctx: BenchContext,
+  path: string,
+  headers: Record<string, string>,
+  seconds: number
+): Promise<LoadRun> {
   await ctx.server.call({ cmd: 'eld.reset' })
   const u0 = await ctx.server.call<Usage>({ cmd: 'usage' })
   const r = await autocannon({ url: `${ctx.server.url as string}${path}`, connections: CONNECTIONS, duration: seconds, headers })

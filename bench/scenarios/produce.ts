@@ -47,7 +47,9 @@ const MiB = 1048576
 const RSS_PEAK_BOUND_MIB = 512
 const TARGETS = { batch: 0.8, stream: 0.9, p50: 3, p99: 15 }
 
-export function produceSizes (quick: boolean): { records: number, blocks: number, perBlock: number, crowdSeconds: number } {
+export function produceSizes (
+  quick: boolean
+): { records: number, blocks: number, perBlock: number, crowdSeconds: number } {
   // Full size: runs of about 2 s for the baseline, longer for the HTTP sides.
   return quick
     ? { records: 40_000, blocks: 2, perBlock: 250, crowdSeconds: 5 }
@@ -109,7 +111,8 @@ function retryAfterMs (res: RawResponse): number {
 const text = (res: RawResponse): string => res.body.toString('utf8').slice(0, 300)
 
 /** The ready-made requests of `bodies` to `path` (made before any clock starts). */
-const requestsOf = (p: Prepared, path: string, bodies: Buffer[]): Buffer[] => bodies.map(b => rawPost(p.base, path, p.user.auth, b))
+const requestsOf = (p: Prepared, path: string, bodies: Buffer[]): Buffer[] =>
+  bodies.map(b => rawPost(p.base, path, p.user.auth, b))
 
 export async function batchRun (ctx: BenchContext, p: Prepared, records: number): Promise<Run> {
   const requests = Math.ceil(records / BATCH)
@@ -176,7 +179,15 @@ export async function streamRun (ctx: BenchContext, p: Prepared, records: number
     if (r.failures > 0) log(`produce: ${r.failures} streamed records failed, e.g. ${r.failed.join('; ')}`)
   }
   const sum = (f: (r: StreamResult) => number): number => results.reduce((n, r) => n + f(r), 0)
-  return { records: sum(r => r.successes), ms, cpuUs: cpuOf(u0, u1), eld, clientCpuUs, failures: sum(r => r.failures), refused: 0 }
+  return {
+    records: sum(r => r.successes),
+    ms,
+    cpuUs: cpuOf(u0, u1),
+    eld,
+    clientCpuUs,
+    failures: sum(r => r.failures),
+    refused: 0
+  }
 }
 
 async function baselineRun (base: Child, topic: string, records: number): Promise<Run> {
@@ -225,7 +236,9 @@ interface CrowdRun {
 
 /** PRODUCERS connections, each sending requests of `perRequest` records in a loop for `seconds`. */
 async function crowd (ctx: BenchContext, p: Prepared, seconds: number, perRequest: number): Promise<CrowdRun> {
-  const bodies = perRequest === 1 ? p.singles : Array.from({ length: 8 }, (_, i) => batchBody(i * perRequest, perRequest, SIZE))
+  const bodies = perRequest === 1
+    ? p.singles
+    : Array.from({ length: 8 }, (_, i) => batchBody(i * perRequest, perRequest, SIZE))
   const reqs = requestsOf(p, perRequest === 1 ? p.path : `${p.path}:batch`, bodies)
   const ok = perRequest === 1 ? 200 : 207
   const conns = await openConnections(p.base, PRODUCERS)
@@ -343,7 +356,8 @@ export async function runProduce (ctx: BenchContext): Promise<ScenarioResult> {
 
   // Is the route there at all? A clear message instead of a failed run when the service has no produce routes.
   const [probe] = await openConnections(base, 1) as [RawHttpConnection]
-  const answer = await probe.request(rawPost(base, path, user.auth, p.singles[0] as Buffer)).finally(() => probe.close())
+  const answer = await probe.request(rawPost(base, path, user.auth, p.singles[0] as Buffer))
+    .finally(() => probe.close())
   if (answer.status !== 200) throw new Error(`POST ${path} answered ${answer.status} ${text(answer)}: the produce routes of issue 12 are needed`)
 
   // Warm-up (JIT, connections, the producers' metadata), not measured.
@@ -408,7 +422,16 @@ export async function runProduce (ctx: BenchContext): Promise<ScenarioResult> {
 
   // ---- summary ------------------------------------------------------------------------------------------
   const rate = (r: Run): number => r.records / r.ms * 1000
-  type Summary = { recordsPerSec: Spread, cpuPct: Spread, usPerRecord: Spread, eldP99: Spread, clientCpuPct: Spread, failures: number, refused: number, ratio: Spread }
+  type Summary = {
+    recordsPerSec: Spread
+    cpuPct: Spread
+    usPerRecord: Spread
+    eldP99: Spread
+    clientCpuPct: Spread
+    failures: number
+    refused: number
+    ratio: Spread
+  }
   const sum = (side: Side): Summary => {
     const rs = runs[side]
     return {
@@ -424,7 +447,12 @@ export async function runProduce (ctx: BenchContext): Promise<ScenarioResult> {
   }
   const s = Object.fromEntries(SIDES.map(side => [side, sum(side)])) as Record<Side, Summary>
   const latFig = (w: 'kafkajs' | 'http'): { p50: number, p99: number, max: number, n: number, blockP50: Spread, blockP99: Spread } => ({
-    p50: percentile(lat[w], 50), p99: percentile(lat[w], 99), max: Math.max(...lat[w]), n: lat[w].length, blockP50: spread(perBlock[w].p50), blockP99: spread(perBlock[w].p99)
+    p50: percentile(lat[w], 50),
+    p99: percentile(lat[w], 99),
+    max: Math.max(...lat[w]),
+    n: lat[w].length,
+    blockP50: spread(perBlock[w].p50),
+    blockP99: spread(perBlock[w].p99)
   })
   const latency = { http: latFig('http'), kafkajs: latFig('kafkajs') }
   const withBlocks = (v: number, sp: Spread): string => `${fmt(v)} (blocks ${fmt(sp.min)}–${fmt(sp.max)})`

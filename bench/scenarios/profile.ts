@@ -1,7 +1,8 @@
 /**
  * The profiling pass (`node --cpu-prof`) of scenarios 1, 3, 4 and 6 (produce: a batch run and a streamed one),
- * after the measured passes (profiling slows the process down, so no figure comes from here). Each profile is its own server process; the summary keeps
- * only the samples between two marks taken around the measured work (start-up and set-up excluded).
+ * after the measured passes (profiling slows the process down, so no figure comes from here). Each profile is
+ * its own server process; the summary keeps only the samples between two marks taken around the measured work
+ * (start-up and set-up excluded).
  */
 import { mkdirSync, readdirSync } from 'node:fs'
 import path from 'node:path'
@@ -15,7 +16,13 @@ import { awaitStable, createAndSubscribe, population } from './instances.js'
 import { sleep } from '../lib/http.js'
 import { batchRun, setupProduce, streamRun } from './produce.js'
 
-async function profiled<T> (ctx: BenchContext, dir: string, label: string, prepare: () => Promise<T>, work: (prepared: T) => Promise<void>): Promise<ProfileSummary> {
+async function profiled<T> (
+  ctx: BenchContext,
+  dir: string,
+  label: string,
+  prepare: () => Promise<T>,
+  work: (prepared: T) => Promise<void>
+): Promise<ProfileSummary> {
   const out = path.join(dir, label)
   mkdirSync(out, { recursive: true })
   await ctx.restartServer(['--cpu-prof', `--cpu-prof-dir=${out}`])

@@ -99,7 +99,14 @@ export class GlobusVerifier implements TokenVerifier {
 
   stats (): AuthStats {
     const s = this.#cache.stats()
-    return { hits: s.hits, misses: s.misses, introspections: this.#introspections, coalesced: s.coalesced, size: s.size, inflight: s.inflight }
+    return {
+      hits: s.hits,
+      misses: s.misses,
+      introspections: this.#introspections,
+      coalesced: s.coalesced,
+      size: s.size,
+      inflight: s.inflight
+    }
   }
 
   get size (): number {

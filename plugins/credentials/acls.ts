@@ -8,8 +8,12 @@ import { createRequire } from 'node:module'
 import type { AclEntry, AclOperationTypes, AclResourceTypes, Admin } from 'kafkajs'
 
 // Node's ESM view of kafkajs (CommonJS) lacks these enums as named exports: take them from require.
-const { AclOperationTypes: Op, AclPermissionTypes: Permission, AclResourceTypes: Resource, ResourcePatternTypes: Pattern } =
-  createRequire(import.meta.url)('kafkajs') as typeof import('kafkajs')
+const {
+  AclOperationTypes: Op,
+  AclPermissionTypes: Permission,
+  AclResourceTypes: Resource,
+  ResourcePatternTypes: Pattern
+} = createRequire(import.meta.url)('kafkajs') as typeof import('kafkajs')
 
 const TOPIC_OPS = [Op.READ, Op.WRITE, Op.DESCRIBE]
 const GROUP_OPS = [Op.READ, Op.DESCRIBE]
@@ -29,7 +33,12 @@ export function wantedAcls (principal: string, namespaces: readonly string[]): A
   return out
 }
 
-function entry (principal: string, resourceType: AclResourceTypes, resourceName: string, operation: AclOperationTypes): AclEntry {
+function entry (
+  principal: string,
+  resourceType: AclResourceTypes,
+  resourceName: string,
+  operation: AclOperationTypes
+): AclEntry {
   return {
     principal,
     host: '*',
@@ -57,14 +66,23 @@ export async function currentAcls (admin: Admin, principal: string): Promise<Acl
   const out: AclEntry[] = []
   for (const res of r.resources) {
     for (const acl of res.acls) {
-      out.push({ ...acl, resourceType: res.resourceType, resourceName: res.resourceName, resourcePatternType: res.resourcePatternType })
+      out.push({
+        ...acl,
+        resourceType: res.resourceType,
+        resourceName: res.resourceName,
+        resourcePatternType: res.resourcePatternType
+      })
     }
   }
   return out
 }
 
 /** Make `principal`'s ACLs exactly those for `namespaces`: the missing ones are created, the others deleted. */
-export async function reconcileAcls (admin: Admin, principal: string, namespaces: readonly string[]): Promise<{ created: number, deleted: number }> {
+export async function reconcileAcls (
+  admin: Admin,
+  principal: string,
+  namespaces: readonly string[]
+): Promise<{ created: number, deleted: number }> {
   const wanted = wantedAcls(principal, namespaces)
   const have = await currentAcls(admin, principal)
   const haveKeys = new Set(have.map(keyOf))

@@ -123,7 +123,11 @@ export class IamBackend implements CredentialBackend {
       }
     }
     try {
-      await this.client.send(new CreatePolicyCommand({ PolicyName: subject, Path: POLICY_PATH, PolicyDocument: policyDocument(this.target, namespaces) }))
+      await this.client.send(new CreatePolicyCommand({
+        PolicyName: subject,
+        Path: POLICY_PATH,
+        PolicyDocument: policyDocument(this.target, namespaces)
+      }))
     } catch (err) {
       if (!(err instanceof EntityAlreadyExistsException)) throw err
       await this.#updatePolicy(subject, namespaces)
@@ -138,7 +142,11 @@ export class IamBackend implements CredentialBackend {
     const keys = await this.#listKeys(subject)
     if (keys.length >= 2) {
       const oldest = [...keys].sort((a, b) => a.created - b.created)[0]
-      if (oldest) await tolerateMissing(this.client.send(new DeleteAccessKeyCommand({ UserName: subject, AccessKeyId: oldest.id })))
+      if (oldest) {
+        await tolerateMissing(this.client.send(
+          new DeleteAccessKeyCommand({ UserName: subject, AccessKeyId: oldest.id })
+        ))
+      }
     }
     const r = await this.client.send(new CreateAccessKeyCommand({ UserName: subject }))
     const id = r.AccessKey?.AccessKeyId
@@ -154,12 +162,16 @@ export class IamBackend implements CredentialBackend {
     const mine = keys.find(k => k.id === key.access_key)
     if (mine === undefined) return
     for (const k of keys) {
-      if (k.id !== mine.id && k.created < mine.created) await tolerateMissing(this.client.send(new DeleteAccessKeyCommand({ UserName: subject, AccessKeyId: k.id })))
+      if (k.id !== mine.id && k.created < mine.created) {
+        await tolerateMissing(this.client.send(new DeleteAccessKeyCommand({ UserName: subject, AccessKeyId: k.id })))
+      }
     }
   }
 
   async discard (subject: string, key: MintedKey): Promise<void> {
-    await tolerateMissing(this.client.send(new DeleteAccessKeyCommand({ UserName: subject, AccessKeyId: key.access_key })))
+    await tolerateMissing(this.client.send(
+      new DeleteAccessKeyCommand({ UserName: subject, AccessKeyId: key.access_key })
+    ))
   }
 
   async adopt (subject: string, key: MintedKey): Promise<boolean> {
@@ -168,7 +180,9 @@ export class IamBackend implements CredentialBackend {
   }
 
   async revoke (subject: string, accessKey: string | undefined): Promise<void> {
-    if (accessKey !== undefined) await tolerateMissing(this.client.send(new DeleteAccessKeyCommand({ UserName: subject, AccessKeyId: accessKey })))
+    if (accessKey !== undefined) {
+      await tolerateMissing(this.client.send(new DeleteAccessKeyCommand({ UserName: subject, AccessKeyId: accessKey })))
+    }
   }
 
   async #revokeAll (subject: string): Promise<void> {
@@ -192,7 +206,9 @@ export class IamBackend implements CredentialBackend {
       const versions = await this.client.send(new ListPolicyVersionsCommand({ PolicyArn: arn }))
       for (const v of versions.Versions ?? []) {
         if (v.IsDefaultVersion !== true && v.VersionId !== undefined) {
-          await tolerateMissing(this.client.send(new DeletePolicyVersionCommand({ PolicyArn: arn, VersionId: v.VersionId })))
+          await tolerateMissing(this.client.send(
+            new DeletePolicyVersionCommand({ PolicyArn: arn, VersionId: v.VersionId })
+          ))
         }
       }
       await this.client.send(new DeletePolicyCommand({ PolicyArn: arn }))
@@ -220,7 +236,8 @@ export class IamBackend implements CredentialBackend {
   async #listKeys (subject: string): Promise<Array<{ id: string, created: number }>> {
     try {
       const r = await this.client.send(new ListAccessKeysCommand({ UserName: subject }))
-      return (r.AccessKeyMetadata ?? []).flatMap(k => k.AccessKeyId === undefined ? [] : [{ id: k.AccessKeyId, created: k.CreateDate?.getTime() ?? 0 }])
+      return (r.AccessKeyMetadata ?? []).flatMap(k =>
+        k.AccessKeyId === undefined ? [] : [{ id: k.AccessKeyId, created: k.CreateDate?.getTime() ?? 0 }])
     } catch (err) {
       if (missing(err)) return []
       throw err
@@ -243,11 +260,19 @@ export class IamBackend implements CredentialBackend {
         if (sameDocument(v.PolicyVersion?.Document, wanted)) return
       }
       if (versions.length >= MAX_POLICY_VERSIONS) {
-        const old = versions.filter(v => v.IsDefaultVersion !== true).sort((a, b) => (a.CreateDate?.getTime() ?? 0) - (b.CreateDate?.getTime() ?? 0))[0]
-        if (old?.VersionId !== undefined) await tolerateMissing(this.client.send(new DeletePolicyVersionCommand({ PolicyArn: arn, VersionId: old.VersionId })))
+        const old = versions
+          .filter(v => v.IsDefaultVersion !== true)
+          .sort((a, b) => (a.CreateDate?.getTime() ?? 0) - (b.CreateDate?.getTime() ?? 0))[0]
+        if (old?.VersionId !== undefined) {
+          await tolerateMissing(this.client.send(
+            new DeletePolicyVersionCommand({ PolicyArn: arn, VersionId: old.VersionId })
+          ))
+        }
       }
       try {
-        await this.client.send(new CreatePolicyVersionCommand({ PolicyArn: arn, PolicyDocument: wanted, SetAsDefault: true }))
+        await this.client.send(
+          new CreatePolicyVersionCommand({ PolicyArn: arn, PolicyDocument: wanted, SetAsDefault: true })
+        )
         return
       } catch (err) {
         // Another node took the free version slot meanwhile: look again.

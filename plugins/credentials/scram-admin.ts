@@ -51,7 +51,11 @@ export async function saltedPassword (password: string, salt: Buffer, iterations
   return pbkdf2Async(password.normalize('NFKC'), salt, iterations, 64, 'sha512')
 }
 
-export async function scramUpsertion (user: string, password: string, iterations = SCRAM_ITERATIONS): Promise<ScramUpsertion> {
+export async function scramUpsertion (
+  user: string,
+  password: string,
+  iterations = SCRAM_ITERATIONS
+): Promise<ScramUpsertion> {
   const salt = randomBytes(32)
   return { user, iterations, salt, saltedPassword: await saltedPassword(password, salt, iterations) }
 }

@@ -41,7 +41,10 @@ function applyBodyMarkers<T> (document: T): T {
           const { examples, ...rest } = value as { examples: unknown[] }
           return { ...rest, example: examples[0] }
         }) as object
-        operation.requestBody = { required: false, content: Object.fromEntries(GET_BODY_TYPES.map(type => [type, { schema }])) }
+        operation.requestBody = {
+          required: false,
+          content: Object.fromEntries(GET_BODY_TYPES.map(type => [type, { schema }]))
+        }
         delete operation[GET_BODY]
       }
     }

@@ -132,7 +132,9 @@ export class ServiceMetrics {
       collect () {
         this.reset()
         const perNs = new Map<string, number>()
-        for (const inst of self.#consumers?.all() ?? []) perNs.set(inst.opts.namespace, (perNs.get(inst.opts.namespace) ?? 0) + 1)
+        for (const inst of self.#consumers?.all() ?? []) {
+          perNs.set(inst.opts.namespace, (perNs.get(inst.opts.namespace) ?? 0) + 1)
+        }
         for (const [namespace, n] of perNs) this.set({ namespace }, n)
       }
     })

@@ -27,14 +27,23 @@ export interface ForwardEvent {
 /** Subscribe `metrics` to every channel it counts; returns the function that unsubscribes them all. */
 export function subscribeMetrics (metrics: ServiceMetrics): () => void {
   const handlers: Record<string, (message: unknown) => void> = {
-    [CONSUMERS_READ]: (m) => { const e = m as ReadEvent; metrics.consumerObserver.read(e.durationMs, e.records, e.bytes) },
+    [CONSUMERS_READ]: (m) => {
+      const e = m as ReadEvent
+      metrics.consumerObserver.read(e.durationMs, e.records, e.bytes)
+    },
     [CONSUMERS_COMMIT]: (m) => { metrics.consumerObserver.commit((m as CommitEvent).ok) },
     [CONSUMERS_JOIN]: () => { metrics.consumerObserver.join() },
     [PRODUCER_WRITTEN]: (m) => { const e = m as WrittenEvent; metrics.producerObserver.written(e.records, e.bytes) },
     [PRODUCER_FAILED]: (m) => { metrics.producerObserver.failed((m as FailedEvent).errorCode) },
     [PRODUCER_SENT]: (m) => { const e = m as SentEvent; metrics.producerObserver.sent(e.durationMs / 1000, e.records) },
-    [AUTH_INTROSPECTION]: (m) => { const e = m as IntrospectionEvent; metrics.introspectionObserver(e.durationMs / 1000, e.outcome) },
-    [CLUSTER_FORWARD]: (m) => { const e = m as ForwardEvent; metrics.forwardedRequest(e.outcome, e.statusCode, e.durationMs / 1000) }
+    [AUTH_INTROSPECTION]: (m) => {
+      const e = m as IntrospectionEvent
+      metrics.introspectionObserver(e.durationMs / 1000, e.outcome)
+    },
+    [CLUSTER_FORWARD]: (m) => {
+      const e = m as ForwardEvent
+      metrics.forwardedRequest(e.outcome, e.statusCode, e.durationMs / 1000)
+    }
   }
   for (const [name, handler] of Object.entries(handlers)) subscribe(name, handler)
   return () => {

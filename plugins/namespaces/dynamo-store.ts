@@ -155,12 +155,22 @@ function encodeTopic (record: TopicRecord): AttributeValue {
   }
 }
 
-function decodeTopic (name: string, value: AttributeValue | undefined, fallback: TopicSettings, fallbackDate: string): TopicRecord {
+function decodeTopic (
+  name: string,
+  value: AttributeValue | undefined,
+  fallback: TopicSettings,
+  fallbackDate: string
+): TopicRecord {
   const m = value !== undefined && 'M' in value ? value.M : undefined
   const partitions = Number(m?.num_partitions?.N)
   const replication = Number(m?.replication_factor?.N)
   const rawConfigs = m?.configs?.M
-  if (m === undefined || !Number.isInteger(partitions) || partitions < 1 || !Number.isInteger(replication) || replication < 1 || rawConfigs === undefined) {
+  if (
+    m === undefined ||
+    !Number.isInteger(partitions) || partitions < 1 ||
+    !Number.isInteger(replication) || replication < 1 ||
+    rawConfigs === undefined
+  ) {
     return { name, settings: structuredClone(fallback), createdAt: fallbackDate, inferred: true }
   }
   const configs: Record<string, string> = {}
@@ -207,7 +217,10 @@ export class DynamoMetadataStore implements MetadataStore {
       ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}),
       maxAttempts: opts.maxAttempts ?? 4,
       retryMode: 'standard',
-      requestHandler: { connectionTimeout: Math.min(opts.requestTimeoutMs ?? 5000, 3000), requestTimeout: opts.requestTimeoutMs ?? 5000 }
+      requestHandler: {
+        connectionTimeout: Math.min(opts.requestTimeoutMs ?? 5000, 3000),
+        requestTimeout: opts.requestTimeoutMs ?? 5000
+      }
     })
     const store = new DynamoMetadataStore(client, tables, opts.defaultSettings)
     try {
@@ -440,7 +453,9 @@ export class DynamoMetadataStore implements MetadataStore {
 
   async getKey (subject: string): Promise<KeyRecord | undefined> {
     return this.#op('getKey', async () => {
-      const r = await this.client.send(new GetItemCommand({ TableName: this.tables.keys, Key: { subject: S(subject) }, ConsistentRead: true }))
+      const r = await this.client.send(
+        new GetItemCommand({ TableName: this.tables.keys, Key: { subject: S(subject) }, ConsistentRead: true })
+      )
       return keyRecord(subject, r.Item)
     })
   }
@@ -552,12 +567,16 @@ export class DynamoMetadataStore implements MetadataStore {
   }
 
   async #getUser (subject: string): Promise<Item | undefined> {
-    const r = await this.client.send(new GetItemCommand({ TableName: this.tables.users, Key: { subject: S(subject) }, ConsistentRead: true }))
+    const r = await this.client.send(
+      new GetItemCommand({ TableName: this.tables.users, Key: { subject: S(subject) }, ConsistentRead: true })
+    )
     return r.Item
   }
 
   async #getNamespaceItem (namespace: string): Promise<Item | undefined> {
-    const r = await this.client.send(new GetItemCommand({ TableName: this.tables.namespaces, Key: { namespace: S(namespace) }, ConsistentRead: true }))
+    const r = await this.client.send(
+      new GetItemCommand({ TableName: this.tables.namespaces, Key: { namespace: S(namespace) }, ConsistentRead: true })
+    )
     return r.Item
   }
 
@@ -683,7 +702,10 @@ export class DynamoMetadataStore implements MetadataStore {
         if (!(err instanceof ResourceInUseException)) throw this.#startError(err)
       }
       try {
-        await waitUntilTableExists({ client: this.client, maxWaitTime: 120, minDelay: 1, maxDelay: 5 }, { TableName: table })
+        await waitUntilTableExists(
+          { client: this.client, maxWaitTime: 120, minDelay: 1, maxDelay: 5 },
+          { TableName: table }
+        )
       } catch (err) {
         throw this.#startError(err)
       }

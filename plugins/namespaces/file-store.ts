@@ -239,7 +239,12 @@ export class FileMetadataStore implements MetadataStore {
     return this.#mutate(draft => {
       const keys = draft.keys
       const k = keys !== undefined && Object.hasOwn(keys, subject) ? keys[subject] : undefined
-      if (keys === undefined || k === undefined || (match !== undefined && (k.access_key !== match.access_key || k.secret_key !== match.secret_key))) return { result: false, changed: false }
+      if (
+        keys === undefined || k === undefined ||
+        (match !== undefined && (k.access_key !== match.access_key || k.secret_key !== match.secret_key))
+      ) {
+        return { result: false, changed: false }
+      }
       delete keys[subject]
       return { result: true, changed: true }
     })

@@ -234,7 +234,8 @@ export class NamespaceService {
       const owner = await this.#storeOp(s => s.ownerOf(namespace))
       if (owner !== undefined && owner !== subject) throw Errors.conflict(`Namespace already taken: ${namespace}`, 'NAMESPACE_TAKEN')
       if (owner === undefined && namespace !== own) {
-        const leftovers = (await this.#kafkaOp(async admin => admin.listTopics())).filter(t => userTopic(namespace, t) !== undefined)
+        const leftovers = (await this.#kafkaOp(async admin => admin.listTopics()))
+          .filter(t => userTopic(namespace, t) !== undefined)
         if (leftovers.length > 0) throw Errors.conflict(`Namespace already taken: ${namespace}`, 'NAMESPACE_TAKEN')
       }
       const result = await this.#storeOp(s => s.claimNamespace(subject, namespace))
@@ -278,7 +279,12 @@ export class NamespaceService {
    * Create topic `topic` in an owned namespace, idempotently: an existing topic answers `created: false`
    * unless the request explicitly asks for different settings (409).
    */
-  async createTopic (subject: string, namespace: string, topic: string, request?: TopicRequest): Promise<CreateTopicResult> {
+  async createTopic (
+    subject: string,
+    namespace: string,
+    topic: string,
+    request?: TopicRequest
+  ): Promise<CreateTopicResult> {
     await this.requireOwned(subject, namespace)
     assertName('topic', topic)
     const name = kafkaTopic(namespace, topic)
@@ -288,7 +294,11 @@ export class NamespaceService {
       const brokers = await this.#kafkaOp(() => this.kafka.brokerCount())
       if (existing) {
         if (request) {
-          const conflicts = settingsConflicts(request, resolveSettings(request, this.limits, brokers), existing.settings)
+          const conflicts = settingsConflicts(
+            request,
+            resolveSettings(request, this.limits, brokers),
+            existing.settings
+          )
           if (conflicts.length > 0) {
             throw Errors.conflict(`Topic ${topic} already exists in ${namespace} with other settings: ${conflicts.join('; ')}`, 'TOPIC_SETTINGS_CONFLICT')
           }
@@ -355,7 +365,9 @@ export class NamespaceService {
       })
       try {
         await this.#kafkaOp(async admin => {
-          if (!await this.#waitGone(admin, [name], deadline)) throw deletionTimeout(name, this.limits.TOPIC_RECREATE_TIMEOUT_MS)
+          if (!await this.#waitGone(admin, [name], deadline)) {
+            throw deletionTimeout(name, this.limits.TOPIC_RECREATE_TIMEOUT_MS)
+          }
           await this.#createAfterDelete(admin, name, settings, deadline)
         })
       } catch (err) {
@@ -369,7 +381,8 @@ export class NamespaceService {
       }
       if (record.inferred === true) {
         // Keep the settings it now has, so the next recreate reproduces them.
-        await this.#storeOp(s => s.putTopic(namespace, { name: topic, settings, createdAt: new Date().toISOString() })).catch((e: unknown) => {
+        const recreated = { name: topic, settings, createdAt: new Date().toISOString() }
+        await this.#storeOp(s => s.putTopic(namespace, recreated)).catch((e: unknown) => {
           this.#log.warn({ err: e, topic: name }, 'could not store the settings of a recreated topic')
         })
       }
@@ -422,7 +435,9 @@ export class NamespaceService {
       const left = await this.#kafkaOp(async admin => new Set(await admin.listTopics())).catch(() => undefined)
       if (left) {
         for (const r of records) {
-          if (!left.has(kafkaTopic(namespace, r.name))) await this.#storeOp(s => s.removeTopic(namespace, r.name)).catch(() => {})
+          if (!left.has(kafkaTopic(namespace, r.name))) {
+            await this.#storeOp(s => s.removeTopic(namespace, r.name)).catch(() => {})
+          }
         }
       }
       throw err
@@ -463,9 +478,10 @@ export class NamespaceService {
   async #createAfterDelete (admin: Admin, name: string, settings: TopicSettings, deadline: number): Promise<void> {
     let wait = POLL_MIN_MS
     for (;;) {
-      const created = await admin.createTopics({ topics: [topicSpec(name, settings)], waitForLeaders: true }).catch((err: unknown) => {
-        throw createRejection(err) ?? err
-      })
+      const created = await admin.createTopics({ topics: [topicSpec(name, settings)], waitForLeaders: true })
+        .catch((err: unknown) => {
+          throw createRejection(err) ?? err
+        })
       if (created) return
       if (Date.now() + wait > deadline) throw deletionTimeout(name, this.limits.TOPIC_RECREATE_TIMEOUT_MS)
       await sleep(wait)

@@ -80,7 +80,11 @@ function configValue (value: unknown, key: string): string {
  * exceed that count. retention.ms defaults to TOPIC_MAX_RETENTION_MS so the limit holds whatever the broker's
  * own default is.
  */
-export function resolveSettings (request: TopicRequest | undefined, limits: TopicLimits, brokerCount: number): TopicSettings {
+export function resolveSettings (
+  request: TopicRequest | undefined,
+  limits: TopicLimits,
+  brokerCount: number
+): TopicSettings {
   const req = request ?? {}
   const partitions = req.num_partitions ?? limits.TOPIC_DEFAULT_PARTITIONS
   if (!Number.isInteger(partitions) || partitions < 1 || partitions > limits.TOPIC_MAX_PARTITIONS) {
@@ -114,7 +118,11 @@ export function resolveSettings (request: TopicRequest | undefined, limits: Topi
  * What an explicit request asks for that an existing topic does not have (an idempotent create with the
  * same or no settings is fine; asking for different ones is a conflict). Empty when compatible.
  */
-export function settingsConflicts (request: TopicRequest | undefined, requested: TopicSettings, existing: TopicSettings): string[] {
+export function settingsConflicts (
+  request: TopicRequest | undefined,
+  requested: TopicSettings,
+  existing: TopicSettings
+): string[] {
   if (!request) return []
   const out: string[] = []
   if (request.num_partitions !== undefined && requested.num_partitions !== existing.num_partitions) {

@@ -167,7 +167,16 @@ async function main (): Promise<number> {
       child = spawn(schemathesis, args, {
         cwd: ROOT,
         stdio: 'inherit',
-        env: { ...process.env, FUZZ_TOKEN: user.token, FUZZ_NAMESPACE: user.ns, FUZZ_GROUP: group, FUZZ_INSTANCE: instance, FUZZ_DOOMED_INSTANCE: doomed, FUZZ_SCRATCH_NAMESPACE: scratchNs, FUZZ_TOPIC: topic }
+        env: {
+          ...process.env,
+          FUZZ_TOKEN: user.token,
+          FUZZ_NAMESPACE: user.ns,
+          FUZZ_GROUP: group,
+          FUZZ_INSTANCE: instance,
+          FUZZ_DOOMED_INSTANCE: doomed,
+          FUZZ_SCRATCH_NAMESPACE: scratchNs,
+          FUZZ_TOPIC: topic
+        }
       })
       const cap = setTimeout(() => {
         log(`time cap of ${timeLimitS} s reached: stopping schemathesis`)

@@ -82,7 +82,12 @@ export async function producer (t: Teardownable): Promise<Producer> {
 }
 
 /** Read until `count` records arrived or `attempts` reads passed. */
-export async function readAll (user: ApiUser, path: string, count: number, opts: { accept?: string, maxBytes?: number, attempts?: number } = {}): Promise<Array<Record<string, unknown>>> {
+export async function readAll (
+  user: ApiUser,
+  path: string,
+  count: number,
+  opts: { accept?: string, maxBytes?: number, attempts?: number } = {}
+): Promise<Array<Record<string, unknown>>> {
   const out: Array<Record<string, unknown>> = []
   for (let i = 0; i < (opts.attempts ?? 40) && out.length < count; i++) {
     const q = `timeout=1000${opts.maxBytes ? `&max_bytes=${opts.maxBytes}` : ''}`

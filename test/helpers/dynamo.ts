@@ -72,7 +72,11 @@ export function dropAtTeardown (t: Teardownable, tables: DynamoTables): void {
 }
 
 /** A store over `tables` on moto (as one node), closed at teardown. */
-export async function openDynamoStore (t: Teardownable, tables: DynamoTables, opts: Partial<DynamoStoreOptions> = {}): Promise<DynamoMetadataStore> {
+export async function openDynamoStore (
+  t: Teardownable,
+  tables: DynamoTables,
+  opts: Partial<DynamoStoreOptions> = {}
+): Promise<DynamoMetadataStore> {
   const store = await DynamoMetadataStore.open({
     tables,
     region: TEST_REGION,
@@ -84,11 +88,19 @@ export async function openDynamoStore (t: Teardownable, tables: DynamoTables, op
   return store
 }
 
-export async function putRaw (client: DynamoDBClient, table: string, item: Record<string, AttributeValue>): Promise<void> {
+export async function putRaw (
+  client: DynamoDBClient,
+  table: string,
+  item: Record<string, AttributeValue>
+): Promise<void> {
   await client.send(new PutItemCommand({ TableName: table, Item: item }))
 }
 
-export async function getRaw (client: DynamoDBClient, table: string, key: Record<string, AttributeValue>): Promise<Record<string, AttributeValue> | undefined> {
+export async function getRaw (
+  client: DynamoDBClient,
+  table: string,
+  key: Record<string, AttributeValue>
+): Promise<Record<string, AttributeValue> | undefined> {
   return (await client.send(new GetItemCommand({ TableName: table, Key: key, ConsistentRead: true }))).Item
 }
 

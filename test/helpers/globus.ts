@@ -101,7 +101,10 @@ const isFault = (s: TokenScript): s is TokenFault => typeof (s as { fault?: unkn
 
 const INCLUDABLE = ['identity_set', 'session_info', 'identity_set_detail']
 
-export async function startGlobus (t: { teardown (fn: () => unknown): void }, opts: StartGlobusOptions = {}): Promise<GlobusStandIn> {
+export async function startGlobus (
+  t: { teardown (fn: () => unknown): void },
+  opts: StartGlobusOptions = {}
+): Promise<GlobusStandIn> {
   const clientId = opts.clientId ?? DIASPORA_RESOURCE_SERVER
   const clientSecret = opts.clientSecret ?? `stand-in-secret-${randomBytes(8).toString('hex')}`
   recordSecret(clientSecret)

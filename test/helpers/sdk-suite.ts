@@ -53,7 +53,10 @@ function junitTotals (file: string): Record<'tests' | 'failures' | 'errors' | 's
   return { tests: attr('tests'), failures: attr('failures'), errors: attr('errors'), skipped: attr('skipped') }
 }
 
-/** The venv of the suite, made before the service starts (pip's output streams while it installs); undefined after a failure. */
+/**
+ * The venv of the suite, made before the service starts (pip's output streams while it installs); undefined
+ * after a failure.
+ */
 export function suiteVenv (t: Test): Venv | undefined {
   try {
     return ensureVenv({ dir: path.join(ROOT, '.venv-sdk'), requirements: path.join(SUITE, 'requirements.txt'), log: (line) => t.comment(line) })
@@ -64,7 +67,14 @@ export function suiteVenv (t: Test): Venv | undefined {
 }
 
 /** Run the suite against `url` as `main` (and `other` for the isolation checks), with the assertions above. */
-export async function runSdkSuite (t: Test, venv: Venv, url: string, main: SuiteUser, other: SuiteUser, extraEnv: Record<string, string> = {}): Promise<void> {
+export async function runSdkSuite (
+  t: Test,
+  venv: Venv,
+  url: string,
+  main: SuiteUser,
+  other: SuiteUser,
+  extraEnv: Record<string, string> = {}
+): Promise<void> {
   const reports = mkdtempSync(path.join(tmpdir(), 'diaspora-sdk-'))
   t.teardown(() => rmSync(reports, { recursive: true, force: true }))
   const junit = path.join(reports, 'pytest.xml')

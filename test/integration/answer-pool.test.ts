@@ -44,8 +44,15 @@ function get (path: string, stallMs: number): Promise<Answer> {
   })
 }
 
-/** Reads until every record arrived; returns the offsets whose value was not the produced bytes, and the biggest answer. */
-async function drain (path: string, stallMs: number, first: Answer): Promise<{ wrong: number[], seen: number, largest: number }> {
+/**
+ * Reads until every record arrived; returns the offsets whose value was not the produced bytes, and the biggest
+ * answer.
+ */
+async function drain (
+  path: string,
+  stallMs: number,
+  first: Answer
+): Promise<{ wrong: number[], seen: number, largest: number }> {
   const wrong: number[] = []
   let seen = 0
   let largest = 0
@@ -67,7 +74,9 @@ t.test('a slow reader\'s answer is not overwritten by the answers rendered meanw
   // several megabytes each.
   const first = await Promise.all(paths.map(p => get(p, 0)))
   await sleep(3000)
-  const [slow, fast1, fast2] = await Promise.all([400, 0, 0].map((stall, i) => drain(paths[i] as string, stall, first[i] as Answer)))
+  const [slow, fast1, fast2] = await Promise.all(
+    [400, 0, 0].map((stall, i) => drain(paths[i] as string, stall, first[i] as Answer))
+  )
   for (const [name, r] of [['slow', slow], ['fast 1', fast1], ['fast 2', fast2]] as const) {
     t.equal(r.seen, COUNT, `${name}: every record`)
     t.same(r.wrong, [], `${name}: every value the bytes produced`)

@@ -60,7 +60,11 @@ async function harness (t: Teardown, opts: HarnessOptions = {}): Promise<Harness
   const app = Fastify({ ...serverOptions(loadConfig(env)), logger: { level: 'trace', stream: { write: (line: string) => { logs.push(line); sink?.write(line) } } } })
   await app.register(configPlugin, { env })
   await app.register(errorsPlugin)
-  await app.register(authPlugin, { now: () => Date.now() + clock.offset, stderr: { write: (s: string) => stderr.push(s) }, ...opts.auth })
+  await app.register(authPlugin, {
+    now: () => Date.now() + clock.offset,
+    stderr: { write: (s: string) => stderr.push(s) },
+    ...opts.auth
+  })
   app.get(CONSUMER_URL, { onRequest: app.authenticate, config: { family: 'consumer' } }, async (request) => ({ principal: request.principal }))
   app.get(MANAGEMENT_URL, { onRequest: app.authenticate, config: { family: 'management' } }, async (request) => ({ status: 'success', principal: request.principal }))
   opts.routes?.(app)
@@ -415,7 +419,9 @@ t.test('1000 concurrent requests with one fresh token: exactly one introspection
   const token = fakeGlobusToken()
   // A slow answer keeps the introspection in flight while the requests pile up.
   h.globus.setToken(token, { fault: 'delay', ms: 300, doc: goodDoc(h.globus, subject) })
-  const results = await Promise.all(Array.from({ length: 1000 }, (_, i) => h.bearer(token, i % 2 ? CONSUMER_URL : MANAGEMENT_URL)))
+  const results = await Promise.all(
+    Array.from({ length: 1000 }, (_, i) => h.bearer(token, i % 2 ? CONSUMER_URL : MANAGEMENT_URL))
+  )
   t.equal(h.globus.calls, 1)
   t.ok(results.every(r => r.statusCode === 200), 'all accepted')
   t.ok(results.every(r => r.json().principal.subject === subject))

@@ -362,7 +362,8 @@ t.test('records: invalid timeout and max_bytes are 400; negative and huge ones f
 })
 
 t.test('bytes that are not UTF-8: 400 in bodies, query strings and paths', async t => {
-  const latin1 = (prefix: string, bytes: number[], suffix: string): Buffer => Buffer.concat([Buffer.from(prefix), Buffer.from(bytes), Buffer.from(suffix)])
+  const latin1 = (prefix: string, bytes: number[], suffix: string): Buffer =>
+    Buffer.concat([Buffer.from(prefix), Buffer.from(bytes), Buffer.from(suffix)])
   await runTable(t, [
     { name: 'invalid byte in a string', path: `${sub}/subscription`, body: latin1('{"topics":["', [0xff], '"]}'), status: 400, code: 400 },
     { name: 'overlong encoding of /', path: `${sub}/offsets`, body: latin1(`{"offsets":[{"topic":"${topic}","partition":0,"offset":0,"metadata":"`, [0xc0, 0xaf], '"}]}'), status: 400, code: 400 },

@@ -83,7 +83,10 @@ t.test('broker stopped and frozen under load: bounded 5xx, resume in place, noth
   const seqs = new Set<number>()
   const run = { stopped: false, producing: true }
 
-  const timed = async <R extends { statusCode: number, json (): unknown }>(kind: Kind, fn: () => Promise<R>): Promise<R> => {
+  const timed = async <R extends { statusCode: number, json (): unknown }>(
+    kind: Kind,
+    fn: () => Promise<R>
+  ): Promise<R> => {
     const began = Date.now()
     const p = phase
     const res = await fn()

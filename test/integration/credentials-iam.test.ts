@@ -35,7 +35,15 @@ const env = {
   KAFKA_CREDENTIALS_ENDPOINT: 'b-1.example.kafka.us-east-1.amazonaws.com:9098'
 }
 
-interface Key { status: string, access_key: string, secret_key: string, create_date: string, endpoint: string, fresh: boolean, mechanism: string }
+interface Key {
+  status: string
+  access_key: string
+  secret_key: string
+  create_date: string
+  endpoint: string
+  fresh: boolean
+  mechanism: string
+}
 
 const iam = new IAMClient({ region: 'us-east-1', endpoint: dynamoEndpoint() })
 t.teardown(() => iam.destroy())
@@ -43,7 +51,9 @@ const policyArn = (subject: string) => `arn:aws:iam::${ACCOUNT}:policy/msk-polic
 
 async function policyResources (subject: string): Promise<string[]> {
   const p = await iam.send(new GetPolicyCommand({ PolicyArn: policyArn(subject) }))
-  const v = await iam.send(new GetPolicyVersionCommand({ PolicyArn: policyArn(subject), VersionId: p.Policy?.DefaultVersionId }))
+  const v = await iam.send(
+    new GetPolicyVersionCommand({ PolicyArn: policyArn(subject), VersionId: p.Policy?.DefaultVersionId })
+  )
   const doc = JSON.parse(decodeURIComponent(v.PolicyVersion?.Document ?? '{}')) as { Statement: Array<{ Resource: string[], Action: string[] }> }
   return doc.Statement[0]?.Resource ?? []
 }
@@ -78,7 +88,10 @@ t.test('iam: user, policy, keys and their lifecycle, as the existing service has
   t.match(key, { status: 'success', fresh: true, mechanism: 'AWS_MSK_IAM', endpoint: env.KAFKA_CREDENTIALS_ENDPOINT })
   t.same(await accessKeys(alice.subject), [key.access_key], 'one IAM key, the one returned')
   const again = (await alice.req('POST', 'key')).json() as Key
-  t.same([again.access_key, again.secret_key, again.create_date, again.fresh], [key.access_key, key.secret_key, key.create_date, false])
+  t.same(
+    [again.access_key, again.secret_key, again.create_date, again.fresh],
+    [key.access_key, key.secret_key, key.create_date, false]
+  )
   const raw = await app.namespaces.store.getKey(alice.subject)
   t.equal(raw?.encryption, 'aes-256-gcm:v1', 'sealed at rest')
   t.not(raw?.secret_key, key.secret_key)
@@ -184,7 +197,9 @@ t.test('iam: an IAM user of the subject\'s name outside /msk-users/ is never tou
   await iam.send(new CreateUserCommand({ UserName: subject, Path: '/admins/' }))
   const theirs = (await iam.send(new CreateAccessKeyCommand({ UserName: subject }))).AccessKey?.AccessKeyId
   t.teardown(async () => {
-    for (const k of await accessKeys(subject)) await iam.send(new DeleteAccessKeyCommand({ UserName: subject, AccessKeyId: k }))
+    for (const k of await accessKeys(subject)) {
+      await iam.send(new DeleteAccessKeyCommand({ UserName: subject, AccessKeyId: k }))
+    }
     await iam.send(new DeleteUserCommand({ UserName: subject }))
   })
   const token = globus.userToken(subject)

@@ -14,7 +14,16 @@ import { kafkaErrorType } from '../../plugins/kafka/errors.js'
 import { principalOf, currentAcls } from '../../plugins/credentials/acls.js'
 import { recordSecret } from '../../scripts/log-leaks.js'
 
-interface Key { access_key: string, secret_key: string, create_date: string, endpoint: string, fresh: boolean, mechanism: string, status: string, message: string }
+interface Key {
+  access_key: string
+  secret_key: string
+  create_date: string
+  endpoint: string
+  fresh: boolean
+  mechanism: string
+  status: string
+  message: string
+}
 
 const env = {
   KAFKA_CREDENTIALS: 'scram',

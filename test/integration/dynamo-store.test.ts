@@ -44,7 +44,12 @@ t.test('management routes with the DynamoDB store; 503 and not ready once it can
   const extra = `dyn${randomBytes(5).toString('hex')}`
   const topic = `t${randomBytes(5).toString('hex')}`
   t.teardown(async () => { await admin.deleteTopics({ topics: [`${ns}.${topic}`] }).catch(() => {}) })
-  const call = async (who: string, method: string, path: string, body?: unknown): Promise<{ status: number, json: Record<string, unknown> }> => {
+  const call = async (
+    who: string,
+    method: string,
+    path: string,
+    body?: unknown
+  ): Promise<{ status: number, json: Record<string, unknown> }> => {
     const res = await fetch(`${url}${path}`, {
       method,
       headers: { authorization: `Bearer ${globus.userToken(who)}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -71,7 +76,10 @@ t.test('management routes with the DynamoDB store; 503 and not ready once it can
 
   // The tables hold it as the existing service would: string sets.
   const raw = rawClient(t)
-  t.same((await getRaw(raw, tables.users, { subject: { S: subject } }))?.namespaces?.SS?.slice().sort(), [extra, ns].sort())
+  t.same(
+    (await getRaw(raw, tables.users, { subject: { S: subject } }))?.namespaces?.SS?.slice().sort(),
+    [extra, ns].sort()
+  )
   t.ok((await getRaw(raw, tables.users, { subject: { S: GLOBAL_NAMESPACES } }))?.namespaces?.SS?.includes(extra))
   t.same((await getRaw(raw, tables.namespaces, { namespace: { S: ns } }))?.topics?.SS, [topic])
 

@@ -32,7 +32,12 @@ for (const [name, env] of variants) {
     await consumer.subscribe({ topics: [topic], fromBeginning: true })
     const got = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no record within 30 s')), 30000)
-      consumer.run({ eachMessage: async ({ message }) => { clearTimeout(timer); resolve(String(message.value)) } }).catch(reject)
+      consumer.run({
+        eachMessage: async ({ message }) => {
+          clearTimeout(timer)
+          resolve(String(message.value))
+        }
+      }).catch(reject)
     })
     await consumer.disconnect()
     t.equal(got, `hello over ${name}`)

@@ -122,7 +122,9 @@ t.test('POST /{namespace}/{topic}: created in Kafka as ns.topic with the request
   const meta = await admin.fetchTopicMetadata({ topics: [`${alice.ns}.${topic}`] })
   t.equal(meta.topics[0]?.partitions.length, 3)
   const configs = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: `${alice.ns}.${topic}`, configNames: ['retention.ms', 'cleanup.policy'] }] })
-  const entries = Object.fromEntries((configs.resources[0]?.configEntries ?? []).map(e => [e.configName, e.configValue]))
+  const entries = Object.fromEntries(
+    (configs.resources[0]?.configEntries ?? []).map(e => [e.configName, e.configValue])
+  )
   t.same(entries, { 'retention.ms': '3600000', 'cleanup.policy': 'delete' })
 
   const repeat = await alice.req('POST', `${alice.ns}/${topic}`)

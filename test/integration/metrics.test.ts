@@ -29,7 +29,9 @@ function parse (text: string): Sample[] {
 
 /** Sum of the samples of `name` whose labels include `labels`. */
 function value (samples: Sample[], name: string, labels: Labels = {}): number {
-  return samples.filter(s => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0)
+  return samples
+    .filter(s => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    .reduce((a, s) => a + s.value, 0)
 }
 
 /** Every metric family, declared (# TYPE) from the first scrape on, samples or not. */

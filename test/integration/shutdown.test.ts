@@ -109,12 +109,17 @@ t.test('SIGTERM: stop accepting, long polls return what they hold, consumers lea
   t.match(refused, /^(HTTP 503|ECONNREFUSED|ECONNRESET|UND_ERR_SOCKET)$/, `a new request after SIGTERM is refused (${refused})`)
 
   let timer: NodeJS.Timeout | undefined
-  const exit = await Promise.race([server.exited, new Promise<undefined>(resolve => { timer = setTimeout(() => resolve(undefined), 30_000) })])
+  const exit = await Promise.race([
+    server.exited,
+    new Promise<undefined>(resolve => { timer = setTimeout(() => resolve(undefined), 30_000) })
+  ])
   clearTimeout(timer)
   t.ok(exit, 'the process exited')
   t.same(exit, { code: 0, signal: null }, 'with code 0 (close-with-grace exits 1 past CLOSE_GRACE_MS)')
   t.comment(`exited ${Date.now() - signalledAt} ms after SIGTERM`)
-  const logged = server.lines.map(l => { try { return (JSON.parse(l) as { msg?: string }).msg } catch { return undefined } })
+  const logged = server.lines.map(l => {
+    try { return (JSON.parse(l) as { msg?: string }).msg } catch { return undefined }
+  })
   t.ok(logged.includes('closing') && logged.includes('closed'), 'logged closing and closed')
 
   const { groups: after } = await admin.describeGroups(kafkaGroups)

@@ -9,14 +9,25 @@ import { caught } from '../../helpers/errors.js'
 
 interface Logged { level: string, obj: object, msg: string }
 
-function client (t: { teardown (fn: () => unknown): void }, globus: GlobusStandIn, over: Partial<ConstructorParameters<typeof IntrospectionClient>[0]> = {}) {
+function client (
+  t: { teardown (fn: () => unknown): void },
+  globus: GlobusStandIn,
+  over: Partial<ConstructorParameters<typeof IntrospectionClient>[0]> = {}
+) {
   const logs: Logged[] = []
   const logger: AuthLogger = {
     error: (obj, msg) => logs.push({ level: 'error', obj, msg }),
     warn: (obj, msg) => logs.push({ level: 'warn', obj, msg }),
     debug: (obj, msg) => logs.push({ level: 'debug', obj, msg })
   }
-  const c = new IntrospectionClient({ baseUrl: globus.url, clientId: globus.clientId, clientSecret: globus.clientSecret, timeoutMs: 2000, logger, ...over })
+  const c = new IntrospectionClient({
+    baseUrl: globus.url,
+    clientId: globus.clientId,
+    clientSecret: globus.clientSecret,
+    timeoutMs: 2000,
+    logger,
+    ...over
+  })
   t.teardown(() => c.close())
   return { c, logs }
 }

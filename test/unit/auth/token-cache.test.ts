@@ -95,7 +95,12 @@ t.test('single flight: concurrent misses share one load', async (t) => {
   let release!: () => void
   const gate = new Promise<void>((resolve) => { release = resolve })
   const seen: string[] = []
-  const slow = async (token: string): Promise<V> => { seen.push(token); loads++; await gate; return { expiresAt: clock.now + 60_000, n: loads } }
+  const slow = async (token: string): Promise<V> => {
+    seen.push(token)
+    loads++
+    await gate
+    return { expiresAt: clock.now + 60_000, n: loads }
+  }
   const all = Array.from({ length: 1000 }, () => cache.resolve('tok', slow))
   const other = cache.resolve('other', slow)
   t.equal(cache.stats().inflight, 2)

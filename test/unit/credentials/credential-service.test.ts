@@ -84,7 +84,9 @@ class FakeScram implements CredentialBackend {
   async close (): Promise<void> {}
 }
 
-async function setup (t: Test): Promise<{ store: MetadataStore, backend: FakeScram, nodeA: CredentialService, nodeB: CredentialService }> {
+async function setup (
+  t: Test
+): Promise<{ store: MetadataStore, backend: FakeScram, nodeA: CredentialService, nodeB: CredentialService }> {
   const dir = mkdtempSync(join(tmpdir(), 'cred-service-'))
   const store = await FileMetadataStore.open(join(dir, 'metadata.json'))
   t.teardown(async () => {

@@ -18,7 +18,10 @@ function sample (text: string, series: string): number | undefined {
 }
 
 const forwardChannel = channel(CLUSTER_FORWARD)
-const ALL = [readChannel, commitChannel, joinChannel, writtenChannel, failedChannel, sentChannel, introspectionChannel, forwardChannel]
+const ALL = [
+  readChannel, commitChannel, joinChannel, writtenChannel,
+  failedChannel, sentChannel, introspectionChannel, forwardChannel
+]
 
 t.test('consumer, produce and introspection events reach the metrics while subscribed', async t => {
   const m = new ServiceMetrics({ defaultMetrics: false })

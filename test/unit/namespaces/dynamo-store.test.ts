@@ -34,7 +34,8 @@ storeContract(t, async t => {
 
 const SS = (...v: string[]): AttributeValue => ({ SS: v })
 const S = (v: string): AttributeValue => ({ S: v })
-const setOf = (item: Record<string, AttributeValue> | undefined, attr: string): string[] | undefined => item?.[attr]?.SS?.slice().sort()
+const setOf = (item: Record<string, AttributeValue> | undefined, attr: string): string[] | undefined =>
+  item?.[attr]?.SS?.slice().sort()
 
 t.test('reads the tables as the existing service wrote them', async t => {
   const tables = await createTables(t)
@@ -47,7 +48,9 @@ t.test('reads the tables as the existing service wrote them', async t => {
   await putRaw(raw, tables.namespaces, { namespace: S('ns-aaaaaaaaaaaa'), topics: SS('logs', 'events') })
   await putRaw(raw, tables.namespaces, { namespace: S('proj') }) // its last topic went: no set
 
-  const store = await openDynamoStore(t, tables, { defaultSettings: { num_partitions: 2, replication_factor: 3, configs: {} } })
+  const store = await openDynamoStore(t, tables, {
+    defaultSettings: { num_partitions: 2, replication_factor: 3, configs: {} }
+  })
   t.same(await store.namespacesOf('alice'), ['ns-aaaaaaaaaaaa', 'proj'])
   t.same(await store.namespacesOf('carol'), [])
   t.same(await store.namespacesOf(GLOBAL_NAMESPACES), [], 'the registry item is nobody')
@@ -188,7 +191,9 @@ t.test('an unreachable DynamoDB: healthy() false, calls fail as store errors, st
   t.equal(await store.healthy(), false)
   await t.rejects(store.ownerOf('ns-a'), { name: 'MetadataStoreError', message: /DynamoDB metadata store: ownerOf failed/ })
   await t.rejects(store.claimNamespace('alice', 'ns-b'), MetadataStoreError)
-  const err = await DynamoMetadataStore.open({ tables, region: TEST_REGION, endpoint, defaultSettings: TEST_DEFAULTS, maxAttempts: 1, requestTimeoutMs: 1000 })
+  const err = await DynamoMetadataStore.open({
+    tables, region: TEST_REGION, endpoint, defaultSettings: TEST_DEFAULTS, maxAttempts: 1, requestTimeoutMs: 1000
+  })
     .then(() => undefined, (e: unknown) => e)
   t.ok(err instanceof MetadataStoreError, 'open fails')
   t.match(String((err as Error).message), /Cannot use the DynamoDB metadata store .*AWS_ENDPOINT_URL_DYNAMODB/)
@@ -197,7 +202,9 @@ t.test('an unreachable DynamoDB: healthy() false, calls fail as store errors, st
 t.test('missing tables fail the start unless METADATA_CREATE_TABLES asks to create them', async t => {
   const tables = uniqueTables()
   dropAtTeardown(t, tables)
-  const err = await DynamoMetadataStore.open({ tables, region: TEST_REGION, endpoint: dynamoEndpoint(), defaultSettings: TEST_DEFAULTS })
+  const err = await DynamoMetadataStore.open({
+    tables, region: TEST_REGION, endpoint: dynamoEndpoint(), defaultSettings: TEST_DEFAULTS
+  })
     .then(() => undefined, (e: unknown) => e)
   t.ok(err instanceof MetadataStoreError)
   t.match(String((err as Error).message), new RegExp(`table ${tables.users} \\(USERS_TABLE_NAME\\) does not exist.*METADATA_CREATE_TABLES=true`))

@@ -44,7 +44,14 @@ class FakeCluster {
         }
         return [...self.topics.keys(), ...self.lingering.keys()]
       },
-      async createTopics ({ topics }: { topics: Array<{ topic: string, numPartitions: number, replicationFactor: number, configEntries: Array<{ name: string, value: string }> }> }) {
+      async createTopics ({ topics }: {
+        topics: Array<{
+          topic: string
+          numPartitions: number
+          replicationFactor: number
+          configEntries: Array<{ name: string, value: string }>
+        }>
+      }) {
         self.calls.push('create')
         const [spec] = topics
         if (!spec) throw new Error('no topic')
@@ -53,7 +60,11 @@ class FakeCluster {
         if (spec.replicationFactor > self.brokers) {
           throw Object.assign(new Error('aggregate'), { name: 'KafkaJSAggregateError', errors: [{ name: 'KafkaJSCreateTopicError', type: 'INVALID_REPLICATION_FACTOR', message: 'Replication factor: 2 larger than available brokers: 1.' }] })
         }
-        self.topics.set(spec.topic, { partitions: spec.numPartitions, rf: spec.replicationFactor, configs: Object.fromEntries(spec.configEntries.map(e => [e.name, e.value])) })
+        self.topics.set(spec.topic, {
+          partitions: spec.numPartitions,
+          rf: spec.replicationFactor,
+          configs: Object.fromEntries(spec.configEntries.map(e => [e.name, e.value]))
+        })
         if (self.#fault('create-timeout-but-created')) throw Object.assign(new Error('Request timed out'), { name: 'KafkaJSRequestTimeoutError' })
         return true
       },
@@ -90,7 +101,14 @@ async function setup (t: Test, limits: Partial<NamespaceService['limits']> = {},
       },
       brokerCount: async () => cluster.brokers
     },
-    limits: { TOPIC_DEFAULT_PARTITIONS: 1, TOPIC_MAX_PARTITIONS: 8, TOPIC_DEFAULT_REPLICATION_FACTOR: 3, TOPIC_MAX_RETENTION_MS: 3_600_000, TOPIC_RECREATE_TIMEOUT_MS: 5000, ...limits },
+    limits: {
+      TOPIC_DEFAULT_PARTITIONS: 1,
+      TOPIC_MAX_PARTITIONS: 8,
+      TOPIC_DEFAULT_REPLICATION_FACTOR: 3,
+      TOPIC_MAX_RETENTION_MS: 3_600_000,
+      TOPIC_RECREATE_TIMEOUT_MS: 5000,
+      ...limits
+    },
     ...extra
   })
   await service.createUser(ALICE)
@@ -259,7 +277,10 @@ t.test('Kafka refusing the settings is a 422 and leaves nothing', async t => {
   cluster.admin = () => {
     const a = admin()
     const create = a.createTopics.bind(a)
-    a.createTopics = async (args) => { cluster.brokers = 1; try { return await create(args) } finally { cluster.brokers = 2 } }
+    a.createTopics = async (args) => {
+      cluster.brokers = 1
+      try { return await create(args) } finally { cluster.brokers = 2 }
+    }
     return a
   }
   const e = await apiError(t, service.createTopic(ALICE, NS_A, 'events', { replication_factor: 2 }))

@@ -38,7 +38,10 @@ t.test('a planted token in a log line is found, in every form a log line carries
   t.equal(r.secrets, 2)
   t.equal(r.files, 1)
   t.ok(r.lines >= 4)
-  t.same(r.findings.map(f => [f.line, f.secret]), [[2, secretRef(token)], [3, secretRef(quoted)], [4, secretRef(token)]])
+  t.same(
+    r.findings.map(f => [f.line, f.secret]),
+    [[2, secretRef(token)], [3, secretRef(quoted)], [4, secretRef(token)]]
+  )
   const report = describeScan(r, dir).join('\n')
   t.match(report, /^log check: FAILED .*3 log lines carry a secret/)
   t.match(report, /logs\/\d+-\d+-planted\.log:2: secret [0-9a-f]{12}/)
