@@ -18,52 +18,87 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set([
 /** Errors that mean the owner's process is not there (nothing was sent). */
 const GONE: ReadonlySet<string> = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'CONNECT_TIMEOUT'])
 
+export type Outcome = 'forwarded' | 'gone' | 'failed'
+
 export interface ForwardOptions {
   connectTimeoutMs: number
   /** Called with the outcome (metrics, logs); must not throw. */
-  onDone?: (outcome: 'forwarded' | 'gone' | 'failed', err?: string) => void
+  onDone?: (outcome: Outcome, err?: string) => void
 }
 
 export type ErrorWriter = (res: ServerResponse, status: number, errorCode: number, message: string) => void
 
+/** What one forwarded request adds to the forwarder's defaults. */
+export interface ForwardCall {
+  /**
+   * A 503 from the owner is checked with it (a node that is shutting down answers 503 once it has left the node
+   * table): when the owner is gone the answer is 404/40403 instead, so the client creates its instance again.
+   */
+  ownerGone?: () => Promise<boolean>
+  /** Answers this request's failures (404 gone, 503) instead of the forwarder's writer. */
+  writeError?: ErrorWriter
+  /** Called once with this request's outcome, after the forwarder's onDone; must not throw. */
+  onDone?: (outcome: Outcome, err?: string) => void
+}
+
+interface Target {
+  secure: boolean
+  protocol: string
+  hostname: string
+  port: number
+  host: string
+}
+
 export class Forwarder {
   readonly #http = new http.Agent({ keepAlive: true, scheduling: 'lifo' })
   readonly #https = new https.Agent({ keepAlive: true, scheduling: 'lifo' })
+  /** Node URLs parsed once: a few nodes, each URL fixed while the node lives. */
+  readonly #targets = new Map<string, Target>()
 
   constructor (private readonly opts: ForwardOptions, private readonly writeError: ErrorWriter) {}
 
-  /**
-   * Send `req` to `base` (a node URL) with `extra` headers added, and answer `res` with what comes back. A 503
-   * from the owner is checked with `ownerGone` (a node that is shutting down answers 503 once it has left the
-   * node table): when the owner is gone the answer is 404/40403 instead, so the client creates its instance again.
-   */
-  forward (req: IncomingMessage, res: ServerResponse, base: string, extra: Record<string, string>, ownerGone?: () => Promise<boolean>): void {
-    const target = new URL(base)
-    const secure = target.protocol === 'https:'
-    const headers: Record<string, string | string[]> = {}
-    const listed = connectionListed(req.headers.connection)
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (value === undefined || HOP_BY_HOP.has(name) || listed.has(name) || name.startsWith('x-diaspora-forward')) continue
-      headers[name] = value
+  #target (base: string): Target {
+    let target = this.#targets.get(base)
+    if (target === undefined) {
+      const url = new URL(base)
+      const secure = url.protocol === 'https:'
+      target = {
+        secure,
+        protocol: url.protocol,
+        hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+        port: url.port === '' ? (secure ? 443 : 80) : Number(url.port),
+        host: url.host
+      }
+      if (this.#targets.size >= 64) this.#targets.clear()
+      this.#targets.set(base, target)
     }
+    return target
+  }
+
+  /** Send `req` to `base` (a node URL) with `extra` headers added, and answer `res` with what comes back. */
+  forward (req: IncomingMessage, res: ServerResponse, base: string, extra: Record<string, string>, call: ForwardCall = {}): void {
+    const target = this.#target(base)
+    const headers = passOn(req.headers)
     const via = req.socket.remoteAddress
     if (via !== undefined) headers['x-forwarded-for'] = req.headers['x-forwarded-for'] ? `${String(req.headers['x-forwarded-for'])}, ${via}` : via
-    Object.assign(headers, extra)
+    for (const name in extra) headers[name] = extra[name] as string
     headers.host = target.host
-    const upstream = (secure ? https : http).request({
+    const upstream = (target.secure ? https : http).request({
       protocol: target.protocol,
-      hostname: target.hostname.replace(/^\[(.*)\]$/, '$1'),
-      port: target.port === '' ? (secure ? 443 : 80) : Number(target.port),
+      hostname: target.hostname,
+      port: target.port,
       method: req.method,
       path: req.url,
       headers,
-      agent: secure ? this.#https : this.#http
+      agent: target.secure ? this.#https : this.#http
     })
+    const writeError = call.writeError ?? this.writeError
     let settled = false
-    const done = (outcome: 'forwarded' | 'gone' | 'failed', err?: string): void => {
+    const done = (outcome: Outcome, err?: string): void => {
       if (settled) return
       settled = true
       this.opts.onDone?.(outcome, err)
+      call.onDone?.(outcome, err)
     }
     upstream.once('socket', socket => {
       if (!socket.connecting) return
@@ -71,43 +106,45 @@ export class Forwarder {
       socket.once('connect', () => clearTimeout(timer))
       socket.once('close', () => clearTimeout(timer))
     })
+    const pass = (answer: IncomingMessage): void => {
+      res.writeHead(answer.statusCode ?? 502, passOn(answer.headers))
+      answer.pipe(res)
+      answer.once('end', () => done('forwarded'))
+      answer.once('close', () => { if (!answer.complete) { done('failed', 'the owner\'s answer was cut'); res.destroy() } })
+    }
     upstream.once('response', answer => {
+      const ownerGone = call.ownerGone
       if (answer.statusCode === 503 && ownerGone !== undefined) {
         answer.pause()
         ownerGone().catch(() => false).then(gone => {
           if (!gone || res.destroyed) { pass(answer); return }
           answer.resume()
           done('gone', 'the owner is shutting down')
-          this.writeError(res, 404, 40403, 'Consumer instance not found: the node that held it is shutting down.')
+          writeError(res, 404, 40403, 'Consumer instance not found: the node that held it is shutting down.')
         }, () => {})
         return
       }
       pass(answer)
     })
-    const pass = (answer: IncomingMessage): void => {
-      const out: Record<string, string | string[]> = {}
-      const listedBack = connectionListed(answer.headers.connection)
-      for (const [name, value] of Object.entries(answer.headers)) {
-        if (value !== undefined && !HOP_BY_HOP.has(name) && !listedBack.has(name)) out[name] = value
-      }
-      res.writeHead(answer.statusCode ?? 502, out)
-      answer.pipe(res)
-      answer.once('end', () => done('forwarded'))
-      answer.once('close', () => { if (!answer.complete) { done('failed', 'the owner\'s answer was cut'); res.destroy() } })
-    }
     upstream.once('error', (err: NodeJS.ErrnoException) => {
       if (res.headersSent) { res.destroy(); done('failed', err.code ?? err.message); return }
       if (res.destroyed) { done('failed', 'client gone'); return }
       const gone = GONE.has(err.code ?? '')
       done(gone ? 'gone' : 'failed', err.code ?? err.message)
-      if (gone) this.writeError(res, 404, 40403, 'Consumer instance not found: the node that held it is gone.')
-      else this.writeError(res, 503, 503, 'The node that holds this consumer instance did not answer; try again.')
+      if (gone) writeError(res, 404, 40403, 'Consumer instance not found: the node that held it is gone.')
+      else writeError(res, 503, 503, 'The node that holds this consumer instance did not answer; try again.')
       // What is left of the request body is not read any more: drop it rather than hold the connection.
       req.resume()
     })
     // The client went away before the answer was complete: stop the owner's work (a long poll) too.
     res.once('close', () => { if (!res.writableFinished) upstream.destroy() })
-    req.pipe(upstream)
+    // No body announced (most GETs): end the request at once rather than through a pipe that waits for 'end'.
+    if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) {
+      upstream.end()
+      req.resume()
+    } else {
+      req.pipe(upstream)
+    }
   }
 
   close (): void {
@@ -116,6 +153,23 @@ export class Forwarder {
   }
 }
 
-function connectionListed (value: string | undefined): Set<string> {
-  return new Set((value ?? '').split(',').map(s => s.trim().toLowerCase()).filter(Boolean))
+/**
+ * The end-to-end headers of a message: without the hop-by-hop ones, those its Connection header names, and
+ * forwarding headers (only this node sets them on the next hop).
+ */
+function passOn (from: IncomingMessage['headers']): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {}
+  const connection = from.connection
+  // "keep-alive" and "close", the usual values, name no other header: no set to build.
+  const listed = connection === undefined || connection === 'keep-alive' || connection === 'close' ? undefined : connectionListed(connection)
+  for (const name in from) {
+    const value = from[name]
+    if (value === undefined || HOP_BY_HOP.has(name) || listed?.has(name) === true || name.startsWith('x-diaspora-forward')) continue
+    out[name] = value
+  }
+  return out
+}
+
+function connectionListed (value: string): Set<string> {
+  return new Set(value.split(',').map(s => s.trim().toLowerCase()).filter(Boolean))
 }

@@ -4,19 +4,27 @@
  *   is ready, heartbeating, left first thing on close (before the consumers drain), so the other nodes stop
  *   sending requests here;
  * - `instanceName()`: consumer instance ids that name this node (instance-id.ts);
- * - `onRequest`: the hook routes/api.ts runs after authentication. A request with forwarding headers must
+ * - `onRequest`: the hook routes/api.ts runs before authentication. A request with forwarding headers must
  *   carry a valid signature of another node (hop-auth.ts), else 401; it is then served here, never forwarded
  *   again. A request for an instance another node owns goes to that node's registered URL (forwarder.ts),
- *   streaming; one for an instance whose node is gone answers 404/40403.
+ *   streaming, without being authenticated here: the owner authenticates it (401 in the same shape as here,
+ *   so an unauthenticated caller learns nothing more), and a token is introspected by one node, not two.
+ *   An answer made here instead (the owner is gone: 404/40403; it did not answer: 503) comes only after
+ *   this node authenticated the caller.
+ * - `forwards(request)`: will this node only forward the request? Fastify's two request log lines are then
+ *   left to the owner (app.ts); this node writes one line of its own when the answer is done. Each forwarded
+ *   request is published on the `diaspora:cluster:forward` diagnostics channel (channels.ts) for metrics.
  * `fastify.cluster` is null for a single node.
  */
 import fp from 'fastify-plugin'
 import { hostname } from 'node:os'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { ServerResponse } from 'node:http'
 import { ApiError, Errors, consumerBody } from '../errors/errors.js'
 import { NODE_ID_PATTERN, type Config } from '../config/config.js'
 import { KAFKA_V2_JSON } from '../errors/index.js'
-import { checkHop, signHop } from './hop-auth.js'
+import { FORWARDED_BY, FORWARD_SIGNATURE, FORWARD_TIME, checkHop, hopKey, signHop, type HopRequest } from './hop-auth.js'
+import { forwardChannel, type ForwardMessage } from './channels.js'
 import { instanceIdFor, ownerOf } from './instance-id.js'
 import { DynamoNodeTable, type NodeDirectory } from './node-table.js'
 import { NodeRegistry } from './registry.js'
@@ -27,8 +35,10 @@ export interface ClusterApi {
   readonly registry: NodeRegistry
   /** The id of a new consumer instance on this node (the requested name tagged with this node's id). */
   instanceName (requested?: string): string
-  /** onRequest hook of the authenticated routes: refuse forged hops, forward requests for other nodes' instances. */
+  /** onRequest hook of the authenticated routes (before authentication): refuse forged hops, forward requests for other nodes' instances. */
   onRequest (request: FastifyRequest, reply: FastifyReply): Promise<void>
+  /** Does this node only forward the request (an instance of another node, no forwarding headers)? Cheap, synchronous. */
+  forwards (request: FastifyRequest): boolean
   /** Requests forwarded and their outcomes since start (benchmarks, tests). */
   readonly stats: { forwarded: number, gone: number, failed: number, refusedHops: number }
 }
@@ -64,7 +74,7 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async (fastify, 
     fastify.decorate('cluster', null)
     return
   }
-  const secret = config.NODE_SECRET
+  const secret = hopKey(config.NODE_SECRET)
   const nodeId = config.NODE_ID ?? defaultNodeId()
   const nodeUrl = config.NODE_URL.replace(/\/+$/, '')
   const log = fastify.log.child({ component: 'cluster', node: nodeId })
@@ -83,35 +93,90 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async (fastify, 
       stats[outcome]++
       if (outcome !== 'forwarded') log.warn({ outcome, err }, 'forwarding to the owner node failed')
     }
-  }, (res, status, errorCode, message) => {
-    const body = JSON.stringify(consumerBody(new ApiError(status, errorCode, message)))
-    res.writeHead(status, { 'content-type': KAFKA_V2_JSON, 'content-length': Buffer.byteLength(body), 'x-diaspora-node': nodeId })
+  }, (res, status, errorCode, message) => { writeApiError(res, new ApiError(status, errorCode, message)) })
+
+  const writeApiError = (res: ServerResponse, err: ApiError): void => {
+    if (res.headersSent || res.destroyed) { res.destroy(); return }
+    const body = JSON.stringify(consumerBody(err))
+    res.writeHead(err.statusCode, { ...err.headers, 'content-type': KAFKA_V2_JSON, 'content-length': Buffer.byteLength(body), 'x-diaspora-node': nodeId })
     res.end(body)
-  })
+  }
+  /** The owner of the request's instance when this node is to forward it; undefined when it serves it. */
+  const otherOwner = (request: FastifyRequest): string | undefined => {
+    const headers = request.headers
+    if (headers[FORWARDED_BY] !== undefined || headers[FORWARD_TIME] !== undefined || headers[FORWARD_SIGNATURE] !== undefined) return undefined
+    const instance = (request.params as { instance?: unknown } | undefined)?.instance
+    if (typeof instance !== 'string') return undefined
+    const owner = ownerOf(instance)
+    return owner === nodeId ? undefined : owner
+  }
+  const publish = (request: FastifyRequest, statusCode: number, began: number, outcome: ForwardMessage['outcome']): void => {
+    if (!forwardChannel.hasSubscribers) return
+    const message: ForwardMessage = {
+      method: request.method,
+      route: request.routeOptions.url ?? '',
+      statusCode,
+      durationMs: performance.now() - began,
+      outcome
+    }
+    forwardChannel.publish(message)
+  }
+  /** The one log line of a forwarded request on this node (Fastify's are left to the owner). */
+  const logForwarded = (request: FastifyRequest, owner: string, statusCode: number, began: number, outcome: ForwardMessage['outcome']): void => {
+    request.log.info({ method: request.method, url: request.url, owner, statusCode, outcome, responseTime: performance.now() - began }, 'request forwarded')
+  }
 
   const api: ClusterApi = {
     nodeId,
     registry,
     stats,
     instanceName: (requested) => instanceIdFor(nodeId, requested),
+    forwards: (request) => otherOwner(request) !== undefined,
     async onRequest (request, reply) {
-      const hopRequest = { method: request.raw.method ?? 'GET', url: request.raw.url ?? '/', authorization: request.headers.authorization }
-      const hop = checkHop(secret, hopRequest, request.headers, nodeId)
-      if (hop.forwarded === 'refused') {
-        stats.refusedHops++
-        log.warn({ reason: hop.reason, ip: request.ip }, 'refused a request with forwarding headers')
-        throw new ApiError(401, 401, 'Forwarding headers without a valid node signature are refused.', { code: 'FORWARD_REFUSED' })
+      const owner = otherOwner(request)
+      if (owner === undefined) {
+        const hop = checkHop(secret, hopRequestOf(request), request.headers, nodeId)
+        if (hop.forwarded === 'refused') {
+          stats.refusedHops++
+          log.warn({ reason: hop.reason, ip: request.ip }, 'refused a request with forwarding headers')
+          throw new ApiError(401, 401, 'Forwarding headers without a valid node signature are refused.', { code: 'FORWARD_REFUSED' })
+        }
+        return
       }
-      if (hop.forwarded) return
-      const instance = (request.params as { instance?: unknown } | undefined)?.instance
-      if (typeof instance !== 'string') return
-      const owner = ownerOf(instance)
-      if (owner === undefined || owner === nodeId) return
+      const began = performance.now()
       const url = await registry.resolve(owner)
-      if (url === undefined) throw Errors.instanceNotFound()
+      if (url === undefined) {
+        // Answered here, so authenticated here first: an unauthenticated caller gets its 401, as on any node.
+        reply.raw.once('close', () => {
+          const status = reply.raw.statusCode
+          logForwarded(request, owner, status, began, 'owner-gone')
+          publish(request, status, began, 'owner-gone')
+        })
+        await fastify.authenticate(request)
+        throw Errors.instanceNotFound()
+      }
       reply.hijack()
-      // A 503 from the owner may be its shutdown: gone from the node table means its instances are gone too.
-      forwarder.forward(request.raw, reply.raw, url, signHop(secret, hopRequest, nodeId, owner), () => registry.gone(owner))
+      const res = reply.raw
+      forwarder.forward(request.raw, res, url, signHop(secret, hopRequestOf(request), nodeId, owner), {
+        // A 503 from the owner may be its shutdown: gone from the node table means its instances are gone too.
+        ownerGone: () => registry.gone(owner),
+        // The owner never saw this caller's token (or did not answer): authenticate here before saying more.
+        writeError: (res, status, errorCode, message) => {
+          fastify.authenticate(request).then(
+            () => { writeApiError(res, new ApiError(status, errorCode, message)) },
+            (err: unknown) => { writeApiError(res, err instanceof ApiError ? err : new ApiError(503, 503, 'Authentication is unavailable; try again.')) })
+        },
+        onDone: (outcome) => {
+          const logged = (): void => {
+            const mapped = outcome === 'forwarded' ? 'forwarded' : outcome === 'gone' ? 'owner-gone' : 'error'
+            logForwarded(request, owner, res.statusCode, began, mapped)
+            publish(request, res.statusCode, began, mapped)
+          }
+          // Failures are answered after authentication: report them once the answer is written.
+          if (outcome === 'forwarded' || res.writableFinished || res.destroyed) logged()
+          else res.once('close', logged)
+        }
+      })
     }
   }
   fastify.decorate('cluster', api)
@@ -130,6 +195,10 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async (fastify, 
     forwarder.close()
     directory.close()
   })
+}
+
+function hopRequestOf (request: FastifyRequest): HopRequest {
+  return { method: request.raw.method ?? 'GET', url: request.raw.url ?? '/', authorization: request.headers.authorization }
 }
 
 export default fp(clusterPlugin, { name: 'cluster', fastify: '5.x', dependencies: ['config'] })

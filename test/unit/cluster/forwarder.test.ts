@@ -22,7 +22,7 @@ async function relay (t: Tap, target: string, outcomes: string[] = [], ownerGone
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error_code: code, message }))
   })
   t.teardown(() => forwarder.close())
-  return listen(t, (req, res) => forwarder.forward(req, res, target, { 'x-diaspora-forwarded-by': 'relay' }, ownerGone))
+  return listen(t, (req, res) => forwarder.forward(req, res, target, { 'x-diaspora-forwarded-by': 'relay' }, ownerGone === undefined ? {} : { ownerGone }))
 }
 
 function request (url: string, method: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number, headers: http.IncomingHttpHeaders, body: string }> {
