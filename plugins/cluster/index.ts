@@ -12,7 +12,8 @@
  *   An answer made here instead (the owner is gone: 404/40403; it did not answer: 503) comes only after
  *   this node authenticated the caller.
  * - `forwards(request)`: will this node only forward the request? Fastify's two request log lines are then
- *   left to the owner (app.ts); this node writes one line of its own when the answer is done. Each forwarded
+ *   left to the owner (app.ts); this node writes one line of its own when the answer is done (debug when the
+ *   owner answered, info when this node did). Each forwarded
  *   request is published on the `diaspora:cluster:forward` diagnostics channel (channels.ts) for metrics.
  * `fastify.cluster` is null for a single node.
  */
@@ -121,9 +122,14 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async (fastify, 
     }
     forwardChannel.publish(message)
   }
-  /** The one log line of a forwarded request on this node (Fastify's are left to the owner). */
+  /**
+   * The one log line of a forwarded request on this node (Fastify's are left to the owner, which logs it in full):
+   * at debug when the owner answered, since a synchronous log write is the largest cost left on this node; at
+   * info when this node answered itself.
+   */
   const logForwarded = (request: FastifyRequest, owner: string, statusCode: number, began: number, outcome: ForwardMessage['outcome']): void => {
-    request.log.info({ method: request.method, url: request.url, owner, statusCode, outcome, responseTime: performance.now() - began }, 'request forwarded')
+    const level = outcome === 'forwarded' ? 'debug' : 'info'
+    request.log[level]({ method: request.method, url: request.url, owner, statusCode, outcome, responseTime: performance.now() - began }, 'request forwarded')
   }
 
   const api: ClusterApi = {

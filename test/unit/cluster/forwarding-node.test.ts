@@ -37,7 +37,7 @@ class Directory implements NodeDirectory {
 
 interface Setup { url: string, owner: { requests: number }, authentications: () => number, logs: Array<Record<string, unknown>> }
 
-async function setup (t: Tap): Promise<Setup> {
+async function setup (t: Tap, level = 'info'): Promise<Setup> {
   const owner = { requests: 0 }
   const origin = http.createServer((req, res) => {
     owner.requests++
@@ -61,7 +61,7 @@ async function setup (t: Tap): Promise<Setup> {
   })
   const logs: Array<Record<string, unknown>> = []
   const stream = new Writable({ write (chunk: Buffer, _enc, done) { logs.push(JSON.parse(chunk.toString()) as Record<string, unknown>); done() } })
-  const app: FastifyInstance = Fastify({ ...serverOptions(config), logger: { level: 'info', stream } })
+  const app: FastifyInstance = Fastify({ ...serverOptions(config), logger: { level, stream } })
   let authentications = 0
   await app.register(fp(async f => { f.decorate('config', config) }, { name: 'config' }))
   await app.register(errorsPlugin)
@@ -103,7 +103,7 @@ async function until (what: () => boolean): Promise<void> {
 }
 
 t.test('a forwarded request is published with its route template; the owner authenticates it', async t => {
-  const { url, owner, authentications, logs } = await setup(t)
+  const { url, owner, authentications, logs } = await setup(t, 'debug')
   const seen = listen(t)
   const res = await get(`${url}/api/v2/consumers/g1/instances/owner..c1/assignments`, { authorization: GOOD })
   t.equal(res.status, 200)
@@ -119,7 +119,7 @@ t.test('a forwarded request is published with its route template; the owner auth
   await until(() => logs.some(l => l.msg === 'request forwarded'))
   const lines = logs.filter(l => l.msg === 'request forwarded' || l.msg === 'incoming request' || l.msg === 'request completed')
   t.same(lines.map(l => l.msg), ['request forwarded'], 'one log line on the forwarding node, not Fastify\'s two')
-  t.match(lines[0], { owner: 'owner', statusCode: 200, outcome: 'forwarded' })
+  t.match(lines[0], { level: 20, owner: 'owner', statusCode: 200, outcome: 'forwarded' })
   t.notOk(JSON.stringify(logs).includes('good-token'), 'no token in the log')
 
   const unauthenticated = await get(`${url}/api/v2/consumers/g1/instances/owner..c1/assignments`, { authorization: 'Bearer bad' })
@@ -136,7 +136,7 @@ t.test('a forwarded request is published with its route template; the owner auth
 })
 
 t.test('an instance of a node that is gone: authenticated here, then 404/40403 (an unknown caller gets 401)', async t => {
-  const { url, owner } = await setup(t)
+  const { url, owner, logs } = await setup(t)
   const seen = listen(t)
   const gone = await get(`${url}/api/v2/consumers/g1/instances/ghost..c1/assignments`, { authorization: GOOD })
   t.equal(gone.status, 404)
@@ -147,6 +147,7 @@ t.test('an instance of a node that is gone: authenticated here, then 404/40403 (
   await until(() => seen.length === 2)
   t.match(seen, [{ route: ROUTE, statusCode: 404, outcome: 'owner-gone' }, { route: ROUTE, statusCode: 401, outcome: 'owner-gone' }])
   t.equal(owner.requests, 0)
+  t.match(logs.filter(l => l.msg === 'request forwarded'), [{ level: 30, statusCode: 404 }, { level: 30, statusCode: 401 }], 'answered here: logged at info')
 })
 
 t.test('forwarding headers without a valid signature are refused before anything else', async t => {
