@@ -7,10 +7,12 @@
  * 1. fetch throughput (records/s) of an instance read through its owner A, and of another instance (its own
  *    group, the same records) read through B, which forwards every GET records to A;
  * 2. latency of a cheap instance request (GET …/assignments) through A and through B: the median difference is
- *    what a forwarded request adds;
+ *    what a forwarded request adds; with it, each node's CPU time per request (A's own, and A's and B's for a
+ *    forwarded one), which says where the added time goes and moves less with load;
  * 3. a management route (GET /api/v3/namespace, a metadata store read) on A (DynamoDB store) and on F (file
  *    store): the DynamoDB store's overhead per request.
- * Prints a table; not part of `npm run bench`'s report (copy the figures into BENCHMARKS.md).
+ * Prints a table; not part of `npm run bench`'s report (copy the figures into BENCHMARKS.md). `--profile`: A and B
+ * write V8 CPU profiles of the whole run to bench/out/profiles/ (git-ignored).
  */
 import { randomUUID } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
