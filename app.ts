@@ -3,7 +3,7 @@
  * the authenticated API. server.ts and the test helper register it with fastify-plugin so its error handler
  * applies at the root.
  */
-import type { FastifyPluginAsync, FastifyServerOptions } from 'fastify'
+import { LogController, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
 import configPlugin from './plugins/config/index.js'
 import errorsPlugin, { clientErrorHandler, frameworkErrors } from './plugins/errors/index.js'
 import httpPlugin, { MAX_PARAM_LENGTH } from './plugins/http/index.js'
@@ -42,6 +42,10 @@ export function serverOptions (config: Config): FastifyServerOptions {
     frameworkErrors,
     clientErrorHandler,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Several nodes: a request this node only forwards is logged by its owner; this node writes one line of
+    // its own (plugins/cluster), not Fastify's two.
+    // (Some early failures hand Fastify's logger a request without `server`.)
+    logController: new LogController({ disableRequestLogging: request => (request as Partial<typeof request>).server?.cluster?.forwards(request) === true }),
     ajv: {
       customOptions: {
         // Reject unknown fields (Confluent answers 422 "Unrecognized field") instead of silently dropping them.

@@ -7,13 +7,15 @@
  * 1. fetch throughput (records/s) of an instance read through its owner A, and of another instance (its own
  *    group, the same records) read through B, which forwards every GET records to A;
  * 2. latency of a cheap instance request (GET …/assignments) through A and through B: the median difference is
- *    what a forwarded request adds;
+ *    what a forwarded request adds; with it, each node's CPU time per request (A's own, and A's and B's for a
+ *    forwarded one), which says where the added time goes and moves less with load;
  * 3. a management route (GET /api/v3/namespace, a metadata store read) on A (DynamoDB store) and on F (file
  *    store): the DynamoDB store's overhead per request.
- * Prints a table; not part of `npm run bench`'s report (copy the figures into BENCHMARKS.md).
+ * Prints a table; not part of `npm run bench`'s report (copy the figures into BENCHMARKS.md). `--profile`: A and B
+ * write V8 CPU profiles of the whole run to bench/out/profiles/ (git-ignored).
  */
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Kafka, logLevel } from 'kafkajs'
@@ -27,6 +29,9 @@ import { prefill } from './lib/kafka.js'
 import { percentile } from './lib/stats.js'
 
 const quick = process.argv.includes('--quick')
+// --profile: nodes A (owner) and B (forwarding) write V8 CPU profiles (bench/out/profiles/) of the whole run.
+const profile = process.argv.includes('--profile')
+const PROFILES = path.join('bench', 'out', 'profiles')
 const RECORDS = quick ? 30_000 : 200_000
 const RECORD_BYTES = 200
 const LATENCY_SAMPLES = quick ? 400 : 3000
@@ -75,8 +80,13 @@ async function main (): Promise<void> {
     PUBLIC_URL: 'http://127.0.0.1:1'
   }
   log('starting nodes')
-  const a = await startNode(t, 'A', { ...dynamo, PORT: String(pa), NODE_ID: 'a', NODE_URL: `http://127.0.0.1:${pa}` })
-  const b = await startNode(t, 'B', { ...dynamo, PORT: String(pb), NODE_ID: 'b', NODE_URL: `http://127.0.0.1:${pb}` })
+  if (profile) mkdirSync(PROFILES, { recursive: true })
+  const profiled = (name: string): string[] => profile
+    // A directory per node: tsx's loader thread writes a profile of its own there too (the main thread's is the larger).
+    ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROFILES, `cluster-${name}-${Date.now()}`)}`]
+    : []
+  const a = await startNode(t, 'A', { ...dynamo, PORT: String(pa), NODE_ID: 'a', NODE_URL: `http://127.0.0.1:${pa}` }, profiled('a'))
+  const b = await startNode(t, 'B', { ...dynamo, PORT: String(pb), NODE_ID: 'b', NODE_URL: `http://127.0.0.1:${pb}` }, profiled('b'))
   const f = await startNode(t, 'F', { ...common, PORT: String(pf), METADATA_STORE: path.join(dir, 'metadata.json') })
 
   const subject = randomUUID()
@@ -148,13 +158,25 @@ async function main (): Promise<void> {
   }
   await timeIt(a.url, `${probe}/assignments`, 50)
   await timeIt(b.url, `${probe}/assignments`, 50)
-  // Interleaved (one through A, one through B), so that drift on a shared machine falls on both alike.
+  // Interleaved (one through A, one through B), so that drift on a shared machine falls on both alike. The CPU
+  // time each node spends meanwhile (/proc, 10 ms ticks, summed over many requests) says where the added time
+  // goes: B's work forwarding, A's extra work as the owner of a forwarded request. It moves less with load.
   const direct: number[] = []
   const hop: number[] = []
+  const cpu = { directA: 0, directB: 0, hopA: 0, hopB: 0 }
   for (let i = 0; i < LATENCY_SAMPLES; i++) {
+    let [ta, tb] = [cpuTicks(a.child.pid), cpuTicks(b.child.pid)]
     direct.push(...await timeIt(a.url, `${probe}/assignments`, 1))
+    let [na, nb] = [cpuTicks(a.child.pid), cpuTicks(b.child.pid)]
+    cpu.directA += na - ta
+    cpu.directB += nb - tb
+    ;[ta, tb] = [na, nb]
     hop.push(...await timeIt(b.url, `${probe}/assignments`, 1))
+    ;[na, nb] = [cpuTicks(a.child.pid), cpuTicks(b.child.pid)]
+    cpu.hopA += na - ta
+    cpu.hopB += nb - tb
   }
+  const perRequest = (ticks: number): string => `${Math.round(ticks * TICK_US / LATENCY_SAMPLES)}`
 
   log('management route GET /api/v3/namespace: DynamoDB store (A) and file store (F)')
   await timeIt(a.url, 'namespace', 50)
@@ -175,6 +197,8 @@ async function main (): Promise<void> {
     ['GET assignments via owner p50 / p99 (ms)', `${med(direct).toFixed(3)} / ${percentile(direct, 99).toFixed(3)}`],
     ['GET assignments forwarded p50 / p99 (ms)', `${med(hop).toFixed(3)} / ${percentile(hop, 99).toFixed(3)}`],
     ['added by forwarding, p50 (ms)', (med(hop) - med(direct)).toFixed(3)],
+    ['CPU per request via owner, A / B (µs)', `${perRequest(cpu.directA)} / ${perRequest(cpu.directB)}`],
+    ['CPU per forwarded request, A (owner) / B (forwarding) (µs)', `${perRequest(cpu.hopA)} / ${perRequest(cpu.hopB)}`],
     ['GET namespace, file store p50 / p99 (ms)', `${med(mgmtFile).toFixed(3)} / ${percentile(mgmtFile, 99).toFixed(3)}`],
     ['GET namespace, DynamoDB store (moto) p50 / p99 (ms)', `${med(mgmtDynamo).toFixed(3)} / ${percentile(mgmtDynamo, 99).toFixed(3)}`],
     ['DynamoDB store overhead, p50 (ms)', (med(mgmtDynamo) - med(mgmtFile)).toFixed(3)]
@@ -182,7 +206,26 @@ async function main (): Promise<void> {
   const width = Math.max(...rows.map(r => r[0].length))
   console.log(`\nSeveral nodes (${quick ? 'quick' : 'full'} run)`)
   for (const [k, v] of rows) console.log(`  ${k.padEnd(width)}  ${v}`)
+  if (profile) {
+    // A profile is written when the process exits by itself: close A and B as SIGTERM does.
+    for (const node of [b, a]) { node.child.kill('SIGTERM'); await node.exited }
+    console.log(`\n  CPU profiles of A and B: ${PROFILES}/cluster-{a,b}-*/`)
+  }
   console.log(`\n  targets: forwarded/owner >= 0.8: ${med(forwarded) / med(owner) >= 0.8 ? 'PASS' : 'MISS'}; added p50 <= 1 ms: ${med(hop) - med(direct) <= 1 ? 'PASS' : 'MISS'}`)
+}
+
+/** CPU time (user + system) of a process in clock ticks (10 ms on Linux), from /proc; 0 where there is none. */
+const TICK_US = 10_000
+function cpuTicks (pid: number | undefined): number {
+  if (pid === undefined) return 0
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return Number(fields[11]) + Number(fields[12])
+  } catch {
+    return 0
+  }
 }
 
 main().then(async () => {

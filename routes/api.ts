@@ -11,9 +11,12 @@ import consumerRoutes from './consumers.js'
 import produceRoutes from './produce.js'
 
 const api: FastifyPluginAsync = async (fastify) => {
-  fastify.addHook('onRequest', fastify.authenticate)
-  // Several nodes: forged forwarding headers are refused, another node's instance is served by that node.
+  // Several nodes: forged forwarding headers are refused, another node's generated instance is served by that
+  // node, which authenticates the request (so it goes before authentication here: one token check, not two);
+  // routing by an instance name's claim (a store read, and the caller's namespace) comes after it.
   if (fastify.cluster) fastify.addHook('onRequest', fastify.cluster.onRequest)
+  fastify.addHook('onRequest', fastify.authenticate)
+  if (fastify.cluster) fastify.addHook('onRequest', fastify.cluster.onAuthenticated)
   await fastify.register(userRoutes)
   await fastify.register(keyRoutes)
   await fastify.register(namespaceRoutes)
@@ -27,8 +30,9 @@ const api: FastifyPluginAsync = async (fastify) => {
  * The same route plugin as under /api/v3, with the same authentication.
  */
 export const apiV2: FastifyPluginAsync = async (fastify) => {
-  fastify.addHook('onRequest', fastify.authenticate)
   if (fastify.cluster) fastify.addHook('onRequest', fastify.cluster.onRequest)
+  fastify.addHook('onRequest', fastify.authenticate)
+  if (fastify.cluster) fastify.addHook('onRequest', fastify.cluster.onAuthenticated)
   await fastify.register(consumerRoutes, { family: 'v2' })
 }
 

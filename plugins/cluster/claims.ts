@@ -55,12 +55,32 @@ const TAKE_ATTEMPTS = 3
 export class InstanceClaims {
   /** Instances of this node (and names being claimed): routing serves these here, with no store call. */
   readonly #local = new Map<string, LocalState>()
+  /** Instance name → how many of `#local`'s keys end in it (a name alone says "maybe here", before auth). */
+  readonly #names = new Map<string, number>()
   /** key → the node that held it at the last lookup. */
   readonly #routes = new Map<string, string>()
   #closed = false
   readonly stats = { claims: 0, takeovers: 0, lookups: 0, releases: 0, probes: 0 }
 
   constructor (private readonly opts: ClaimsOptions) {}
+
+  /**
+   * Might this node hold an instance of this name, in some namespace and group? (The forwarding hook asks it
+   * before authentication, when the caller's default namespace, part of a v2 instance's key, is not known yet.)
+   */
+  holdsName (name: string): boolean { return this.#names.has(name) }
+
+  #set (key: string, name: string, state: LocalState): void {
+    if (!this.#local.has(key)) this.#names.set(name, (this.#names.get(name) ?? 0) + 1)
+    this.#local.set(key, state)
+  }
+
+  #delete (key: string, name: string): void {
+    if (!this.#local.delete(key)) return
+    const n = (this.#names.get(name) ?? 0) - 1
+    if (n > 0) this.#names.set(name, n)
+    else this.#names.delete(name)
+  }
 
   /** Does this node hold the instance (created, not yet removed)? */
   holds (key: string): boolean {
@@ -76,18 +96,18 @@ export class InstanceClaims {
     const key = claimKey(ref)
     if (this.#local.has(key)) throw Errors.instanceExists()
     if (generated) {
-      this.#local.set(key, 'generated')
+      this.#set(key, ref.name, 'generated')
       return
     }
     if (this.#closed) throw Errors.brokerUnavailable('the service is shutting down')
-    this.#local.set(key, 'pending')
+    this.#set(key, ref.name, 'pending')
     try {
       await this.#take(key, ref, ctx)
-      this.#local.set(key, 'claimed')
+      this.#set(key, ref.name, 'claimed')
       this.#routes.delete(key)
       this.stats.claims++
     } catch (err) {
-      this.#local.delete(key)
+      this.#delete(key, ref.name)
       if (ApiError.is(err)) throw err
       this.opts.log.warn({ err: describe(err), key }, 'claiming an instance name failed')
       throw new ApiError(503, 503, 'The metadata store is unavailable; retry later', { code: 'METADATA_STORE_UNAVAILABLE' })
@@ -155,7 +175,7 @@ export class InstanceClaims {
     const key = claimKey(ref)
     const state = this.#local.get(key)
     if (state === 'pending') return
-    this.#local.delete(key)
+    this.#delete(key, ref.name)
     if (state !== 'claimed' || this.#closed) return
     this.stats.releases++
     this.opts.store.release(key, this.opts.self).catch(err => this.opts.log.warn({ err: describe(err), key }, 'releasing an instance name claim failed; the next creator takes it over'))

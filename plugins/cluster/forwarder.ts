@@ -18,19 +18,31 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set([
 /** Errors that mean the owner's process is not there (nothing was sent). */
 const GONE: ReadonlySet<string> = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'CONNECT_TIMEOUT'])
 
+export type Outcome = 'forwarded' | 'gone' | 'failed'
+
 export interface ForwardOptions {
   connectTimeoutMs: number
   /** Called with the outcome (metrics, logs); must not throw. */
-  onDone?: (outcome: 'forwarded' | 'gone' | 'failed', err?: string) => void
+  onDone?: (outcome: Outcome, err?: string) => void
 }
 
 export type ErrorWriter = (res: ServerResponse, status: number, errorCode: number, message: string) => void
 
-/** Per-request hooks of instance-name routing (claims.ts). */
-export interface ForwardHooks {
+/** What one forwarded request adds to the forwarder's defaults. */
+export interface ForwardCall {
   /**
-   * The target refused or did not accept the connection (nothing of the request was sent yet): another node
-   * to try instead (`undefined`: answer 40403 as for any gone owner). Called at most once per request.
+   * A 503 from the owner is checked with it (a node that is shutting down answers 503 once it has left the node
+   * table): when the owner is gone the answer is 404/40403 instead, so the client creates its instance again.
+   */
+  ownerGone?: () => Promise<boolean>
+  /** Answers this request's failures (404 gone, 503) instead of the forwarder's writer. */
+  writeError?: ErrorWriter
+  /** Called once with this request's outcome, after the forwarder's onDone; must not throw. */
+  onDone?: (outcome: Outcome, err?: string) => void
+  /**
+   * Instance-name routing (claims.ts): the target refused or did not accept the connection (nothing of the
+   * request was sent yet): another node to try instead (`undefined`: answer 40403 as for any gone owner).
+   * Called at most once per request.
    */
   reroute?: () => Promise<{ base: string, extra: Record<string, string> } | undefined>
   /** The target began answering (status, and the node that answered: the owner's `x-diaspora-node`). */
@@ -39,111 +51,144 @@ export interface ForwardHooks {
   resent?: boolean
 }
 
+interface Target {
+  secure: boolean
+  protocol: string
+  hostname: string
+  port: number
+  host: string
+}
+
 export class Forwarder {
   readonly #http = new http.Agent({ keepAlive: true, scheduling: 'lifo' })
   readonly #https = new https.Agent({ keepAlive: true, scheduling: 'lifo' })
+  /** Node URLs parsed once: a few nodes, each URL fixed while the node lives. */
+  readonly #targets = new Map<string, Target>()
 
   constructor (private readonly opts: ForwardOptions, private readonly writeError: ErrorWriter) {}
 
-  /**
-   * Send `req` to `base` (a node URL) with `extra` headers added, and answer `res` with what comes back. A 503
-   * from the owner is checked with `ownerGone` (a node that is shutting down answers 503 once it has left the
-   * node table): when the owner is gone the answer is 404/40403 instead, so the client creates its instance again.
-   */
-  forward (req: IncomingMessage, res: ServerResponse, base: string, extra: Record<string, string>, ownerGone?: () => Promise<boolean>, hooks?: ForwardHooks): void {
-    const target = new URL(base)
-    const secure = target.protocol === 'https:'
-    const headers: Record<string, string | string[]> = {}
-    const listed = connectionListed(req.headers.connection)
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (value === undefined || HOP_BY_HOP.has(name) || listed.has(name) || name.startsWith('x-diaspora-forward')) continue
-      headers[name] = value
+  #target (base: string): Target {
+    let target = this.#targets.get(base)
+    if (target === undefined) {
+      const url = new URL(base)
+      const secure = url.protocol === 'https:'
+      target = {
+        secure,
+        protocol: url.protocol,
+        hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+        port: url.port === '' ? (secure ? 443 : 80) : Number(url.port),
+        host: url.host
+      }
+      if (this.#targets.size >= 64) this.#targets.clear()
+      this.#targets.set(base, target)
     }
+    return target
+  }
+
+  /** Send `req` to `base` (a node URL) with `extra` headers added, and answer `res` with what comes back. */
+  forward (req: IncomingMessage, res: ServerResponse, base: string, extra: Record<string, string>, call: ForwardCall = {}): void {
+    const target = this.#target(base)
+    const headers = passOn(req.headers)
     const via = req.socket.remoteAddress
     if (via !== undefined) headers['x-forwarded-for'] = req.headers['x-forwarded-for'] ? `${String(req.headers['x-forwarded-for'])}, ${via}` : via
-    Object.assign(headers, extra)
+    for (const name in extra) headers[name] = extra[name] as string
     headers.host = target.host
-    const upstream = (secure ? https : http).request({
+    const upstream = (target.secure ? https : http).request({
       protocol: target.protocol,
-      hostname: target.hostname.replace(/^\[(.*)\]$/, '$1'),
-      port: target.port === '' ? (secure ? 443 : 80) : Number(target.port),
+      hostname: target.hostname,
+      port: target.port,
       method: req.method,
       path: req.url,
       headers,
-      agent: secure ? this.#https : this.#http
+      agent: target.secure ? this.#https : this.#http
     })
+    const writeError = call.writeError ?? this.writeError
     let settled = false
-    const done = (outcome: 'forwarded' | 'gone' | 'failed', err?: string): void => {
+    const done = (outcome: Outcome, err?: string): void => {
       if (settled) return
       settled = true
       this.opts.onDone?.(outcome, err)
+      call.onDone?.(outcome, err)
     }
-    // With a reroute hook, the body waits for the connection: a refused one leaves it unread for the next node.
+    // No body announced (most GETs): the request is ended at once rather than through a pipe that waits for
+    // 'end'. With a reroute hook a body waits for the connection: a refused one leaves it unread for the next node.
+    const body = hasBody(req)
     let piped = false
-    const pipeBody = (): void => { if (!piped) { piped = true; req.pipe(upstream) } }
+    const sendBody = (): void => {
+      if (piped) return
+      piped = true
+      if (body) {
+        req.pipe(upstream)
+      } else {
+        upstream.end()
+        req.resume()
+      }
+    }
     upstream.once('socket', socket => {
-      if (!socket.connecting) { pipeBody(); return }
-      const timer = setTimeout(() => upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'CONNECT_TIMEOUT' })), this.opts.connectTimeoutMs)
-      socket.once('connect', () => { clearTimeout(timer); pipeBody() })
+      if (!socket.connecting) { sendBody(); return }
+      const timer = setTimeout(() => {
+        upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'CONNECT_TIMEOUT' }))
+      }, this.opts.connectTimeoutMs)
+      socket.once('connect', () => { clearTimeout(timer); sendBody() })
       socket.once('close', () => clearTimeout(timer))
     })
+    const pass = (answer: IncomingMessage): void => {
+      res.writeHead(answer.statusCode ?? 502, passOn(answer.headers))
+      answer.pipe(res)
+      answer.once('end', () => done('forwarded'))
+      answer.once('close', () => { if (!answer.complete) { done('failed', 'the owner\'s answer was cut'); res.destroy() } })
+    }
     upstream.once('response', answer => {
-      hooks?.onAnswer?.(answer.statusCode ?? 0, headerValue(answer.headers['x-diaspora-node']))
+      call.onAnswer?.(answer.statusCode ?? 0, headerValue(answer.headers['x-diaspora-node']))
+      const ownerGone = call.ownerGone
       if (answer.statusCode === 503 && ownerGone !== undefined) {
         answer.pause()
         ownerGone().catch(() => false).then(gone => {
           if (!gone || res.destroyed) { pass(answer); return }
           answer.resume()
           done('gone', 'the owner is shutting down')
-          this.writeError(res, 404, 40403, 'Consumer instance not found: the node that held it is shutting down.')
+          writeError(res, 404, 40403, 'Consumer instance not found: the node that held it is shutting down.')
         }, () => {})
         return
       }
       pass(answer)
     })
-    const pass = (answer: IncomingMessage): void => {
-      const out: Record<string, string | string[]> = {}
-      const listedBack = connectionListed(answer.headers.connection)
-      for (const [name, value] of Object.entries(answer.headers)) {
-        if (value !== undefined && !HOP_BY_HOP.has(name) && !listedBack.has(name)) out[name] = value
-      }
-      res.writeHead(answer.statusCode ?? 502, out)
-      answer.pipe(res)
-      answer.once('end', () => done('forwarded'))
-      answer.once('close', () => { if (!answer.complete) { done('failed', 'the owner\'s answer was cut'); res.destroy() } })
-    }
     upstream.once('error', (err: NodeJS.ErrnoException) => {
       if (res.headersSent) { res.destroy(); done('failed', err.code ?? err.message); return }
       if (res.destroyed) { done('failed', 'client gone'); return }
       // A kept-alive connection the owner closed (it was killed, or dropped it idle) as this request went out: a
       // GET without a body (safe to repeat) is sent once more on a new connection, which says if the owner is there.
-      if (err.code === 'ECONNRESET' && upstream.reusedSocket && hooks?.resent !== true && repeatable(req)) {
+      if (err.code === 'ECONNRESET' && upstream.reusedSocket && call.resent !== true && repeatable(req)) {
         settled = true
-        this.forward(req, res, base, extra, ownerGone, { ...hooks, resent: true })
+        this.forward(req, res, base, extra, { ...call, resent: true })
         return
       }
       const gone = GONE.has(err.code ?? '')
-      if (gone && !piped && hooks?.reroute !== undefined) {
-        const reroute = hooks.reroute
-        settled = true
+      // Nothing of a body was sent (or there is none): the request can go to the name's new holder instead.
+      if (gone && (!piped || !body) && call.reroute !== undefined) {
+        const reroute = call.reroute
         reroute().catch(() => undefined).then(next => {
-          if (res.destroyed) { this.opts.onDone?.('failed', 'client gone'); return }
-          if (next !== undefined) { this.forward(req, res, next.base, next.extra, ownerGone, { ...hooks, reroute: undefined }); return }
-          this.opts.onDone?.('gone', err.code ?? err.message)
-          this.writeError(res, 404, 40403, 'Consumer instance not found: the node that held it is gone.')
+          if (res.destroyed) { done('failed', 'client gone'); return }
+          if (next !== undefined) {
+            settled = true
+            this.forward(req, res, next.base, next.extra, { ...call, reroute: undefined })
+            return
+          }
+          done('gone', err.code ?? err.message)
+          writeError(res, 404, 40403, 'Consumer instance not found: the node that held it is gone.')
           req.resume()
         }, () => {})
         return
       }
       done(gone ? 'gone' : 'failed', err.code ?? err.message)
-      if (gone) this.writeError(res, 404, 40403, 'Consumer instance not found: the node that held it is gone.')
-      else this.writeError(res, 503, 503, 'The node that holds this consumer instance did not answer; try again.')
+      if (gone) writeError(res, 404, 40403, 'Consumer instance not found: the node that held it is gone.')
+      else writeError(res, 503, 503, 'The node that holds this consumer instance did not answer; try again.')
       // What is left of the request body is not read any more: drop it rather than hold the connection.
       req.resume()
     })
     // The client went away before the answer was complete: stop the owner's work (a long poll) too.
     res.once('close', () => { if (!res.writableFinished) upstream.destroy() })
-    if (hooks?.reroute === undefined) pipeBody()
+    if (call.reroute === undefined) sendBody()
   }
 
   close (): void {
@@ -153,13 +198,36 @@ export class Forwarder {
 }
 
 function repeatable (req: IncomingMessage): boolean {
-  return (req.method === 'GET' || req.method === 'HEAD') && req.headers['transfer-encoding'] === undefined && (req.headers['content-length'] === undefined || req.headers['content-length'] === '0')
+  return (req.method === 'GET' || req.method === 'HEAD') && !hasBody(req)
+}
+
+/** Does the request announce a body? (A GET may carry one: Confluent's consumer API reads GET bodies.) */
+function hasBody (req: IncomingMessage): boolean {
+  const length = req.headers['content-length']
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
 }
 
 function headerValue (value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value
 }
 
-function connectionListed (value: string | undefined): Set<string> {
-  return new Set((value ?? '').split(',').map(s => s.trim().toLowerCase()).filter(Boolean))
+/**
+ * The end-to-end headers of a message: without the hop-by-hop ones, those its Connection header names, and
+ * forwarding headers (only this node sets them on the next hop).
+ */
+function passOn (from: IncomingMessage['headers']): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {}
+  const connection = from.connection
+  // "keep-alive" and "close", the usual values, name no other header: no set to build.
+  const listed = connection === undefined || connection === 'keep-alive' || connection === 'close' ? undefined : connectionListed(connection)
+  for (const name in from) {
+    const value = from[name]
+    if (value === undefined || HOP_BY_HOP.has(name) || listed?.has(name) === true || name.startsWith('x-diaspora-forward')) continue
+    out[name] = value
+  }
+  return out
+}
+
+function connectionListed (value: string): Set<string> {
+  return new Set(value.split(',').map(s => s.trim().toLowerCase()).filter(Boolean))
 }

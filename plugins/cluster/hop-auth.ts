@@ -6,7 +6,7 @@
  * forwarding headers without a valid signature is refused. The body is not signed (it streams through
  * unbuffered); the owner checks it as it would any body. Plain module.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import { createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto'
 
 export const FORWARDED_BY = 'x-diaspora-forwarded-by'
 export const FORWARD_TIME = 'x-diaspora-forward-time'
@@ -21,13 +21,18 @@ export interface HopRequest {
   authorization: string | undefined
 }
 
-function digest (secret: string, req: HopRequest, time: string, from: string, to: string): Buffer {
+/** NODE_SECRET as a key object, made once: createHmac then skips preparing the key on every request. */
+export function hopKey (secret: string): KeyObject {
+  return createSecretKey(Buffer.from(secret, 'utf8'))
+}
+
+function digest (secret: string | KeyObject, req: HopRequest, time: string, from: string, to: string): Buffer {
   const auth = createHash('sha256').update(req.authorization ?? '').digest('base64url')
   return createHmac('sha256', secret).update([req.method.toUpperCase(), req.url, time, from, to, auth].join('\n')).digest()
 }
 
 /** The headers the forwarding node `from` adds to a request for the node `to`. */
-export function signHop (secret: string, req: HopRequest, from: string, to: string, now = Date.now()): Record<string, string> {
+export function signHop (secret: string | KeyObject, req: HopRequest, from: string, to: string, now = Date.now()): Record<string, string> {
   const time = String(now)
   return { [FORWARDED_BY]: from, [FORWARD_TIME]: time, [FORWARD_SIGNATURE]: digest(secret, req, time, from, to).toString('base64url') }
 }
@@ -35,7 +40,7 @@ export function signHop (secret: string, req: HopRequest, from: string, to: stri
 export type HopCheck = { forwarded: false } | { forwarded: true, from: string } | { forwarded: 'refused', reason: string }
 
 /** Does the request carry forwarding headers, and if so, were they signed by a node for this node (`self`)? */
-export function checkHop (secret: string, req: HopRequest, headers: Record<string, string | string[] | undefined>, self: string, now = Date.now()): HopCheck {
+export function checkHop (secret: string | KeyObject, req: HopRequest, headers: Record<string, string | string[] | undefined>, self: string, now = Date.now()): HopCheck {
   const from = headers[FORWARDED_BY]
   const time = headers[FORWARD_TIME]
   const sig = headers[FORWARD_SIGNATURE]

@@ -6,26 +6,37 @@
  * - `instanceName()`: generated consumer instance ids name this node (instance-id.ts); a requested name is the id;
  * - `claims`: explicitly named instances are unique per group across the nodes, claimed in the DynamoDB table
  *   INSTANCES_TABLE_NAME (claims.ts, claim-table.ts); the consumer registry reserves and releases through it;
- * - `onRequest`: the hook routes/api.ts runs after authentication. A request with forwarding headers must
- *   carry a valid signature of another node (hop-auth.ts), else 401. A request for an instance this node does
- *   not hold goes to the node that does (a cached route, the generated id's node, or the name's claim), to its
- *   registered URL (forwarder.ts), streaming. A forwarded request for an instance not held here (a stale route)
- *   is passed on once more, to the holder a fresh read of the claim names; an instance nobody holds answers
- *   404/40403.
+ * - `onRequest`: the hook routes/api.ts runs before authentication. A request with forwarding headers must
+ *   carry a valid signature of another node (hop-auth.ts), else 401. A request for a generated instance id
+ *   of another live node (its prefix), not held here, goes to that node's registered URL (forwarder.ts),
+ *   streaming, without being authenticated here: the owner authenticates it (401 in the same shape as here,
+ *   so an unauthenticated caller learns nothing more), and a token is introspected by one node, not two.
+ *   An answer made here instead (404/40403, 503) comes only after this node authenticated the caller.
+ * - `onAuthenticated`: the hook routes/api.ts runs after authentication, for what needs the caller or the
+ *   store: a request for an instance this node does not hold goes to the node that does (a cached route, the
+ *   generated id's node, or the name's claim). A forwarded request for an instance not held here (a stale
+ *   route) is passed on once more, to the holder a fresh read of the claim names; an instance nobody holds
+ *   answers 404/40403. No store read happens for a caller not authenticated.
+ * - `forwards(request)`: will this node only forward the request before authentication? Fastify's two request
+ *   log lines are then left to the owner (app.ts); this node writes one line of its own when the answer is done
+ *   (debug when the owner answered, info when this node did). Each forwarded request is published on the
+ *   `diaspora:cluster:forward` diagnostics channel (channels.ts) for metrics.
  * `fastify.cluster` is null for a single node.
  */
 import fp from 'fastify-plugin'
 import { hostname } from 'node:os'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { ServerResponse } from 'node:http'
 import { ApiError, Errors, consumerBody } from '../errors/errors.js'
 import { defaultNamespace } from '../namespaces/names.js'
 import { NODE_ID_PATTERN, type Config } from '../config/config.js'
 import { KAFKA_V2_JSON } from '../errors/index.js'
-import { checkHop, signHop } from './hop-auth.js'
-import { instanceIdFor } from './instance-id.js'
+import { FORWARDED_BY, FORWARD_SIGNATURE, FORWARD_TIME, checkHop, hopKey, signHop, type HopRequest } from './hop-auth.js'
+import { forwardChannel, type ForwardMessage } from './channels.js'
+import { instanceIdFor, ownerOf } from './instance-id.js'
 import { DynamoNodeTable, type NodeDirectory } from './node-table.js'
 import { NodeRegistry } from './registry.js'
-import { Forwarder, type ForwardHooks } from './forwarder.js'
+import { Forwarder, type Outcome } from './forwarder.js'
 import { DynamoClaimTable, type ClaimStore } from './claim-table.js'
 import { claimKey, InstanceClaims, type InstanceRef } from './claims.js'
 import { probeInstance } from './probe.js'
@@ -44,8 +55,12 @@ export interface ClusterApi {
   readonly claims: InstanceClaims
   /** The id of a new consumer instance on this node (the requested name tagged with this node's id). */
   instanceName (requested?: string): string
-  /** onRequest hook of the authenticated routes: refuse forged hops, forward requests for other nodes' instances. */
+  /** onRequest hook of the authenticated routes (before authentication): refuse forged hops, forward requests for other nodes' instances. */
   onRequest (request: FastifyRequest, reply: FastifyReply): Promise<void>
+  /** onRequest hook after authentication: route a request for an instance held elsewhere by its claim. */
+  onAuthenticated (request: FastifyRequest, reply: FastifyReply): Promise<void>
+  /** Does this node only forward the request (an instance of another node, no forwarding headers)? Cheap, synchronous. */
+  forwards (request: FastifyRequest): boolean
   /** Requests forwarded and their outcomes since start (benchmarks, tests). */
   readonly stats: { forwarded: number, gone: number, failed: number, refusedHops: number }
 }
@@ -81,7 +96,7 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async (fastify, 
     fastify.decorate('cluster', null)
     return
   }
-  const secret = config.NODE_SECRET
+  const secret = hopKey(config.NODE_SECRET)
   const nodeId = config.NODE_ID ?? defaultNodeId()
   const nodeUrl = config.NODE_URL.replace(/\/+$/, '')
   const log = fastify.log.child({ component: 'cluster', node: nodeId })
@@ -118,14 +133,48 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async (fastify, 
       stats[outcome]++
       if (outcome !== 'forwarded') log.warn({ outcome, err }, 'forwarding to the owner node failed')
     }
-  }, (res, status, errorCode, message) => {
-    const body = JSON.stringify(consumerBody(new ApiError(status, errorCode, message)))
-    res.writeHead(status, { 'content-type': KAFKA_V2_JSON, 'content-length': Buffer.byteLength(body), 'x-diaspora-node': nodeId })
+  }, (res, status, errorCode, message) => { writeApiError(res, new ApiError(status, errorCode, message)) })
+
+  const writeApiError = (res: ServerResponse, err: ApiError): void => {
+    if (res.headersSent || res.destroyed) { res.destroy(); return }
+    const body = JSON.stringify(consumerBody(err))
+    res.writeHead(err.statusCode, { ...err.headers, 'content-type': KAFKA_V2_JSON, 'content-length': Buffer.byteLength(body), 'x-diaspora-node': nodeId })
     res.end(body)
-  })
+  }
+  /** The owner of the request's instance when this node is to forward it; undefined when it serves it. */
+  const otherOwner = (request: FastifyRequest): string | undefined => {
+    const headers = request.headers
+    if (headers[FORWARDED_BY] !== undefined || headers[FORWARD_TIME] !== undefined || headers[FORWARD_SIGNATURE] !== undefined) return undefined
+    const instance = (request.params as { instance?: unknown } | undefined)?.instance
+    if (typeof instance !== 'string') return undefined
+    const owner = ownerOf(instance)
+    // A generated id this node may hold (the SDK created it again here under the id it had): decided after
+    // authentication, by the instance's key.
+    return owner === nodeId || claims.holdsName(instance) ? undefined : owner
+  }
+  const publish = (request: FastifyRequest, statusCode: number, began: number, outcome: ForwardMessage['outcome']): void => {
+    if (!forwardChannel.hasSubscribers) return
+    const message: ForwardMessage = {
+      method: request.method,
+      route: request.routeOptions.url ?? '',
+      statusCode,
+      durationMs: performance.now() - began,
+      outcome
+    }
+    forwardChannel.publish(message)
+  }
+  /**
+   * The one log line of a forwarded request on this node (Fastify's are left to the owner, which logs it in full):
+   * at debug when the owner answered, since a synchronous log write is the largest cost left on this node; at
+   * info when this node answered itself.
+   */
+  const logForwarded = (request: FastifyRequest, owner: string, statusCode: number, began: number, outcome: ForwardMessage['outcome']): void => {
+    const level = outcome === 'forwarded' ? 'debug' : 'info'
+    request.log[level]({ method: request.method, url: request.url, owner, statusCode, outcome, responseTime: performance.now() - began }, 'request forwarded')
+  }
 
   /** The hop headers of a request sent on to `to` (`final`: it was forwarded here, the receiver must serve it). */
-  const hopHeaders = (hopRequest: HopRequestOf, to: string, final: boolean): Record<string, string> =>
+  const hopHeaders = (hopRequest: HopRequest, to: string, final: boolean): Record<string, string> =>
     ({ ...signHop(secret, hopRequest, nodeId, to), ...(final ? { [FORWARD_FINAL]: '1' } : {}) })
 
   /** Where a request for `ref` goes: a node id, or undefined (served here). Store failures are 503. */
@@ -138,54 +187,124 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async (fastify, 
     }
   }
 
+  /** A signed forwarded request's sender, from the hook before authentication to the one after it. */
+  const hops = new WeakMap<FastifyRequest, string>()
+
+  /** The forwarder's `onDone` of a request forwarded by this node: its log line and diagnostics message. */
+  const reportDone = (request: FastifyRequest, owner: string, res: ServerResponse, began: number) =>
+    (outcome: Outcome): void => {
+      const logged = (): void => {
+        const mapped = outcome === 'forwarded' ? 'forwarded' : outcome === 'gone' ? 'owner-gone' : 'error'
+        logForwarded(request, owner, res.statusCode, began, mapped)
+        publish(request, res.statusCode, began, mapped)
+      }
+      // Failures are answered after authentication: report them once the answer is written.
+      if (outcome === 'forwarded' || res.writableFinished || res.destroyed) logged()
+      else res.once('close', logged)
+    }
+
+  /**
+   * After authentication: a request for an instance this node does not hold goes to the node that does (by
+   * route cache, id prefix or claim). `from`: the node that forwarded it here (its route was stale: passed on
+   * once, to the holder a fresh read of the claim names). Returns with the reply untouched when it is served here.
+   */
+  const byClaim = async (request: FastifyRequest, reply: FastifyReply, from: string | undefined): Promise<void> => {
+    const ref = instanceRefOf(request)
+    if (ref === undefined) return
+    const key = claimKey(ref)
+    if (claims.holds(key)) return
+    let target: string | undefined
+    if (from !== undefined) {
+      if (request.headers[FORWARD_FINAL] !== undefined) return
+      target = await routeOf(ref, { fresh: true, exclude: [from] })
+    } else {
+      target = await routeOf(ref)
+    }
+    if (target === undefined) return // nobody holds it: served here, 40403
+    const url = await registry.resolve(target)
+    if (url === undefined) throw Errors.instanceNotFound()
+    const via = target
+    const hopRequest = hopRequestOf(request)
+    const began = performance.now()
+    reply.hijack()
+    const res = reply.raw
+    forwarder.forward(request.raw, res, url, hopHeaders(hopRequest, target, from !== undefined), {
+      // A 503 from the owner may be its shutdown: gone from the node table means its instances are gone too.
+      ownerGone: () => registry.gone(via),
+      // The node refused the connection (killed, not yet expired): the name may be claimed elsewhere by now.
+      reroute: async () => {
+        claims.forget(key)
+        const next = await claims.route(ref, { fresh: true, exclude: [via, ...(from !== undefined ? [from] : [])] })
+        const nextUrl = next === undefined ? undefined : await registry.resolve(next)
+        return next === undefined || nextUrl === undefined ? undefined : { base: nextUrl, extra: hopHeaders(hopRequest, next, true) }
+      },
+      // The answer says who holds it: a 404 drops the route, another node's answer replaces it.
+      onAnswer: (status, node) => {
+        if (status === 404) claims.forget(key)
+        else if (node !== undefined && node !== via && status < 400) claims.remember(key, node)
+      },
+      onDone: reportDone(request, via, res, began)
+    })
+  }
+
   const api: ClusterApi = {
     nodeId,
     registry,
     claims,
     stats,
     instanceName: (requested) => instanceIdFor(nodeId, requested),
+    forwards: (request) => otherOwner(request) !== undefined,
     async onRequest (request, reply) {
-      const hopRequest = { method: request.raw.method ?? 'GET', url: request.raw.url ?? '/', authorization: request.headers.authorization }
-      const hop = checkHop(secret, hopRequest, request.headers, nodeId)
-      if (hop.forwarded === 'refused') {
-        stats.refusedHops++
-        log.warn({ reason: hop.reason, ip: request.ip }, 'refused a request with forwarding headers')
-        throw new ApiError(401, 401, 'Forwarding headers without a valid node signature are refused.', { code: 'FORWARD_REFUSED' })
-      }
-      const ref = instanceRefOf(request)
-      if (ref === undefined) return
-      const key = claimKey(ref)
-      if (claims.holds(key)) return
-      let target: string | undefined
-      if (hop.forwarded) {
-        // The forwarding node's route was stale: pass it on once, to the holder the claim names now.
-        if (request.headers[FORWARD_FINAL] !== undefined) return
-        target = await routeOf(ref, { fresh: true, exclude: [hop.from] })
-      } else {
-        target = await routeOf(ref)
-      }
-      if (target === undefined) return // nobody holds it: served here, 40403
-      const url = await registry.resolve(target)
-      if (url === undefined) throw Errors.instanceNotFound()
-      const via = target
-      const final = hop.forwarded !== false
-      const hooks: ForwardHooks = {
-        // The node refused the connection (killed, not yet expired): the name may be claimed elsewhere by now.
-        reroute: async () => {
-          claims.forget(key)
-          const next = await claims.route(ref, { fresh: true, exclude: [via, ...(hop.forwarded ? [hop.from] : [])] })
-          const nextUrl = next === undefined ? undefined : await registry.resolve(next)
-          return next === undefined || nextUrl === undefined ? undefined : { base: nextUrl, extra: hopHeaders(hopRequest, next, true) }
-        },
-        // The answer says who holds it: a 404 drops the route, another node's answer replaces it.
-        onAnswer: (status, node) => {
-          if (status === 404) claims.forget(key)
-          else if (node !== undefined && node !== via && status < 400) claims.remember(key, node)
+      const owner = otherOwner(request)
+      if (owner === undefined) {
+        const hop = checkHop(secret, hopRequestOf(request), request.headers, nodeId)
+        if (hop.forwarded === 'refused') {
+          stats.refusedHops++
+          log.warn({ reason: hop.reason, ip: request.ip }, 'refused a request with forwarding headers')
+          throw new ApiError(401, 401, 'Forwarding headers without a valid node signature are refused.', { code: 'FORWARD_REFUSED' })
         }
+        if (hop.forwarded) hops.set(request, hop.from)
+        return
+      }
+      const began = performance.now()
+      const url = await registry.resolve(owner)
+      if (url === undefined) {
+        // Answered here (or routed by the name's claim: the SDK may have created it again elsewhere under the
+        // same id), so authenticated here first: an unauthenticated caller gets its 401, as on any node.
+        let rerouted = false
+        reply.raw.once('close', () => {
+          if (rerouted) return // the forwarder reports it
+          const status = reply.raw.statusCode
+          logForwarded(request, owner, status, began, 'owner-gone')
+          publish(request, status, began, 'owner-gone')
+        })
+        await fastify.authenticate(request)
+        await byClaim(request, reply, undefined)
+        if (reply.sent) {
+          rerouted = true
+          return
+        }
+        throw Errors.instanceNotFound()
       }
       reply.hijack()
-      // A 503 from the owner may be its shutdown: gone from the node table means its instances are gone too.
-      forwarder.forward(request.raw, reply.raw, url, hopHeaders(hopRequest, target, final), () => registry.gone(via), hooks)
+      const res = reply.raw
+      forwarder.forward(request.raw, res, url, signHop(secret, hopRequestOf(request), nodeId, owner), {
+        // A 503 from the owner may be its shutdown: gone from the node table means its instances are gone too.
+        ownerGone: () => registry.gone(owner),
+        // The owner never saw this caller's token (or did not answer): authenticate here before saying more.
+        writeError: (res, status, errorCode, message) => {
+          fastify.authenticate(request).then(
+            () => { writeApiError(res, new ApiError(status, errorCode, message)) },
+            (err: unknown) => {
+              writeApiError(res, err instanceof ApiError ? err : new ApiError(503, 503, 'Authentication is unavailable; try again.'))
+            })
+        },
+        onDone: reportDone(request, owner, res, began)
+      })
+    },
+    async onAuthenticated (request, reply) {
+      if (reply.sent) return
+      await byClaim(request, reply, hops.get(request))
     }
   }
   fastify.decorate('cluster', api)
@@ -211,14 +330,18 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async (fastify, 
   })
 }
 
-type HopRequestOf = { method: string, url: string, authorization: string | undefined }
-
 /** The consumer instance a request names (the v2 family: in the caller's default namespace), if any. */
 function instanceRefOf (request: FastifyRequest): InstanceRef | undefined {
   const p = request.params as { instance?: unknown, group?: unknown, namespace?: unknown } | undefined
   if (typeof p?.instance !== 'string' || typeof p.group !== 'string') return undefined
-  const namespace = typeof p.namespace === 'string' ? p.namespace : (request.principal ? defaultNamespace(request.principal.subject) : undefined)
+  const namespace = typeof p.namespace === 'string'
+    ? p.namespace
+    : (request.principal ? defaultNamespace(request.principal.subject) : undefined)
   return namespace === undefined ? undefined : { namespace, group: p.group, name: p.instance }
+}
+
+function hopRequestOf (request: FastifyRequest): HopRequest {
+  return { method: request.raw.method ?? 'GET', url: request.raw.url ?? '/', authorization: request.headers.authorization }
 }
 
 export default fp(clusterPlugin, { name: 'cluster', fastify: '5.x', dependencies: ['config'] })

@@ -6,12 +6,13 @@
  * module (fetch).
  */
 import { signHop } from './hop-auth.js'
+import type { KeyObject } from 'node:crypto'
 import type { ClaimContext, InstanceRef, ProbeResult } from './claims.js'
 
 const GONE: ReadonlySet<string> = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT'])
 
 export interface ProbeOptions {
-  secret: string
+  secret: string | KeyObject
   self: string
   timeoutMs: number
 }

@@ -8,21 +8,8 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { AUTH_INTROSPECTION, type IntrospectionEvent } from '../auth/channels.js'
 import { CONSUMERS_COMMIT, CONSUMERS_JOIN, CONSUMERS_READ, type CommitEvent, type ReadEvent } from '../consumers/channels.js'
 import { PRODUCER_FAILED, PRODUCER_SENT, PRODUCER_WRITTEN, type FailedEvent, type SentEvent, type WrittenEvent } from '../producer/channels.js'
-import type { ForwardOutcome, ServiceMetrics } from './metrics.js'
-
-/**
- * A request forwarded to the node that owns its consumer instance (several nodes). Published by the cluster
- * plugin's forwarder; a channel nobody publishes on is harmless, so the metric is declared either way.
- */
-export const CLUSTER_FORWARD = 'diaspora:cluster:forward'
-
-export interface ForwardEvent {
-  method: string
-  route: string
-  statusCode: number
-  durationMs: number
-  outcome: ForwardOutcome
-}
+import { FORWARD_CHANNEL, type ForwardMessage } from '../cluster/channels.js'
+import type { ServiceMetrics } from './metrics.js'
 
 /** Subscribe `metrics` to every channel it counts; returns the function that unsubscribes them all. */
 export function subscribeMetrics (metrics: ServiceMetrics): () => void {
@@ -40,8 +27,8 @@ export function subscribeMetrics (metrics: ServiceMetrics): () => void {
       const e = m as IntrospectionEvent
       metrics.introspectionObserver(e.durationMs / 1000, e.outcome)
     },
-    [CLUSTER_FORWARD]: (m) => {
-      const e = m as ForwardEvent
+    [FORWARD_CHANNEL]: (m) => {
+      const e = m as ForwardMessage
       metrics.forwardedRequest(e.outcome, e.statusCode, e.durationMs / 1000)
     }
   }

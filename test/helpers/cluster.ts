@@ -39,9 +39,12 @@ export async function freePort (): Promise<number> {
   return port
 }
 
-/** Starts `server.ts` (one process, so a signal reaches the server itself) and waits until it listens. */
-export async function startNode (t: Teardownable, id: string, env: Record<string, string>): Promise<NodeProcess> {
-  const child = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', 'server.ts'], {
+/**
+ * Starts `server.ts` (one process, so a signal reaches the server itself) and waits until it listens. `nodeArgs`
+ * go to node before the script (benchmarks: --cpu-prof, which NODE_OPTIONS may not carry).
+ */
+export async function startNode (t: Teardownable, id: string, env: Record<string, string>, nodeArgs: readonly string[] = []): Promise<NodeProcess> {
+  const child = spawn(process.execPath, [...NODE_FLAGS, ...nodeArgs, '--import', 'tsx', 'server.ts'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe']

@@ -22,7 +22,7 @@ async function relay (t: Tap, target: string, outcomes: string[] = [], ownerGone
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error_code: code, message }))
   })
   t.teardown(() => forwarder.close())
-  return listen(t, (req, res) => forwarder.forward(req, res, target, { 'x-diaspora-forwarded-by': 'relay' }, ownerGone))
+  return listen(t, (req, res) => forwarder.forward(req, res, target, { 'x-diaspora-forwarded-by': 'relay' }, ownerGone === undefined ? {} : { ownerGone }))
 }
 
 function request (url: string, method: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number, headers: http.IncomingHttpHeaders, body: string }> {
@@ -134,7 +134,7 @@ t.test('a refused connection with a reroute hook: the body waits, and goes whole
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error_code: code }))
   })
   t.teardown(() => forwarder.close())
-  const via = await listen(t, (req, res) => forwarder.forward(req, res, dead, {}, undefined, {
+  const via = await listen(t, (req, res) => forwarder.forward(req, res, dead, {}, {
     reroute: async () => { reroutes++; return next === undefined ? undefined : { base: next, extra: { 'x-hop': 'second' } } },
     onAnswer: (status, node) => answers.push([status, node])
   }))

@@ -6,7 +6,8 @@
 import t from 'tap'
 import { channel } from 'node:diagnostics_channel'
 import { ServiceMetrics } from '../../../plugins/metrics/metrics.js'
-import { CLUSTER_FORWARD, subscribeMetrics, type ForwardEvent } from '../../../plugins/metrics/subscriptions.js'
+import { subscribeMetrics } from '../../../plugins/metrics/subscriptions.js'
+import { FORWARD_CHANNEL, type ForwardMessage } from '../../../plugins/cluster/channels.js'
 import { commitChannel, instanceEvents, joinChannel, readChannel } from '../../../plugins/consumers/channels.js'
 import { failedChannel, produceEvents, sentChannel, writtenChannel } from '../../../plugins/producer/channels.js'
 import { introspectionChannel, publishingIntrospector, type IntrospectionEvent } from '../../../plugins/auth/channels.js'
@@ -17,7 +18,7 @@ function sample (text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1))
 }
 
-const forwardChannel = channel(CLUSTER_FORWARD)
+const forwardChannel = channel(FORWARD_CHANNEL)
 const ALL = [
   readChannel, commitChannel, joinChannel, writtenChannel,
   failedChannel, sentChannel, introspectionChannel, forwardChannel
@@ -65,7 +66,7 @@ t.test('a forwarded request published on diaspora:cluster:forward is counted by 
   const m = new ServiceMetrics({ defaultMetrics: false })
   const unsubscribe = subscribeMetrics(m)
   t.teardown(unsubscribe)
-  const events: ForwardEvent[] = [
+  const events: ForwardMessage[] = [
     { method: 'GET', route: '/api/v3/:namespace/consumers/:group/instances/:instance/records', statusCode: 200, durationMs: 1200, outcome: 'forwarded' },
     { method: 'GET', route: '/api/v3/:namespace/consumers/:group/instances/:instance/records', statusCode: 200, durationMs: 3, outcome: 'forwarded' },
     { method: 'DELETE', route: '/api/v3/:namespace/consumers/:group/instances/:instance', statusCode: 404, durationMs: 2, outcome: 'owner-gone' },
@@ -92,7 +93,7 @@ t.test('after unsubscribing, nothing is counted and no channel has a subscriber'
   instanceEvents.commit(true)
   instanceEvents.join()
   produceEvents.written(1, 1)
-  forwardChannel.publish({ method: 'GET', route: '/x', statusCode: 200, durationMs: 1, outcome: 'forwarded' } satisfies ForwardEvent)
+  forwardChannel.publish({ method: 'GET', route: '/x', statusCode: 200, durationMs: 1, outcome: 'forwarded' } satisfies ForwardMessage)
   const text = await m.render()
   t.equal(sample(text, 'diaspora_consumer_commits_total'), 1, 'only the commit published while subscribed')
   t.equal(sample(text, 'diaspora_consumer_rebalances_total'), 0)
