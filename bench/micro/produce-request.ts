@@ -6,8 +6,8 @@
  */
 import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
-import { patchKafkajsCrc32C, patchKafkajsProduceRequest, patchKafkajsRecordHeaders } from '../../plugins/producer/kafkajs-patch.js'
-import { carrier, encodeRecords, type BatchRecord } from '../../plugins/producer/record-batch.js'
+import { patchKafkajsCrc32C, patchKafkajsProduceRequest, patchKafkajsRecordHeaders } from '../../plugins/kafka/kafkajs/patches.js'
+import { carrier, encodeRecords, type BatchRecord } from '../../plugins/kafka/kafkajs/record-batch.js'
 
 const require = createRequire(import.meta.url)
 type Request = (args: Record<string, unknown>) => { encode: () => Promise<{ offset: number }> }

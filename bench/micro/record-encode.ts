@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
-import { patchKafkajsRecordHeaders } from '../../plugins/producer/kafkajs-patch.js'
+import { patchKafkajsRecordHeaders } from '../../plugins/kafka/kafkajs/patches.js'
 
 const require = createRequire(import.meta.url)
 type Encode = (r: Record<string, unknown>) => { buffer: Buffer }

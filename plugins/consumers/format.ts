@@ -7,7 +7,7 @@
 import { isUtf8 } from 'node:buffer'
 import { Errors } from '../errors/errors.js'
 import { isJsonText } from './json-check.js'
-import { FetchedRecord, type BufferedRecord } from './record-buffer.js'
+import { FetchedRecord, type BufferedRecord } from '../kafka/driver.js'
 import type { BufferPool } from './buffer-pool.js'
 
 export type ConsumerFormat = 'binary' | 'json'

@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import { ConsumerRegistry } from './registry.js'
 import { BufferBudget } from './record-buffer.js'
-import { fetchDecoderPatched, kafkajsPort } from './session.js'
+import { kafkajsDriver } from '../kafka/kafkajs/driver.js'
 import { TopicList } from './topic-list.js'
 
 declare module 'fastify' {
@@ -14,10 +14,10 @@ declare module 'fastify' {
 /** The consumer registry for this process; every instance is closed (leaving its group) on app close. */
 const consumersPlugin: FastifyPluginAsync = async (fastify) => {
   const { config: c, kafka, namespaces } = fastify
-  const topics = new TopicList(async () => (await kafka.admin()).listTopics())
+  const driver = kafkajsDriver({ createClient: (clientId) => kafka.createClient(clientId), admin: () => kafka.connectedAdmin() })
+  const topics = new TopicList(() => driver.listTopics())
   const registry = new ConsumerRegistry({
-    connect: (clientId) => kafkajsPort(kafka.createClient(clientId)),
-    admin: () => kafka.admin(),
+    kafka: driver,
     listTopics: (maxAgeMs) => topics.list(maxAgeMs),
     names: namespaces,
     budget: new BufferBudget(c.CONSUMER_TOTAL_BUFFER_BYTES),
@@ -43,7 +43,6 @@ const consumersPlugin: FastifyPluginAsync = async (fastify) => {
     // Several nodes: instance ids name this node, so any node can send a request to the instance's owner.
     ...(fastify.cluster ? { instanceName: fastify.cluster.instanceName } : {})
   })
-  if (!fetchDecoderPatched) fastify.log.warn('kafkajs\' layout is not the one the fetch decoder patches (kafkajs 2.2.4): fetched records are decoded by kafkajs, about a quarter more CPU per record')
   fastify.decorate('consumers', registry)
   fastify.addHook('onClose', async () => { await registry.closeAll() })
 }

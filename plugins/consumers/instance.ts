@@ -4,16 +4,13 @@
  * concrete offsets. Control operations run one at a time (a promise chain); reads run beside them.
  * Plain module: no Fastify. Kafka is reached through `InstanceDeps`, so tests can drive it directly.
  */
-import { randomUUID } from 'node:crypto'
-import type { Admin } from 'kafkajs'
 import { Errors } from '../errors/errors.js'
-import { toKafkaApiError, kafkaErrorType } from '../kafka/errors.js'
-import { RecordBuffer, tpKey, type BufferBudget, type BufferedRecord } from './record-buffer.js'
-import type { KafkaPort, SessionPort, SessionRecord } from './session.js'
+import { isKafkaError, type BufferedRecord, type ConsumerClient, type ConsumerSession, type KafkaDriver, type PartitionOffset, type TopicPartition } from '../kafka/driver.js'
+import { RecordBuffer, type BufferBudget } from './record-buffer.js'
+import { tpKey } from './keys.js'
 import { Delivery, jsonText, undecodableError, UNDECODABLE, type ConsumerFormat, type JsonText } from './format.js'
 
-export interface TopicPartition { topic: string, partition: number }
-export interface PartitionOffset extends TopicPartition { offset: number, metadata?: string | null }
+export type { PartitionOffset, TopicPartition }
 
 export interface NamespaceMapper {
   kafkaTopic (ns: string, topic: string): string
@@ -41,9 +38,6 @@ export interface InstanceSettings {
   fetchStallMs: number
 }
 
-/** The admin calls the instance makes. */
-export type AdminPort = Pick<Admin, 'listTopics' | 'fetchOffsets' | 'fetchTopicOffsets' | 'fetchTopicOffsetsByTimestamp' | 'fetchTopicMetadata' | 'deleteGroups'>
-
 /**
  * Optional instrumentation (the metrics plugin implements it). Called synchronously on the engine's paths, so
  * it must be cheap and must not throw; the engine never imports a metrics library.
@@ -58,12 +52,11 @@ export interface InstanceObserver {
 }
 
 export interface InstanceDeps {
-  /** Kafka consumption for one instance (kafkajsPort in production, a fake in unit tests). */
-  connect (clientId: string): KafkaPort
-  admin (): Promise<AdminPort>
+  /** Kafka, through the driver port (kafkajsDriver in production, a fake in unit tests). */
+  kafka: KafkaDriver
   /**
    * The cluster's topic names from a listing at most `maxAgeMs` old (0: a new one), shared by the instances of
-   * the process (TopicList); without it each instance asks its admin client.
+   * the process (TopicList); without it each instance asks the driver.
    */
   listTopics? (maxAgeMs: number): Promise<string[]>
   names: NamespaceMapper
@@ -94,9 +87,6 @@ type Desired =
   | { kind: 'pattern', source: string, matches (t: string): boolean }
   | { kind: 'assign', partitions: TopicPartition[] }
 
-/** Commit failures that mean "the group moved on": rejoin, or (without membership) the group is not empty. */
-const REJOIN_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID'])
-
 type Phase = 'stopped' | 'joining' | 'joined' | 'failed'
 
 interface Position {
@@ -114,10 +104,10 @@ export class ConsumerInstance {
   closed = false
 
   #deps: InstanceDeps
-  #port: KafkaPort
+  #port: ConsumerClient
   #buffer = new RecordBuffer()
   #desired: Desired = { kind: 'none' }
-  #session: SessionPort | undefined
+  #session: ConsumerSession | undefined
   /**
    * The subscribed topics that exist (a pattern: those it matches now): what the session runs, or will run.
    * Subscribing starts no session; the first read, commit or assignments request does (`#active`), as Java's
@@ -153,7 +143,6 @@ export class ConsumerInstance {
   #chain: Promise<unknown> = Promise.resolve()
   #dataWaiters = new Set<() => void>()
   #joinWaiters = new Set<() => void>()
-  #shadowGroups: string[] = []
   #refreshTimer: NodeJS.Timeout | undefined
   #autoCommitTimer: NodeJS.Timeout | undefined
   #userNames = new Map<string, string>()
@@ -167,7 +156,7 @@ export class ConsumerInstance {
     this.opts = opts
     this.#deps = deps
     this.kafkaGroup = deps.names.kafkaGroup(opts.namespace, opts.group)
-    this.#port = deps.connect(`diaspora-${opts.namespace}-${opts.name}`.slice(0, 200))
+    this.#port = deps.kafka.connect(`diaspora-${opts.namespace}-${opts.name}`.slice(0, 200))
     if (opts.autoCommit) {
       this.#autoCommitTimer = setInterval(() => {
         this.#serial(() => this.#commitDelivered(false, true)).catch(err => this.#deps.log?.debug({ err }, 'auto-commit failed'))
@@ -316,7 +305,7 @@ export class ConsumerInstance {
       if (this.#awaitingStart()) await this.#startWithin(deadline)
       const min = this.opts.fetchMinBytes
       while (!this.closed && !this.#draining) {
-        if (this.#phase === 'failed' && this.#buffer.records === 0) throw toKafkaApiError(this.#failure)
+        if (this.#phase === 'failed' && this.#buffer.records === 0) throw this.#failure ?? Errors.kafka('the consumer failed')
         if (this.opts.autoOffsetReset === 'none') await this.#requireStartOffsets()
         if (this.#buffer.records > 0 && min >= 0 && this.#buffer.bytes >= min) break
         const left = deadline - Date.now()
@@ -325,11 +314,11 @@ export class ConsumerInstance {
         this.lastActive = Date.now()
       }
       if (this.#buffer.records === 0 && !this.closed && !this.#draining) {
-        if (this.#outage) throw toKafkaApiError(this.#outage)
+        if (this.#outage) throw this.#outage
         const stalled = this.#fetchStalledFor()
         if (stalled !== undefined) throw Errors.brokerUnavailable(`Kafka has not answered a fetch for ${Math.round(stalled / 1000)} s`)
         // Not started yet (a retry may be under way): the last start's failure is the best answer there is.
-        if (this.#startFailure) throw toKafkaApiError(this.#startFailure)
+        if (this.#startFailure) throw this.#startFailure
       }
       return this.#take(maxBytes, format, started)
     } finally {
@@ -349,14 +338,9 @@ export class ConsumerInstance {
     for (;;) {
       const unchecked = [...this.#assigned].filter(([k]) => !this.#positioned.has(k))
       if (unchecked.length === 0) return
-      const admin = await this.#admin()
       const committed = new Set<string>()
-      try {
-        for (const t of await admin.fetchOffsets({ groupId: this.kafkaGroup, topics: [...new Set(unchecked.map(([, tp]) => tp.topic))] })) {
-          for (const p of t.partitions) if (Number(p.offset) >= 0) committed.add(tpKey(t.topic, p.partition))
-        }
-      } catch (err) {
-        throw toKafkaApiError(err)
+      for (const c of await this.#deps.kafka.committedOffsets(this.kafkaGroup, [...new Set(unchecked.map(([, tp]) => tp.topic))])) {
+        committed.add(tpKey(c.topic, c.partition))
       }
       const missing: string[] = []
       for (const [k, tp] of unchecked) {
@@ -503,7 +487,7 @@ export class ConsumerInstance {
     let timer: NodeJS.Timeout | undefined
     const deadline = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {
-        reject(this.#outage ? toKafkaApiError(this.#outage) : Errors.kafkaRetriable(`Kafka did not confirm the commit within ${ms} ms; retry the commit`))
+        reject(this.#outage ?? Errors.kafkaRetriable(`Kafka did not confirm the commit within ${ms} ms; retry the commit`))
       }, ms)
     })
     work.catch(() => {}) // nobody waits for it past the deadline
@@ -521,31 +505,31 @@ export class ConsumerInstance {
           await session.commit(list)
           return
         } catch (err) {
-          if (attempt > 0 || !REJOIN_ERRORS.has(kafkaErrorType(err) ?? '')) throw toKafkaApiError(err)
+          if (attempt > 0 || !(isKafkaError(err) && err.rejoin)) throw err
           this.#phase = 'joining'
         }
       }
     }
     try {
-      await this.#port.commitWithoutMembership(this.kafkaGroup, list)
+      await this.#port.commitDetached(this.kafkaGroup, list)
     } catch (err) {
-      if (REJOIN_ERRORS.has(kafkaErrorType(err) ?? '')) {
+      if (isKafkaError(err) && err.rejoin) {
         throw Errors.illegalState(`the group ${this.opts.group} has active members; a manually assigned consumer can only commit while the group is otherwise empty`)
       }
-      throw toKafkaApiError(err)
+      throw err
     }
   }
 
   async #awaitJoin (): Promise<void> {
     if (this.#phase === 'joined') return
     // The session crashed and is being restarted: no join is coming soon; say why at once.
-    if (this.#outage) throw toKafkaApiError(this.#outage)
+    if (this.#outage) throw this.#outage
     const wait = this.#deps.settings.joinWaitMs
     await new Promise<void>((resolve, reject) => {
       const done = (): void => { clearTimeout(timer); this.#joinWaiters.delete(done); resolve() }
       const timer = setTimeout(() => {
         this.#joinWaiters.delete(done)
-        reject(this.#outage ? toKafkaApiError(this.#outage) : Errors.kafkaRetriable('the consumer group is rebalancing; retry the commit'))
+        reject(this.#outage ?? Errors.kafkaRetriable('the consumer group is rebalancing; retry the commit'))
       }, wait)
       this.#joinWaiters.add(done)
     })
@@ -554,23 +538,19 @@ export class ConsumerInstance {
 
   /** The group's committed offsets (next offset to read), omitting partitions never committed. */
   async committed (partitions: TopicPartition[]): Promise<Array<TopicPartition & { offset: number, metadata: string }>> {
-    const admin = await this.#admin()
     const want = this.#dedupe(partitions.map(p => ({ topic: this.#deps.names.kafkaTopic(this.opts.namespace, p.topic), partition: p.partition })))
     const topics = [...new Set(want.map(p => p.topic))]
     const found = new Map<string, { offset: number, metadata: string }>()
     const fetch = async (ts: string[]): Promise<void> => {
       try {
-        for (const t of await admin.fetchOffsets({ groupId: this.kafkaGroup, topics: ts })) {
-          for (const p of t.partitions) {
-            const off = Number(p.offset)
-            if (off >= 0) found.set(tpKey(t.topic, p.partition), { offset: off, metadata: p.metadata ?? '' })
-          }
+        for (const c of await this.#deps.kafka.committedOffsets(this.kafkaGroup, ts)) {
+          found.set(tpKey(c.topic, c.partition), { offset: c.offset, metadata: c.metadata ?? '' })
         }
       } catch (err) {
         // One unknown topic fails the whole call: ask again for the topics that exist (one listing, not one
         // call per topic), leaving unknown ones out.
-        if (kafkaErrorType(err) !== 'UNKNOWN_TOPIC_OR_PARTITION') throw toKafkaApiError(err)
-        const existing = new Set(await admin.listTopics().catch((e: unknown) => { throw toKafkaApiError(e) }))
+        if (!(isKafkaError(err) && err.unknownTopic)) throw err
+        const existing = new Set(await this.#deps.kafka.listTopics())
         const known = ts.filter(t => existing.has(t))
         if (known.length > 0 && known.length < ts.length) await fetch(known)
       }
@@ -632,27 +612,21 @@ export class ConsumerInstance {
       }
       const list = [...last.values()]
       this.#requireAssigned(list)
-      const admin = await this.#admin()
-      const lookups = new Map<string, ReturnType<AdminPort['fetchTopicOffsetsByTimestamp']>>()
+      const lookups = new Map<string, Promise<Map<number, number>>>()
       // End offsets, fetched once per topic and only if some partition has no record at or after its instant.
       const ends = new Map<string, Promise<Map<string, { low: number, high: number }>>>()
       for (const e of list) {
-        try {
-          const k = `${e.topic}\u0000${e.timestamp}`
-          let lookup = lookups.get(k)
-          if (!lookup) lookups.set(k, lookup = admin.fetchTopicOffsetsByTimestamp(e.topic, e.timestamp))
-          const p = (await lookup).find(r => r.partition === e.partition)
-          let off = Number(p?.offset ?? -1)
-          // No record at or after the instant: go to the end (Confluent fails with a 500 here).
-          if (off < 0) {
-            let end = ends.get(e.topic)
-            if (!end) ends.set(e.topic, end = this.#edges([e]))
-            off = (await end).get(tpKey(e.topic, e.partition))?.high ?? 0
-          }
-          this.#seekNow(e.topic, e.partition, off)
-        } catch (err) {
-          throw toKafkaApiError(err)
+        const k = `${e.topic}\u0000${e.timestamp}`
+        let lookup = lookups.get(k)
+        if (!lookup) lookups.set(k, lookup = this.#deps.kafka.offsetsForTimestamp(e.topic, e.timestamp))
+        let off = (await lookup).get(e.partition)
+        // No record at or after the instant: go to the end (Confluent fails with a 500 here).
+        if (off === undefined) {
+          let end = ends.get(e.topic)
+          if (!end) ends.set(e.topic, end = this.#edges([e]))
+          off = (await end).get(tpKey(e.topic, e.partition))?.high ?? 0
         }
+        this.#seekNow(e.topic, e.partition, off)
       }
     })
   }
@@ -675,14 +649,9 @@ export class ConsumerInstance {
   }
 
   async #edges (list: TopicPartition[]): Promise<Map<string, { low: number, high: number }>> {
-    const admin = await this.#admin()
     const out = new Map<string, { low: number, high: number }>()
-    try {
-      for (const topic of new Set(list.map(tp => tp.topic))) {
-        for (const p of await admin.fetchTopicOffsets(topic)) out.set(tpKey(topic, p.partition), { low: Number(p.low), high: Number(p.high) })
-      }
-    } catch (err) {
-      throw toKafkaApiError(err)
+    for (const topic of new Set(list.map(tp => tp.topic))) {
+      for (const p of await this.#deps.kafka.edges(topic)) out.set(tpKey(topic, p.partition), { low: p.low, high: p.high })
     }
     return out
   }
@@ -773,17 +742,14 @@ export class ConsumerInstance {
     this.#positions.clear()
     if (topics.length === 0) return
     const d = this.#desired
-    let groupId = this.kafkaGroup
     let fixed: Record<string, number[]> | undefined
     if (d.kind === 'assign') {
-      // A private group in the same namespace, so the shadow group is as isolated as the real one.
-      groupId = `${this.kafkaGroup}.assign-${randomUUID().slice(0, 8)}`
-      this.#shadowGroups.push(groupId)
+      // The driver runs it in a private group of its own (kafkajs has no assign()); commits go to the real one.
       fixed = {}
       for (const tp of d.partitions) (fixed[tp.topic] ??= []).push(tp.partition)
     }
     const session = this.#port.openSession({
-      groupId,
+      groupId: this.kafkaGroup,
       topics,
       fromBeginning: this.opts.autoOffsetReset === 'earliest',
       ...(fixed ? { fixed } : {}),
@@ -816,7 +782,7 @@ export class ConsumerInstance {
       this.#session = undefined
       this.#phase = 'stopped'
       await session.stop()
-      throw toKafkaApiError(err)
+      throw err
     }
     if (this.activeReads === 0) this.#armPark()
   }
@@ -844,7 +810,7 @@ export class ConsumerInstance {
 
   /** Synchronous, inside kafkajs' join: adjust buffers and positions before the first fetch. */
   #onJoin (assignment: TopicPartition[]): void {
-    const session = this.#session as SessionPort
+    const session = this.#session as ConsumerSession
     const next = new Map(assignment.map(tp => [tpKey(tp.topic, tp.partition), tp]))
     for (const [k, tp] of this.#assigned) {
       if (!next.has(k)) {
@@ -873,7 +839,7 @@ export class ConsumerInstance {
     this.#assigned = next
     this.#phase = 'joined'
     this.#outage = undefined
-    if (this.#paused) session.pause(session.topics)
+    if (this.#paused) session.hold()
     if (this.#parked) session.park() // a consumer kafkajs rebuilt after a crash starts unpaused
     for (const w of [...this.#joinWaiters]) w()
     // reset none: a waiting read checks the new partitions now rather than polling empty to its deadline.
@@ -881,24 +847,24 @@ export class ConsumerInstance {
     this.#deps.observer?.join?.()
   }
 
-  #onRecords (topic: string, partition: number, records: SessionRecord[]): void {
+  #onRecords (topic: string, partition: number, records: BufferedRecord[]): void {
     const k = tpKey(topic, partition)
     if (!this.#assigned.has(k) || records.length === 0) return
     this.#outage = undefined
     const pos = this.#positions.get(k)
     // A re-fetch after a seek or rejoin repeats offsets already buffered: skip them (offsets ascend in a batch).
     let from = 0
-    if (pos) while (from < records.length && (records[from] as SessionRecord).offset < pos.next) from++
+    if (pos) while (from < records.length && (records[from] as BufferedRecord).offset < pos.next) from++
     if (from === records.length) return
     const added = this.#buffer.pushBatch(topic, partition, records, from)
-    const next = (records[records.length - 1] as SessionRecord).offset + 1
+    const next = (records[records.length - 1] as BufferedRecord).offset + 1
     if (pos) pos.next = next
     else this.#positions.set(k, { next })
     this.#deps.budget.add(added)
     const s = this.#deps.settings
     if (!this.#paused && (this.#buffer.bytes >= s.bufferBytes || this.#buffer.records >= s.bufferRecords || this.#deps.budget.exhausted)) {
       this.#paused = true
-      this.#session?.pause(this.#session.topics)
+      this.#session?.hold()
       if (this.#deps.budget.exhausted) this.#deps.budget.onRelief(this.#relief)
     }
     this.#wakeReaders()
@@ -911,32 +877,11 @@ export class ConsumerInstance {
     if (this.#buffer.bytes > s.bufferBytes / 2 || this.#buffer.records > s.bufferRecords / 2) return
     if (!this.#deps.budget.relieved) { this.#deps.budget.onRelief(this.#relief); return }
     this.#paused = false
-    this.#session?.resume(this.#session.topics)
+    this.#session?.release()
   }
 
-  /** The admin client; failing to reach Kafka is the contract's error (503/50302), as for the calls made with it. */
-  async #admin (): Promise<AdminPort> {
-    try {
-      return await this.#deps.admin()
-    } catch (err) {
-      throw toKafkaApiError(err)
-    }
-  }
-
-  async #listTopics (maxAgeMs = 0): Promise<string[]> {
-    if (this.#deps.listTopics) {
-      try {
-        return await this.#deps.listTopics(maxAgeMs)
-      } catch (err) {
-        throw toKafkaApiError(err)
-      }
-    }
-    const admin = await this.#admin()
-    try {
-      return await admin.listTopics()
-    } catch (err) {
-      throw toKafkaApiError(err)
-    }
+  #listTopics (maxAgeMs = 0): Promise<string[]> {
+    return this.#deps.listTopics ? this.#deps.listTopics(maxAgeMs) : this.#deps.kafka.listTopics()
   }
 
   #startRefresh (): void {
@@ -965,21 +910,18 @@ export class ConsumerInstance {
 
   /** Partitions must exist: unknown topic 40401, unknown partition 40402. */
   async #validatePartitions (list: TopicPartition[]): Promise<void> {
-    const admin = await this.#admin()
     const topics = [...new Set(list.map(tp => tp.topic))]
-    let meta: Awaited<ReturnType<Admin['fetchTopicMetadata']>>
+    let counts: Map<string, number>
     try {
-      meta = await admin.fetchTopicMetadata({ topics })
+      counts = await this.#deps.kafka.partitionCounts(topics)
     } catch (err) {
-      const e = toKafkaApiError(err)
-      if (e.errorCode === 40401) {
-        const existing = new Set(await admin.listTopics().catch(() => [] as string[]))
+      if (isKafkaError(err) && err.unknownTopic) {
+        const existing = new Set(await this.#deps.kafka.listTopics().catch(() => [] as string[]))
         const missing = topics.find(t => !existing.has(t)) ?? topics[0] as string
         throw Errors.topicNotFound(this.#user(missing))
       }
-      throw e
+      throw err
     }
-    const counts = new Map(meta.topics.map(t => [t.name, t.partitions.length]))
     for (const tp of list) {
       const n = counts.get(tp.topic)
       if (n === undefined) throw Errors.topicNotFound(this.#user(tp.topic))
@@ -991,15 +933,8 @@ export class ConsumerInstance {
   async #startOffsets (list: TopicPartition[]): Promise<Map<string, number>> {
     const out = new Map<string, number>()
     if (list.length === 0) return out
-    const admin = await this.#admin()
     const topics = [...new Set(list.map(tp => tp.topic))]
-    try {
-      for (const t of await admin.fetchOffsets({ groupId: this.kafkaGroup, topics })) {
-        for (const p of t.partitions) if (Number(p.offset) >= 0) out.set(tpKey(t.topic, p.partition), Number(p.offset))
-      }
-    } catch (err) {
-      throw toKafkaApiError(err)
-    }
+    for (const c of await this.#deps.kafka.committedOffsets(this.kafkaGroup, topics)) out.set(tpKey(c.topic, c.partition), c.offset)
     const missing = list.filter(tp => !out.has(tpKey(tp.topic, tp.partition)))
     // reset none: no start at all; the read names the partition (#requireStartOffsets).
     if (missing.length > 0 && this.opts.autoOffsetReset !== 'none') {
@@ -1041,8 +976,9 @@ export class ConsumerInstance {
   /** Leave the group and free everything; waiting reads return what is buffered. */
   async close (): Promise<void> {
     if (this.closed) return
+    // Strict: a final commit that fails is logged (the next owner of the partitions re-reads from the last commit).
     const finalCommit = this.opts.autoCommit
-      ? this.#serial(() => this.#commitDelivered()).catch(() => {})
+      ? this.#serial(() => this.#commitDelivered(true)).catch(err => this.#deps.log?.warn({ err, group: this.kafkaGroup }, 'the final auto-commit on close failed'))
       : Promise.resolve()
     await finalCommit
     this.closed = true
@@ -1055,10 +991,5 @@ export class ConsumerInstance {
     await this.#stopSession()
     this.#forgetPositions()
     await this.#port.close()
-    if (this.#shadowGroups.length > 0) {
-      const groups = this.#shadowGroups
-      this.#shadowGroups = []
-      await this.#admin().then(a => a.deleteGroups(groups)).catch(() => {})
-    }
   }
 }

@@ -7,9 +7,9 @@
  */
 import t, { type Test as Tap } from 'tap'
 import http from 'node:http'
-import { Session } from '../../plugins/consumers/session.js'
-import type { BufferedRecord } from '../../plugins/consumers/record-buffer.js'
-import { patchKafkajsProduceRequest } from '../../plugins/producer/kafkajs-patch.js'
+import { Session } from '../../plugins/kafka/kafkajs/session.js'
+import type { BufferedRecord } from '../../plugins/kafka/driver.js'
+import { patchKafkajsProduceRequest } from '../../plugins/kafka/kafkajs/patches.js'
 import { build } from '../helpers/app.js'
 import { apiUser } from '../helpers/api.js'
 import { testKafka, uniqueName } from '../helpers/broker.js'

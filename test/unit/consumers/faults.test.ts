@@ -7,14 +7,12 @@ import t from 'tap'
 import { ApiError } from '../../../plugins/errors/errors.js'
 import { ConsumerRegistry } from '../../../plugins/consumers/registry.js'
 import type { InstanceObserver } from '../../../plugins/consumers/instance.js'
-import { rig } from '../../helpers/fake-kafka.js'
+import { kafkaError, refused, rig } from '../../helpers/fake-kafka.js'
 import { caught } from '../../helpers/errors.js'
 import { sleep } from '../../helpers/wait.js'
 
 const T = 'ns-abc.events'
 const tick = (ms = 0): Promise<void> => sleep(ms)
-
-const refused = (): Error => Object.assign(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:9092'), { name: 'KafkaJSConnectionError', retriable: true })
 
 t.test('a crashed session that kafkajs restarts: empty reads and commits answer 50302 until it joins again', async t => {
   // A join wait far beyond tap's timeout: a commit that waited for the join instead of failing would hang the test.
@@ -139,7 +137,7 @@ t.test('the observer sees reads (records and bytes), commits (ok or not) and joi
   s.deliver(T, 0, [0, 1], o => `v${o}xx`)
   await inst.read(5, 1 << 20, 'binary')
   await inst.commit()
-  s.commitFailures.push(Object.assign(new Error('boom'), { type: 'UNKNOWN_SERVER_ERROR' }))
+  s.commitFailures.push(kafkaError('UNKNOWN_SERVER_ERROR', 'boom'))
   await caught(inst.commit())
   t.same(seen, ['join', 'read 0 0 true', 'read 2 8 true', 'commit true', 'commit false'])
   reg.observe(undefined)
@@ -152,13 +150,14 @@ t.test('a subscription or assignment Kafka could not apply changes nothing; retr
   r.admin.addTopic(T, 1)
   const inst = r.instance()
   t.teardown(() => inst.close())
-  const working = r.deps.admin
-  r.deps.admin = async () => { throw Object.assign(new Error('no broker'), { name: 'KafkaJSConnectionError' }) }
+  const working = r.deps.kafka
+  const down = async (): Promise<never> => { throw refused() }
+  r.deps.kafka = { ...working, listTopics: down, partitionCounts: down, committedOffsets: down, edges: down, offsetsForTimestamp: down }
   t.equal((await caught(inst.subscribe({ topics: ['events'] }))).errorCode, 50302)
   t.same(inst.subscription(), [], 'not subscribed')
   t.equal((await caught(inst.read(10, 1 << 20, 'binary'))).errorCode, 40903, 'a read says so instead of waiting for nothing')
   t.equal((await caught(inst.assign([{ topic: 'events', partition: 0 }]))).errorCode, 50302, 'and assigning is not refused as a conflict')
-  r.deps.admin = working
+  r.deps.kafka = working
   await inst.subscribe({ topics: ['events'] })
   await inst.start()
   t.same(inst.subscription(), ['events'])

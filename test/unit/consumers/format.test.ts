@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Delivery, jsonText, toWire, UNDECODABLE, type ConsumerFormat, type JsonText, type WireRecord } from '../../../plugins/consumers/format.js'
-import { FetchedRecord, type BufferedRecord } from '../../../plugins/consumers/record-buffer.js'
+import { FetchedRecord, type BufferedRecord } from '../../../plugins/kafka/driver.js'
 
 function rec (offset: number, key: string | null, value: string | null, headers?: Array<[string, Buffer | null]>, topic = 'ns-abc.t'): BufferedRecord {
   const k = key === null ? null : Buffer.from(key)

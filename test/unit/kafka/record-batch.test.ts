@@ -6,9 +6,9 @@
  */
 import t from 'tap'
 import { createRequire } from 'node:module'
-import { patchKafkajsCrc32C, patchKafkajsProduceRequest, patchKafkajsRecordHeaders } from '../../../plugins/producer/kafkajs-patch.js'
-import { carrier, encodeRecords, type BatchRecord } from '../../../plugins/producer/record-batch.js'
-import { crc32c } from '../../../plugins/producer/crc32c.js'
+import { patchKafkajsCrc32C, patchKafkajsProduceRequest, patchKafkajsRecordHeaders } from '../../../plugins/kafka/kafkajs/patches.js'
+import { carrier, encodeRecords, type BatchRecord } from '../../../plugins/kafka/kafkajs/record-batch.js'
+import { crc32c } from '../../../plugins/kafka/kafkajs/crc32c.js'
 
 const require = createRequire(import.meta.url)
 const V3 = 'kafkajs/src/protocol/requests/produce/v3/request.js'

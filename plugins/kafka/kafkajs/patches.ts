@@ -1,4 +1,19 @@
 /**
+ * Every change this service makes to kafkajs 2.2.4 (pinned exactly in package.json), in one place, applied by
+ * `applyKafkajsPatches()` when the kafka plugin starts (and by tests and benchmarks that drive the adapter
+ * without it), never as a side effect of an import. Each patch is idempotent and checks that kafkajs' internals
+ * are the ones it was written for; applyKafkajsPatches fails with a clear message when one does not apply, so a
+ * different kafkajs stops the service at boot instead of running it on a path nobody tests.
+ *
+ * Consumer side (the sessions, session.ts):
+ * - the request-queue timer loop (tulios/kafkajs#1556);
+ * - the fetch gate (ConsumerGroup#fetch): parking and back-pressure without kafkajs' pause();
+ * - our Fetch v11 decoder (fetch-decoder.ts) for our sessions' brokers (Broker#fetch).
+ * Producer side (plugins/producer):
+ * - the record encoder (headers in order, null header values), CRC-32C, and the Produce request that writes
+ *   record batches encoded by record-batch.ts.
+ *
+ * About the record encoder:
  * One fix to kafkajs 2.2.4's record encoder (src/protocol/recordBatch/record/v0): it measures every header
  * value with Buffer.byteLength before checking for null, so a header with a null value (Confluent's
  * `{"name": "h", "value": null}`) throws. The replacement below encodes the same bytes, allows null values,
@@ -7,14 +22,217 @@
  * other kafkajs producer in the process.
  *
  * The produce request modules (v3 to v7) capture the record encoder when they load, so they are dropped
- * from require's cache after the swap and load again, with the fixed encoder, at the next produce. Plain
- * module; process-wide and idempotent.
+ * from require's cache after the swap and load again, with the fixed encoder, at the next produce.
  */
 import { createRequire } from 'node:module'
 import { crc32c } from './crc32c.js'
+import { Waiters } from '../waits.js'
+import { FetchDecoder, type Codec as DecodeCodec, type DecodeHelpers } from './fetch-decoder.js'
 import { carrier, encodedRecordsOf, encodeProduceBody, encodeRecords, type BatchRecord, type ProduceBody } from './record-batch.js'
 
+/** kafkajs' internal modules, which the patches reach (kafkajs is CommonJS and has no exports map). */
 const require = createRequire(import.meta.url)
+
+// ---- consumer side --------------------------------------------------------------------------------------
+
+interface RequestQueueLike { pending: unknown[], scheduleCheckPendingRequests (): void }
+
+/**
+ * kafkajs 2.2.4 bug (tulios/kafkajs#1556, #1704): after every response, a connection's RequestQueue re-arms
+ * its "check pending requests" timer even when nothing is pending and nothing is throttled, with a negative
+ * delay, so every connection spins a 1 ms setTimeout loop for ever. A consumer instance holds two
+ * connections, and idle instances spent most of their CPU there (BENCHMARKS.md, many instances). With no
+ * pending request there is nothing to check: a request queued later (throttled or over the in-flight limit)
+ * schedules its own check in push(). Process-wide and idempotent; returns whether the patch is in place.
+ */
+export function patchKafkajsRequestQueue (): boolean {
+  let proto: RequestQueueLike & { diasporaPatched?: boolean }
+  try {
+    proto = (require('kafkajs/src/network/requestQueue/index.js') as { prototype: typeof proto }).prototype
+  } catch {
+    return false // another kafkajs layout: leave it alone
+  }
+  if (proto.diasporaPatched) return true
+  const original = proto.scheduleCheckPendingRequests
+  if (typeof original !== 'function') return false
+  proto.scheduleCheckPendingRequests = function (this: RequestQueueLike) {
+    if (this.pending.length > 0) original.call(this)
+  }
+  proto.diasporaPatched = true
+  return true
+}
+
+interface ConsumerGroupLike { cluster: object, fetch (nodeId: number): Promise<unknown[]> }
+
+/**
+ * When a session's fetch loop may fetch (session.ts keeps one per session). Closed while parked (nobody reads) or held (the instance's buffer is
+ * full): the loop then waits here, up to one heartbeat interval (its runner heartbeats when the wait returns no
+ * batches, so the membership holds) or until opened or stopped, and fetches nothing.
+ */
+export class FetchGate {
+  parked = false
+  held = false
+  #waiters = new Waiters()
+  constructor (readonly ms: number) {}
+  get closed (): boolean { return this.parked || this.held }
+  async wait (): Promise<void> { await this.#waiters.wait(this.ms) }
+
+  /** End every wait now (opened, or stopping: kafkajs' disconnect waits for the fetch loop). */
+  release (): void { this.#waiters.wake() }
+}
+
+/** The gate of each session, by the kafkajs Cluster its consumer owns (the handle its ConsumerGroup carries). */
+const gates = new WeakMap<object, FetchGate>()
+/** Marks the kafkajs Brokers of our sessions' clusters, whose fetches patchKafkajsFetchDecoder decodes. */
+const OURS = Symbol('diaspora.session')
+
+/**
+ * Fetches under way (their start times), by the Cluster of the consumer that sent them. A broker that stops
+ * answering without closing its sockets (frozen, partitioned away) shows as a fetch outstanding far beyond
+ * maxWaitTimeInMs, long before kafkajs gives up on it at its request timeout.
+ */
+const fetchesInFlight = new WeakMap<object, Set<{ since: number }>>()
+
+/**
+ * Parking and back-pressure at the fetch, through ConsumerGroup#fetch (process-wide and idempotent; returns
+ * whether the patch is in place):
+ * - not kafkajs' pause(): with every partition paused, kafkajs 2.2.4 still runs its fetch loop every
+ *   maxWaitTimeInMs (metadata check, offsets, a sleep it cannot cut short), 2 turns a second per consumer, and a
+ *   resume waits for the sleep to end;
+ * - not holding the batch being delivered in eachBatch either: kafkajs' fetcher keeps the whole fetch response
+ *   (its buffer and a decoded message object per record) until every batch of it is handled, so a held batch
+ *   kept megabytes alive long enough to be promoted to V8's old space, and a consumer whose reader fell behind
+ *   made the garbage collector run mark-compacts back to back (BENCHMARKS.md, fetch throughput). Waiting before
+ *   the next fetch instead lets each response die young, right after its records are copied out.
+ */
+export function patchKafkajsFetchGate (): boolean {
+  let proto: ConsumerGroupLike & { diasporaGate?: boolean }
+  try {
+    proto = (require('kafkajs/src/consumer/consumerGroup.js') as { prototype: typeof proto }).prototype
+  } catch {
+    return false
+  }
+  if (proto.diasporaGate) return true
+  const original = proto.fetch
+  if (typeof original !== 'function') return false
+  proto.fetch = async function (this: ConsumerGroupLike, nodeId: number) {
+    const gate = gates.get(this.cluster)
+    if (gate?.closed) {
+      await gate.wait()
+      return []
+    }
+    let fetches = fetchesInFlight.get(this.cluster)
+    if (!fetches) fetchesInFlight.set(this.cluster, (fetches = new Set()))
+    const fetch = { since: Date.now() }
+    fetches.add(fetch)
+    try {
+      return await original.call(this, nodeId)
+    } finally {
+      fetches.delete(fetch)
+    }
+  }
+  proto.diasporaGate = true
+  return true
+}
+
+interface BrokerLike {
+  [OURS]?: boolean
+  lookupRequest: (apiKey: number, definition: unknown) => (...args: unknown[]) => { response: unknown }
+  fetch (args: unknown): Promise<unknown>
+}
+
+/**
+ * Our decoder of Fetch v11 responses (fetch-decoder.ts) for the fetches of our sessions' consumers: kafkajs'
+ * Broker#fetch looks up the request's encoder and decoder first thing; for a broker of ours, that one lookup
+ * hands back our decoder in place of kafkajs' v11 response decoder (the only version we replace: another
+ * negotiated version keeps kafkajs' own, and the session converts its messages as before). Other kafkajs users in
+ * the process are left alone. Process-wide and idempotent; returns whether the patch is in place.
+ */
+export function patchKafkajsFetchDecoder (): boolean {
+  let proto: BrokerLike & { diasporaDecoder?: boolean }
+  let v11: { parse: unknown }
+  let helpers: DecodeHelpers
+  try {
+    proto = (require('kafkajs/src/broker/index.js') as { prototype: typeof proto }).prototype
+    v11 = require('kafkajs/src/protocol/requests/fetch/v11/response.js') as typeof v11
+    helpers = kafkajsDecodeHelpers()
+  } catch {
+    return false
+  }
+  if (proto.diasporaDecoder) return true
+  const original = proto.fetch
+  if (typeof original !== 'function' || typeof v11.parse !== 'function') return false
+  const decoder = new FetchDecoder(helpers)
+  const response = { decode: (raw: Buffer) => decoder.decode(raw), parse: v11.parse }
+  proto.fetch = function (this: BrokerLike, args: unknown) {
+    if (this[OURS] !== true) return original.call(this, args)
+    const lookup = this.lookupRequest
+    this.lookupRequest = (apiKey, definition) => {
+      const make = lookup(apiKey, definition)
+      return (...a) => {
+        const request = make(...a)
+        return request.response === v11 ? { ...request, response } : request
+      }
+    }
+    try {
+      return original.call(this, args) // looks the request up before its first await
+    } finally {
+      this.lookupRequest = lookup
+    }
+  }
+  proto.diasporaDecoder = true
+  return true
+}
+
+/** What the fetch decoder takes from kafkajs: its codec registry (codecs registered by the kafka plugin) and its own decoding. */
+export function kafkajsDecodeHelpers (): DecodeHelpers {
+  const codecs = require('kafkajs/src/protocol/message/compression/index.js') as { lookupCodecByAttributes (attributes: number): DecodeCodec | null }
+  const decodeMessages = require('kafkajs/src/protocol/requests/fetch/v4/decodeMessages.js') as (decoder: unknown) => Promise<unknown[]>
+  const Decoder = require('kafkajs/src/protocol/decoder.js') as new (b: Buffer) => unknown
+  return {
+    codec: (attributes) => codecs.lookupCodecByAttributes(attributes),
+    kafkajsMessages: async (recordSet) => decodeMessages(new Decoder(recordSet))
+  }
+}
+/**
+ * Tie a session's kafkajs consumer to the patches, through the Cluster kafkajs hands its assigner factories
+ * (kafkajs makes a Cluster per consumer): its fetches wait at `gate`, are timed (fetchingSince), and the
+ * brokers its cluster hands out answer through our decoder.
+ */
+export function attachSession (cluster: object, gate: FetchGate): void {
+  gates.set(cluster, gate)
+  markBrokers(cluster)
+}
+
+/** When the oldest fetch of the session's consumer still waiting for the broker began; undefined when none. */
+export function fetchingSince (cluster: object): number | undefined {
+  const fetches = fetchesInFlight.get(cluster)
+  if (!fetches) return undefined
+  let oldest: number | undefined
+  for (const { since } of fetches) if (oldest === undefined || since < oldest) oldest = since
+  return oldest
+}
+
+/** Mark the brokers a session's cluster hands out (its consumer's own). */
+function markBrokers (cluster: object): void {
+  const c = cluster as { findBroker?: (...args: unknown[]) => Promise<BrokerLike | undefined>, [OURS]?: boolean }
+  const find = c.findBroker
+  if (c[OURS] === true) return
+  if (typeof find !== 'function') throw new Error('kafkajs\' Cluster has no findBroker: not the kafkajs 2.2.4 the fetch decoder patch was written for')
+  c[OURS] = true
+  c.findBroker = async function (this: unknown, ...args: unknown[]) {
+    const broker = await find.apply(this, args)
+    if (broker) broker[OURS] = true
+    return broker
+  }
+}
+
+let consumerPatched = false
+
+/** Whether the consumer patches are in place (the session refuses to run without them). */
+export function consumerPatchesApplied (): boolean { return consumerPatched }
+
+// ---- producer side --------------------------------------------------------------------------------------
 
 interface EncoderLike { buf: Buffer, writeVarInt (n: number): EncoderLike, writeInt8 (n: number): EncoderLike, writeVarLong (n: unknown): EncoderLike, writeVarIntBytes (b: unknown): EncoderLike, writeVarIntArray (a: unknown[]): EncoderLike }
 interface EncoderClass {
@@ -233,4 +451,25 @@ export async function patchKafkajsProduceRequest (): Promise<boolean> {
     return swapModule(v3, () => replacement, PRODUCE_REQUESTS.filter(id => id !== v3))
   })()
   return producePatched
+}
+
+// ---- applying them --------------------------------------------------------------------------------------
+
+/**
+ * Apply every patch, once per process (idempotent); throws, naming what did not apply, when the installed
+ * kafkajs is not the one they were written for. The kafka plugin calls it at start, before any client exists.
+ */
+export async function applyKafkajsPatches (): Promise<void> {
+  const failed: string[] = []
+  const check = (ok: boolean, name: string): void => { if (!ok) failed.push(name) }
+  check(patchKafkajsRequestQueue(), 'request queue (network/requestQueue)')
+  check(patchKafkajsFetchGate(), 'fetch gate (consumer/consumerGroup)')
+  check(patchKafkajsFetchDecoder(), 'fetch decoder (broker, fetch v11 response)')
+  consumerPatched = failed.length === 0
+  check(patchKafkajsRecordHeaders(), 'record encoder (recordBatch/record/v0)')
+  check(patchKafkajsCrc32C(), 'CRC-32C (recordBatch/crc32C)')
+  check(await patchKafkajsProduceRequest(), 'produce request (requests/produce/v0-v7)')
+  if (failed.length > 0) {
+    throw new Error(`The installed kafkajs is not the one this service patches (kafkajs 2.2.4, pinned in package.json): ${failed.join(', ')} did not apply. Reinstall with npm ci.`)
+  }
 }
