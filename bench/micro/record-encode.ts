@@ -1,6 +1,6 @@
 /**
  * Micro-benchmark of the per-record encoder of a produce request (issue 12): kafkajs' own record encoder against
- * the patched one (kafkajs-patch.ts), 1 KiB values, no key, no headers. `npx tsx bench/micro/record-encode.ts`
+ * the patched one (kafka/kafkajs/patches.ts), 1 KiB values, no key, no headers. `npx tsx bench/micro/record-encode.ts`
  */
 import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'

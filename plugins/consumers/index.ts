@@ -2,7 +2,6 @@ import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import { ConsumerRegistry } from './registry.js'
 import { BufferBudget } from './record-buffer.js'
-import { kafkajsDriver } from '../kafka/kafkajs/driver.js'
 import { TopicList } from './topic-list.js'
 
 declare module 'fastify' {
@@ -14,7 +13,7 @@ declare module 'fastify' {
 /** The consumer registry for this process; every instance is closed (leaving its group) on app close. */
 const consumersPlugin: FastifyPluginAsync = async (fastify) => {
   const { config: c, kafka, namespaces } = fastify
-  const driver = kafkajsDriver({ createClient: (clientId) => kafka.createClient(clientId), admin: () => kafka.connectedAdmin() })
+  const driver = kafka.driver
   const topics = new TopicList(() => driver.listTopics())
   const registry = new ConsumerRegistry({
     kafka: driver,

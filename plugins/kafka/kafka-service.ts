@@ -10,6 +10,8 @@ import { createCachedTokenProvider, mskIamSigner } from './msk-iam.js'
 import { kafkaErrorType, toKafkaApiError } from './errors.js'
 import { toKafkaError } from './kafkajs/errors.js'
 import { raceTimeout } from './waits.js'
+import type { KafkaDriver } from './driver.js'
+import { kafkajsDriver } from './kafkajs/driver.js'
 
 /** Shortest time between two replacements of the shared admin client (retireAdmin). */
 const ADMIN_RETIRE_INTERVAL_MS = 1000
@@ -34,6 +36,8 @@ export class KafkaService {
   #current: Admin | undefined
   #retired = new Set<Admin>()
   #closed = false
+  /** The Kafka driver port of the consumer engine, over these clients (kafkajs/driver.ts). */
+  readonly driver: KafkaDriver = kafkajsDriver({ createClient: (clientId) => this.createClient(clientId), admin: () => this.connectedAdmin() })
 
   constructor (config: Config, opts: KafkaServiceOptions = {}) {
     registerCodecs()

@@ -1,5 +1,5 @@
 /**
- * The produce engine's own record batch encoder (record-batch.ts, in place through kafkajs-patch.ts) against
+ * The produce engine's own record batch encoder (record-batch.ts, in place through kafkajs/patches.ts) against
  * the real broker: records sent through records:batch and a stream into a 12-partition topic are read back
  * from Kafka (by the fetch decoder, which keeps header order) and compared byte for byte with what was sent,
  * at the partition and offset each was reported at: keys (null, empty), values (null, empty, large), headers

@@ -1,6 +1,6 @@
 /**
  * The record batch and Produce request encoder (record-batch.ts) against kafkajs 2.2.4's own: the same
- * messages through kafkajs' Produce request (v3, with the record encoder and CRC-32C of kafkajs-patch.ts, which
+ * messages through kafkajs' Produce request (v3, with the record encoder and CRC-32C of kafkajs/patches.ts, which
  * write kafkajs' bytes) and through the patched request with carriers give the same bytes, plain and gzip,
  * over many topics and partitions; and kafkajs' record batch decoder reads back what was encoded.
  */
