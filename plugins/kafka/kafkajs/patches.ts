@@ -12,17 +12,6 @@
  * Producer side (plugins/producer):
  * - the record encoder (headers in order, null header values), CRC-32C, and the Produce request that writes
  *   record batches encoded by record-batch.ts.
- *
- * About the record encoder:
- * One fix to kafkajs 2.2.4's record encoder (src/protocol/recordBatch/record/v0): it measures every header
- * value with Buffer.byteLength before checking for null, so a header with a null value (Confluent's
- * `{"name": "h", "value": null}`) throws. The replacement below encodes the same bytes, allows null values,
- * and also takes the headers as an ordered list of `{key, value}` so that interleaved repeated names keep
- * their order (kafkajs' object form cannot say `a, b, a`). Object headers still work as before, for every
- * other kafkajs producer in the process.
- *
- * The produce request modules (v3 to v7) capture the record encoder when they load, so they are dropped
- * from require's cache after the swap and load again, with the fixed encoder, at the next produce.
  */
 import { createRequire } from 'node:module'
 import { crc32c } from './crc32c.js'
@@ -269,6 +258,17 @@ function swapModule (id: string, make: () => unknown, dependents: string[]): boo
 
 let patched: boolean | undefined
 
+/**
+ * One fix to kafkajs 2.2.4's record encoder (src/protocol/recordBatch/record/v0): it measures every header
+ * value with Buffer.byteLength before checking for null, so a header with a null value (Confluent's
+ * `{"name": "h", "value": null}`) throws. The replacement below encodes the same bytes, allows null values,
+ * and also takes the headers as an ordered list of `{key, value}` so that interleaved repeated names keep
+ * their order (kafkajs' object form cannot say `a, b, a`). Object headers still work as before, for every
+ * other kafkajs producer in the process.
+ *
+ * The produce request modules (v3 to v7) capture the record encoder when they load, so they are dropped
+ * from require's cache after the swap and load again, with the fixed encoder, at the next produce.
+ */
 export function patchKafkajsRecordHeaders (): boolean {
   patched ??= swapModule('kafkajs/src/protocol/recordBatch/record/v0/index.js', () => {
     const Encoder = require('kafkajs/src/protocol/encoder.js') as EncoderClass
