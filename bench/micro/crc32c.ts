@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
-import { crc32c } from '../../plugins/producer/crc32c.js'
+import { crc32c } from '../../plugins/kafka/kafkajs/crc32c.js'
 
 const require = createRequire(import.meta.url)
 const kafkajsCrc32C = require('kafkajs/src/protocol/recordBatch/crc32C/index.js') as (b: Buffer) => number

@@ -8,9 +8,10 @@
  */
 import { EventEmitter } from 'node:events'
 import { createRequire } from 'node:module'
-import type { Kafka, EachBatchPayload } from 'kafkajs'
-import { kafkajsDecodeHelpers, kafkajsPort } from '../../plugins/consumers/session.js'
-import { FetchDecoder, type FetchResponse } from '../../plugins/consumers/fetch-decoder.js'
+import type { Admin, ConsumerConfig, Kafka, EachBatchPayload } from 'kafkajs'
+import { applyKafkajsPatches, kafkajsDecodeHelpers } from '../../plugins/kafka/kafkajs/patches.js'
+import { kafkajsDriver } from '../../plugins/kafka/kafkajs/driver.js'
+import { FetchDecoder, type FetchResponse } from '../../plugins/kafka/kafkajs/fetch-decoder.js'
 import { batch as recordBatch, response as fetchResponse } from '../../test/helpers/fetch-wire.js'
 import { ConsumerInstance, type InstanceDeps } from '../../plugins/consumers/instance.js'
 import { BufferBudget } from '../../plugins/consumers/record-buffer.js'
@@ -48,7 +49,14 @@ function stubKafka (): { kafka: Kafka, batch: () => ((p: EachBatchPayload) => Pr
     resume: () => {},
     disconnect: async () => {}
   }
-  const kafka = { consumer: () => consumer } as unknown as Kafka
+  // kafkajs hands its assigner factories the consumer's Cluster inside consumer(); the session needs it.
+  const cluster = { findBroker: async () => undefined }
+  const kafka = {
+    consumer: (cfg: ConsumerConfig) => {
+      for (const factory of cfg.partitionAssigners ?? []) factory({ cluster, groupId: cfg.groupId, logger: console } as never)
+      return consumer
+    }
+  } as unknown as Kafka
   return {
     kafka,
     batch: () => { if (!eachBatch) throw new Error('not running'); return eachBatch },
@@ -72,13 +80,13 @@ async function payload (raw: Buffer, first: number): Promise<EachBatchPayload> {
 }
 
 async function main (): Promise<void> {
+  await applyKafkajsPatches()
   const stub = stubKafka()
   const ns = 'ns-bench'
   const topic = kafkaTopic(ns, 'fetch')
   const admin = { listTopics: async () => [topic], fetchTopicOffsets: async () => [{ partition: 0, low: '0', high: String(total), offset: String(total) }] }
   const deps: InstanceDeps = {
-    connect: () => kafkajsPort(stub.kafka),
-    admin: async () => admin as never,
+    kafka: kafkajsDriver({ createClient: () => stub.kafka, admin: async () => admin as unknown as Admin }),
     names: { kafkaTopic, kafkaGroup, userTopic, scopePattern },
     budget: new BufferBudget(1 << 30),
     settings: { sessionTimeout: 30000, heartbeatInterval: 3000, fetchMaxWaitMs: 500, fetchMaxBytes: 2097152, bufferBytes: 1 << 30, bufferRecords: 1e9, autoCommitIntervalMs: 5000, refreshIntervalMs: 600000, joinWaitMs: 15000, parkAfterMs: 0, fetchStallMs: 5000 }

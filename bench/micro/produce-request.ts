@@ -1,13 +1,13 @@
 /**
  * Micro-benchmark of a whole Produce request body (issue 12): kafkajs' own request (with the record encoder and
- * CRC-32C patches of kafkajs-patch.ts) against the engine's encoder (record-batch.ts, through the patched
+ * CRC-32C patches of kafka/kafkajs/patches.ts) against the engine's encoder (record-batch.ts, through the patched
  * request), for 500 records of 1 KiB over 4 partitions, no key, no headers: µs per record, from the records
  * to the request body's bytes. `npx tsx bench/micro/produce-request.ts [VALUE_BYTES] [RECORDS]`
  */
 import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
-import { patchKafkajsCrc32C, patchKafkajsProduceRequest, patchKafkajsRecordHeaders } from '../../plugins/producer/kafkajs-patch.js'
-import { carrier, encodeRecords, type BatchRecord } from '../../plugins/producer/record-batch.js'
+import { patchKafkajsCrc32C, patchKafkajsProduceRequest, patchKafkajsRecordHeaders } from '../../plugins/kafka/kafkajs/patches.js'
+import { carrier, encodeRecords, type BatchRecord } from '../../plugins/kafka/kafkajs/record-batch.js'
 
 const require = createRequire(import.meta.url)
 type Request = (args: Record<string, unknown>) => { encode: () => Promise<{ offset: number }> }

@@ -1,10 +1,10 @@
 /**
  * Micro-benchmark of the per-record encoder of a produce request (issue 12): kafkajs' own record encoder against
- * the patched one (kafkajs-patch.ts), 1 KiB values, no key, no headers. `npx tsx bench/micro/record-encode.ts`
+ * the patched one (kafka/kafkajs/patches.ts), 1 KiB values, no key, no headers. `npx tsx bench/micro/record-encode.ts`
  */
 import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
-import { patchKafkajsRecordHeaders } from '../../plugins/producer/kafkajs-patch.js'
+import { patchKafkajsRecordHeaders } from '../../plugins/kafka/kafkajs/patches.js'
 
 const require = createRequire(import.meta.url)
 type Encode = (r: Record<string, unknown>) => { buffer: Buffer }

@@ -7,23 +7,10 @@
 import { isUtf8 } from 'node:buffer'
 import { Errors } from '../errors/errors.js'
 import { isJsonText } from './json-check.js'
-import { FetchedRecord, type BufferedRecord } from './record-buffer.js'
+import { FetchedRecord, type BufferedRecord } from '../kafka/driver.js'
 import type { BufferPool } from './buffer-pool.js'
 
 export type ConsumerFormat = 'binary' | 'json'
-
-/** One record as the RecordsResponse schema describes it. */
-export interface WireRecord {
-  topic: string
-  key: unknown
-  value: unknown
-  partition: number
-  offset: number
-  timestamp: number
-  headers: WireHeader[]
-}
-
-export interface WireHeader { name: string, value: string | null }
 
 const UNDECODABLE = Symbol('undecodable')
 
@@ -44,27 +31,6 @@ export function jsonText (b: Buffer | null): JsonText | null | typeof UNDECODABL
 
 /** The text of a checked json key or value: its UTF-8 bytes (one JSON value), or a JSON string literal made of text. */
 export type JsonText = Buffer | string
-
-/** Header values are always base64 (they are bytes in Kafka), whatever the format; order and repeats kept. */
-function wireHeaders (h: BufferedRecord['headers']): WireHeader[] {
-  return h === undefined ? [] : h.map(([name, v]) => ({ name, value: v === null ? null : v.toString('base64') }))
-}
-
-export function toWire (r: BufferedRecord, format: ConsumerFormat, userTopic: string): WireRecord | typeof UNDECODABLE {
-  let key: unknown
-  let value: unknown
-  if (format === 'binary') {
-    key = r.key === null ? null : r.key.toString('base64')
-    value = r.value === null ? null : r.value.toString('base64')
-  } else {
-    const k = jsonText(r.key)
-    const v = jsonText(r.value)
-    if (k === UNDECODABLE || v === UNDECODABLE) return UNDECODABLE
-    key = k === null ? null : JSON.parse(k.toString())
-    value = v === null ? null : JSON.parse(v.toString())
-  }
-  return { topic: userTopic, key, value, partition: r.partition, offset: r.offset, timestamp: r.timestamp, headers: wireHeaders(r.headers) }
-}
 
 /**
  * Buffer's per-encoding writers (on Buffer.prototype since Node's first releases, not in @types/node): called
@@ -206,19 +172,9 @@ export class Delivery {
 
   get length (): number { return this.records.length }
 
-  /** The records as objects (tests, tools); the route sends `render()`. */
-  wire (): WireRecord[] {
-    const out: WireRecord[] = []
-    for (const r of this.records) {
-      const w = toWire(r, this.format, this.userTopic(r.topic))
-      if (w !== UNDECODABLE) out.push(w)
-    }
-    return out
-  }
-
   /**
    * The JSON text of the answer, as UTF-8: the RecordsResponse schema's fields in its order, the same JSON value
-   * as JSON.stringify(this.wire()) (byte for byte in binary; json embeds the checked texts verbatim). With a pool,
+   * as JSON.stringify of the records test/helpers/wire.ts builds (byte for byte in binary; json embeds the checked texts verbatim). With a pool,
    * written into one of its buffers, which release() hands back.
    */
   render (pool?: BufferPool): Buffer {
@@ -302,6 +258,22 @@ export class Delivery {
 
   /** releaser(), called now. */
   release (): void { this.releaser()() }
+}
+
+/**
+ * The json format's check at take time (RecordBuffer.take's `accept`): each record's key and value texts, in
+ * `texts`; the first record whose bytes are not UTF-8 stops the take and is kept in `bad`.
+ */
+export class JsonTake {
+  readonly texts: Array<JsonText | null> = []
+  bad: BufferedRecord | undefined
+  accept = (r: BufferedRecord): boolean => {
+    const k = jsonText(r.key)
+    const v = k === UNDECODABLE ? k : jsonText(r.value)
+    if (k === UNDECODABLE || v === UNDECODABLE) { this.bad = r; return false }
+    this.texts.push(k, v)
+    return true
+  }
 }
 
 export function undecodableError (r: BufferedRecord, format: ConsumerFormat, userTopic: string): Error {

@@ -3,7 +3,6 @@ import type { FastifyPluginAsync } from 'fastify'
 import { instanceEvents } from './channels.js'
 import { ConsumerRegistry } from './registry.js'
 import { BufferBudget } from './record-buffer.js'
-import { fetchDecoderPatched, kafkajsPort } from './session.js'
 import { TopicList } from './topic-list.js'
 
 declare module 'fastify' {
@@ -19,10 +18,10 @@ declare module 'fastify' {
  */
 const consumersPlugin: FastifyPluginAsync = async (fastify) => {
   const { config: c, kafka, namespaces } = fastify
-  const topics = new TopicList(async () => (await kafka.admin()).listTopics())
+  const driver = kafka.driver
+  const topics = new TopicList(() => driver.listTopics())
   const registry = new ConsumerRegistry({
-    connect: (clientId) => kafkajsPort(kafka.createClient(clientId)),
-    admin: () => kafka.admin(),
+    kafka: driver,
     listTopics: (maxAgeMs) => topics.list(maxAgeMs),
     names: namespaces,
     budget: new BufferBudget(c.CONSUMER_TOTAL_BUFFER_BYTES),
@@ -51,7 +50,6 @@ const consumersPlugin: FastifyPluginAsync = async (fastify) => {
     // can send a request to the instance's holder.
     ...(fastify.cluster ? { instanceName: fastify.cluster.instanceName, claims: fastify.cluster.claims } : {})
   })
-  if (!fetchDecoderPatched) fastify.log.warn('kafkajs\' layout is not the one the fetch decoder patches (kafkajs 2.2.4): fetched records are decoded by kafkajs, about a quarter more CPU per record')
   fastify.decorate('consumers', registry)
   fastify.addHook('preClose', async () => { registry.drain() })
   fastify.addHook('onClose', async () => { await registry.closeAll() })

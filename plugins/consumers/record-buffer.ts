@@ -4,47 +4,10 @@
  * Plain data structure; the instance decides when to pause and resume Kafka around it.
  */
 
-export interface BufferedRecord {
-  topic: string
-  partition: number
-  offset: number
-  timestamp: number
-  key: Buffer | null
-  value: Buffer | null
-  headers: Array<[string, Buffer | null]> | undefined
-  /** key + value bytes, Confluent's max_bytes measure. */
-  size: number
-}
+import type { BufferedRecord } from '../kafka/driver.js'
+import { tpKey } from './keys.js'
 
-/**
- * A record as the fetch decoder (fetch-decoder.ts) buffers it: key and value are ranges of a block shared by the
- * records of one Kafka record batch (its bytes, copied out of the fetch response once), so that buffering a record
- * allocates one object and no Buffer views; a view is made only when `key` or `value` is asked for. The render
- * of a binary answer reads the ranges directly (format.ts). `isControlRecord` is what kafkajs' Batch filters on.
- */
-export class FetchedRecord implements BufferedRecord {
-  constructor (
-    readonly topic: string,
-    readonly partition: number,
-    readonly offset: number,
-    readonly timestamp: number,
-    readonly block: Buffer,
-    /** Start and end of the key in `block`; keyEnd -1 for a null key. */
-    readonly keyStart: number,
-    readonly keyEnd: number,
-    readonly valueStart: number,
-    /** -1 for a null value. */
-    readonly valueEnd: number,
-    readonly headers: Array<[string, Buffer | null]> | undefined,
-    readonly isControlRecord: boolean
-  ) {
-    this.size = (keyEnd < 0 ? 0 : keyEnd - keyStart) + (valueEnd < 0 ? 0 : valueEnd - valueStart)
-  }
-
-  readonly size: number
-  get key (): Buffer | null { return this.keyEnd < 0 ? null : this.block.subarray(this.keyStart, this.keyEnd) }
-  get value (): Buffer | null { return this.valueEnd < 0 ? null : this.block.subarray(this.valueStart, this.valueEnd) }
-}
+export type { BufferedRecord }
 
 class PartitionQueue {
   items: BufferedRecord[] = []
@@ -64,10 +27,6 @@ class PartitionQueue {
     // Compact now and then instead of Array#shift on every record (O(n) each).
     if (this.head > 1024 && this.head * 2 > this.items.length) { this.items = this.items.slice(this.head); this.head = 0 }
   }
-}
-
-export function tpKey (topic: string, partition: number): string {
-  return `${topic}\u0000${partition}`
 }
 
 /** Told, once per partition a take touched, the offset after the last record taken from it. */
@@ -91,14 +50,6 @@ export class RecordBuffer {
       this.#order.push(q)
     }
     return q
-  }
-
-  push (r: BufferedRecord): void {
-    const q = this.#queue(r.topic, r.partition)
-    q.items.push(r)
-    q.bytes += r.size
-    this.bytes += r.size
-    this.records++
   }
 
   /** Append a fetched batch of one partition from index `from` on; returns the bytes added. */
@@ -173,10 +124,6 @@ export class RecordBuffer {
     this.bytes = 0
     this.records = 0
     return released
-  }
-
-  partitionBytes (topic: string, partition: number): number {
-    return this.#queues.get(tpKey(topic, partition))?.bytes ?? 0
   }
 
   #dropEmpty (): void {

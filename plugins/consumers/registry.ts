@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto'
 import { Errors } from '../errors/errors.js'
 import { ConsumerInstance, type InstanceDeps, type InstanceOptions } from './instance.js'
 import { BufferPool } from './buffer-pool.js'
+import { raceTimeout } from '../kafka/waits.js'
+import { compositeKey } from './keys.js'
 
 export interface RegistryOptions {
   instanceTimeoutMs: number
@@ -35,7 +37,7 @@ export interface ClaimRequest { url: string, authorization?: string | undefined 
 export interface RegistryStats { instances: number, created: number, deleted: number, expired: number }
 
 function key (ns: string, group: string, name: string): string {
-  return `${ns}\u0000${group}\u0000${name}`
+  return compositeKey(ns, group, name)
 }
 
 export class ConsumerRegistry {
@@ -195,11 +197,5 @@ export class ConsumerRegistry {
 /** Close instances, waiting at most `ms` (a broker that does not answer must not hold up the caller). */
 async function closeWithin (instances: readonly ConsumerInstance[], ms: number): Promise<void> {
   if (instances.length === 0) return
-  let timer: NodeJS.Timeout | undefined
-  const bound = new Promise<void>(resolve => { timer = setTimeout(resolve, ms) })
-  try {
-    await Promise.race([Promise.allSettled(instances.map(i => i.close())), bound])
-  } finally {
-    clearTimeout(timer)
-  }
+  await raceTimeout(Promise.allSettled(instances.map(i => i.close())), ms, () => undefined)
 }

@@ -3,6 +3,8 @@ import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } f
 import type { Duplex } from 'node:stream'
 import { ApiError, Errors, consumerBody, managementBody, type ErrorFamily } from './errors.js'
 import { NAME_RULES, sharedSchemas } from '../../schemas/common.js'
+import { isKafkaError } from '../kafka/driver.js'
+import { toKafkaApiError } from '../kafka/errors.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -38,6 +40,8 @@ interface ValidationIssue { keyword: string, instancePath: string, message?: str
 /** Translate anything thrown into an ApiError with the contract's status and code. */
 export function toApiError (err: unknown, family: ErrorFamily): ApiError {
   if (ApiError.is(err)) return err
+  // The consumer engine fails with the Kafka driver's errors; this is where they get their HTTP answer.
+  if (isKafkaError(err)) return toKafkaApiError(err)
   const e = err as FastifyError & { validation?: ValidationIssue[], validationContext?: string }
   if (Array.isArray(e.validation) && e.validation.length > 0) return fromValidation(e.validation, e.validationContext ?? 'body', family)
   switch (e.code) {

@@ -5,9 +5,13 @@
 import { Kafka, type Admin, type KafkaConfig } from 'kafkajs'
 import type { Config } from '../config/config.js'
 import { kafkaClientConfig, type MinimalLogger, type TokenProvider } from './client-options.js'
-import { registerCodecs } from './codecs.js'
+import { registerCodecs } from './kafkajs/codecs.js'
 import { createCachedTokenProvider, mskIamSigner } from './msk-iam.js'
 import { kafkaErrorType, toKafkaApiError } from './errors.js'
+import { toKafkaError } from './kafkajs/errors.js'
+import { raceTimeout } from './waits.js'
+import type { KafkaDriver } from './driver.js'
+import { kafkajsDriver } from './kafkajs/driver.js'
 
 /** Shortest time between two replacements of the shared admin client (retireAdmin). */
 const ADMIN_RETIRE_INTERVAL_MS = 1000
@@ -32,6 +36,8 @@ export class KafkaService {
   #current: Admin | undefined
   #retired = new Set<Admin>()
   #closed = false
+  /** The Kafka driver port of the consumer engine, over these clients (kafkajs/driver.ts). */
+  readonly driver: KafkaDriver = kafkajsDriver({ createClient: (clientId) => this.createClient(clientId), admin: () => this.connectedAdmin() })
 
   constructor (config: Config, opts: KafkaServiceOptions = {}) {
     registerCodecs()
@@ -65,6 +71,15 @@ export class KafkaService {
    * with the contract's error (503/50302 when no broker answers), like the calls made with the client.
    */
   async admin (): Promise<Admin> {
+    try {
+      return await this.connectedAdmin()
+    } catch (err) {
+      throw toKafkaApiError(err)
+    }
+  }
+
+  /** admin(), failing with the Kafka driver port's KafkaError instead (the consumer engine's look-ups). */
+  async connectedAdmin (): Promise<Admin> {
     if (this.#closed) throw new Error('Kafka service is closed')
     if (!this.#adminReady) {
       this.#kafka ??= this.createClient(`${this.config.KAFKA_CLIENT_ID}-admin`)
@@ -72,7 +87,7 @@ export class KafkaService {
       this.#adminReady = admin.connect().then(() => { this.#current = admin; return admin }, async (err: unknown) => {
         this.#adminReady = undefined
         await admin.disconnect().catch(() => {})
-        throw toKafkaApiError(err)
+        throw toKafkaError(err)
       })
     }
     return this.#adminReady
@@ -96,7 +111,7 @@ export class KafkaService {
               return await call(...args)
             } catch (err) {
               if (kafkaErrorType(err) !== 'UNKNOWN_TOPIC_OR_PARTITION' || !this.retireAdmin(wrapped)) throw err
-              const fresh = await this.admin() as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>
+              const fresh = await this.connectedAdmin() as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>
               return await fresh[prop]?.(...args)
             }
           }
@@ -137,18 +152,12 @@ export class KafkaService {
 
   /** Is a broker answering? Bounded by `timeoutMs` whatever kafkajs' retries do. */
   async ping (timeoutMs = 3000): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<boolean>(resolve => { timer = setTimeout(() => resolve(false), timeoutMs) })
     const probe = (async () => {
       const admin = await this.admin()
       const cluster = await admin.describeCluster()
       return cluster.brokers.length > 0
     })().catch(() => false)
-    try {
-      return await Promise.race([probe, timeout])
-    } finally {
-      clearTimeout(timer)
-    }
+    return raceTimeout(probe, timeoutMs, () => false)
   }
 
   async brokerCount (): Promise<number> {

@@ -9,7 +9,7 @@
  *   arrive a few per chunk, makes few, large Kafka requests; a lone record (nothing in flight) goes at once.
  * - Each record's partition is chosen here, before sending (partitioner.ts), so its offset is the base offset
  *   Kafka answers for its partition plus its index among that flush's records of the partition.
- * - With `encodedBatches`, each partition's records of a flush are encoded here (record-batch.ts) and go to
+ * - With `encodedBatches`, each partition's records of a flush are encoded here (kafka/kafkajs/record-batch.ts) and go to
  *   kafkajs as one carrier message, which the patched Produce request writes as the partition's batch.
  * - Admission: metadata (topic, partition), the record size and the process-wide in-flight byte budget are
  *   checked before a request's records are queued; a refusal (404, 413, 429, 503) is answered with nothing
@@ -31,7 +31,7 @@ import { kafkaErrorType, rootMessage } from '../kafka/errors.js'
 import { ByteBudget, notAdmitted } from './admission.js'
 import type { TopicMetadataCache } from './metadata.js'
 import { partitionForKey, Spreader } from './partitioner.js'
-import { carrier, encodeRecords, type BatchRecord } from './record-batch.js'
+import { carrier, encodeRecords, type BatchRecord } from '../kafka/kafkajs/record-batch.js'
 import { ProduceErrors, recordSize, type EncodedRecord } from './records.js'
 
 /** What the engine needs of a kafkajs producer. */
@@ -65,11 +65,11 @@ export interface ProduceEngineOptions {
   requestTimeoutMs: number
   compression: CompressionTypes
   maxInFlightSends?: number
-  /** kafkajs-patch.ts is in place: headers go as an ordered list and may have null values. */
+  /** kafka/kafkajs/patches.ts is in place: headers go as an ordered list and may have null values. */
   orderedHeaders?: boolean
   /**
-   * kafkajs-patch.ts `patchKafkajsProduceRequest` is in place: each partition's records go to kafkajs already
-   * encoded (record-batch.ts), as one carrier message, instead of as one kafkajs message per record.
+   * kafka/kafkajs/patches.ts `patchKafkajsProduceRequest` is in place: each partition's records go to kafkajs already
+   * encoded (kafka/kafkajs/record-batch.ts), as one carrier message, instead of as one kafkajs message per record.
    */
   encodedBatches?: boolean
   /** Seconds a 429 asks the client to wait. */
@@ -455,7 +455,7 @@ function kafkajsMessages (batch: Pending[]): Messages {
   return { byTopic, index }
 }
 
-/** One carrier message per partition, its records encoded here (record-batch.ts). */
+/** One carrier message per partition, its records encoded here (kafka/kafkajs/record-batch.ts). */
 function encodedMessages (batch: Pending[]): Messages {
   const perPartition = new Map<string, Pending[]>()
   const index: number[] = new Array(batch.length)
@@ -478,7 +478,7 @@ function encodedMessages (batch: Pending[]): Messages {
 
 function headersOf (record: EncodedRecord, ordered: boolean): Message['headers'] {
   if (record.headers.length === 0) return undefined
-  // The patched encoder takes the list as it is (kafkajs-patch.ts).
+  // The patched encoder takes the list as it is (kafka/kafkajs/patches.ts).
   if (ordered) return record.headers.map(h => ({ key: h.name, value: h.value })) as unknown as Message['headers']
   // kafkajs' own form: repeated names as an array value, in order; the order across names follows the first
   // appearance of each name.

@@ -5,7 +5,6 @@ import { produceEvents } from './channels.js'
 import { ProduceEngine } from './engine.js'
 import { TopicMetadataCache } from './metadata.js'
 import { produceWireCounter } from './wire.js'
-import { patchKafkajsCrc32C, patchKafkajsProduceRequest, patchKafkajsRecordHeaders } from './kafkajs-patch.js'
 
 // kafkajs is CommonJS and Node cannot see CompressionTypes as a named export.
 const { CompressionTypes } = kafkajs
@@ -32,11 +31,6 @@ const COMPRESSION = {
 const producerPlugin: FastifyPluginAsync = async (fastify) => {
   const { config: c, kafka } = fastify
   const log = fastify.log.child({ component: 'producer' })
-  const orderedHeaders = patchKafkajsRecordHeaders()
-  if (!orderedHeaders) log.warn('kafkajs\' record encoder is not the one patched (kafkajs 2.2.4): headers with a null value are refused')
-  if (!patchKafkajsCrc32C()) log.warn('kafkajs\' CRC-32C is not the one patched (kafkajs 2.2.4): record batches are checksummed more slowly')
-  const encodedBatches = await patchKafkajsProduceRequest()
-  if (!encodedBatches) log.warn('kafkajs\' produce request is not the one patched (kafkajs 2.2.4): records go as kafkajs messages, encoded more slowly')
   const wire = produceWireCounter()
   const client = kafka.createClient(`${c.KAFKA_CLIENT_ID}-producer`, { socketFactory: wire.socketFactory })
   const createProducer = () => client.producer({
@@ -64,8 +58,9 @@ const producerPlugin: FastifyPluginAsync = async (fastify) => {
     requestTimeoutMs: c.PRODUCE_REQUEST_TIMEOUT_MS,
     compression: COMPRESSION[c.PRODUCE_COMPRESSION as keyof typeof COMPRESSION],
     retryAfterSeconds: c.PRODUCE_RETRY_AFTER_SECONDS,
-    orderedHeaders,
-    encodedBatches,
+    // The kafka plugin has applied (and asserted) kafkajs/patches.ts: ordered headers and encoded batches.
+    orderedHeaders: true,
+    encodedBatches: true,
     log
   })
   // Written, failed and sent records go to the diaspora:producer:* channels (channels.ts).

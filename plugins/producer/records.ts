@@ -13,10 +13,11 @@
  * - `partition_id`: an integer ≥ 0 (negative: 404/40402; beyond the topic: checked by the engine).
  */
 import { ApiError } from '../errors/errors.js'
+import type { KafkaHeader } from '../kafka/driver.js'
 
 export type DataType = 'BINARY' | 'JSON' | 'STRING'
 
-export interface KafkaHeader { name: string, value: Buffer | null }
+export type { KafkaHeader }
 
 /** A record ready for Kafka. */
 export interface EncodedRecord {

@@ -1,10 +1,11 @@
 /**
- * A fake Kafka port for unit tests of the consumer engine: sessions that the test joins, feeds and fails
- * by hand, an in-memory admin, and the real namespace mapping. Drives the edge cases a broker cannot force
- * on demand (a rebalance at a chosen moment, a commit that meets REBALANCE_IN_PROGRESS, a crash).
+ * A fake Kafka driver (plugins/kafka/driver.ts) for unit tests of the consumer engine: sessions that the test
+ * joins, feeds and fails by hand, in-memory look-ups, and the real namespace mapping. Drives the edge cases a
+ * broker cannot force on demand (a rebalance at a chosen moment, a commit that meets REBALANCE_IN_PROGRESS, a
+ * crash). It fails with the port's KafkaError, as the kafkajs adapter does.
  */
-import type { KafkaPort, SessionPort, SessionRecord, SessionSpec } from '../../plugins/consumers/session.js'
-import type { AdminPort, InstanceDeps, InstanceOptions, InstanceSettings } from '../../plugins/consumers/instance.js'
+import { KafkaError, type BufferedRecord, type CommittedOffset, type ConsumerClient, type ConsumerSession, type KafkaDriver, type SessionSpec } from '../../plugins/kafka/driver.js'
+import type { InstanceDeps, InstanceOptions, InstanceSettings } from '../../plugins/consumers/instance.js'
 import { ConsumerInstance } from '../../plugins/consumers/instance.js'
 import { BufferBudget } from '../../plugins/consumers/record-buffer.js'
 import { kafkaGroup, kafkaTopic, userTopic } from '../../plugins/namespaces/names.js'
@@ -12,12 +13,23 @@ import { scopePattern } from '../../plugins/namespaces/pattern.js'
 
 type Offsets = Array<{ topic: string, partition: number, offset: number, metadata?: string | null }>
 
-export class FakeSession implements SessionPort {
+/** A KafkaError as the adapter makes it from Kafka's answer `kind` (REBALANCE_IN_PROGRESS, UNKNOWN_MEMBER_ID …). */
+export function kafkaError (kind: string, message = kind): KafkaError {
+  return new KafkaError(message, { kind })
+}
+
+/** No broker answers: the adapter's KafkaError for a refused connection. */
+export function refused (): KafkaError {
+  return new KafkaError('Connection error: connect ECONNREFUSED 127.0.0.1:9092', { outage: true, retriable: true })
+}
+
+export class FakeSession implements ConsumerSession {
   readonly topics: string[]
   running = false
   stopped = false
   seeks: Array<[string, number, number]> = []
-  paused = new Set<string>()
+  /** Held (the instance's buffer is full): fetches nothing until released. */
+  held = false
   commits: Offsets[] = []
   /** Errors thrown by the next commits, in order. */
   commitFailures: Error[] = []
@@ -34,8 +46,8 @@ export class FakeSession implements SessionPort {
   }
 
   seek (topic: string, partition: number, offset: number): void { this.seeks.push([topic, partition, offset]) }
-  pause (topics: string[]): void { for (const t of topics) this.paused.add(t) }
-  resume (topics: string[]): void { for (const t of topics) this.paused.delete(t) }
+  hold (): void { this.held = true }
+  release (): void { this.held = false }
   /** Set by a test: a fetch to the broker unanswered since then (Date.now() ms). */
   fetchingSince: number | undefined
   parked = false
@@ -56,7 +68,7 @@ export class FakeSession implements SessionPort {
 
   /** Hand the instance a batch, as kafkajs' eachBatch would. */
   deliver (topic: string, partition: number, offsets: number[], value: (o: number) => string | Buffer = o => `v${o}`): void {
-    const records: SessionRecord[] = offsets.map(offset => {
+    const records: BufferedRecord[] = offsets.map(offset => {
       const v = Buffer.from(value(offset))
       return { topic, partition, offset, timestamp: 1000 + offset, key: null, value: v, headers: undefined, size: v.length }
     })
@@ -64,7 +76,8 @@ export class FakeSession implements SessionPort {
   }
 }
 
-export class FakePort implements KafkaPort {
+/** The per-instance client of the fake driver: its sessions and membership-less commits. */
+export class FakePort implements ConsumerClient {
   sessions: FakeSession[] = []
   simpleCommits: Array<{ groupId: string, offsets: Offsets }> = []
   simpleCommitFailures: Error[] = []
@@ -74,7 +87,10 @@ export class FakePort implements KafkaPort {
   startGate: Promise<void> | undefined
   startFailure: Error | undefined
   closed = false
+  /** Names of the private groups of sessions opened with fixed partitions, as the driver names them. */
+  shadowGroups: string[] = []
   openSession (spec: SessionSpec): FakeSession {
+    if (spec.fixed) this.shadowGroups.push(`${spec.groupId}.assign-fake${this.sessions.length}`)
     const s = new FakeSession(spec)
     s.startGate = this.startGate
     s.startFailure = this.startFailure
@@ -82,14 +98,20 @@ export class FakePort implements KafkaPort {
     return s
   }
 
-  async commitWithoutMembership (groupId: string, offsets: Offsets): Promise<void> {
+  async commitDetached (groupId: string, offsets: Offsets): Promise<void> {
     await this.simpleCommitGate
     const failure = this.simpleCommitFailures.shift()
     if (failure) throw failure
     this.simpleCommits.push({ groupId, offsets })
   }
 
-  async close (): Promise<void> { this.closed = true }
+  /** The driver deletes its shadow groups on close; recorded in `deleted`, shared with the FakeAdmin. */
+  deleted: string[] = []
+  async close (): Promise<void> {
+    this.closed = true
+    this.deleted.push(...this.shadowGroups.splice(0))
+  }
+
   get current (): FakeSession {
     const s = this.sessions.at(-1)
     if (!s) throw new Error('no session opened')
@@ -108,39 +130,41 @@ export class FakeAdmin {
 
   addTopic (name: string, partitions: number, high = 0, low = 0): void { this.topics.set(name, { partitions, low, high }) }
 
-  port (): AdminPort {
-    const self = this
-    const unknown = (): Error => Object.assign(new Error('This server does not host this topic-partition'), { type: 'UNKNOWN_TOPIC_OR_PARTITION' })
-    const admin = {
-      async listTopics () { return [...self.topics.keys()] },
-      async fetchTopicMetadata ({ topics }: { topics: string[] }) {
-        for (const t of topics) if (!self.topics.has(t)) throw unknown()
-        return { topics: topics.map(name => ({ name, partitions: Array.from({ length: self.topics.get(name)?.partitions ?? 0 }, (_, i) => ({ partitionId: i })) })) }
-      },
-      async fetchOffsets ({ groupId, topics }: { groupId: string, topics: string[] }) {
-        for (const t of topics) if (!self.topics.has(t)) throw unknown()
-        return topics.map(topic => ({
-          topic,
-          partitions: Array.from({ length: self.topics.get(topic)?.partitions ?? 0 }, (_, partition) => ({
-            partition, offset: String(self.committed.get(`${groupId}/${topic}/${partition}`) ?? -1), metadata: null
-          }))
-        }))
-      },
-      async fetchTopicOffsets (topic: string) {
-        self.offsetLookups++
-        const t = self.topics.get(topic)
-        if (!t) throw unknown()
-        return Array.from({ length: t.partitions }, (_, partition) => ({ partition, offset: String(t.high), high: String(t.high), low: String(t.low) }))
-      },
-      async fetchTopicOffsetsByTimestamp (topic: string) {
-        self.timestampLookups++
-        const t = self.topics.get(topic)
-        if (!t) throw unknown()
-        return Array.from({ length: t.partitions }, (_, partition) => ({ partition, offset: '-1' }))
-      },
-      async deleteGroups (groups: string[]) { self.deletedGroups.push(...groups); return [] }
+  /** The look-ups of the driver port, over these topics and commits; `client` serves connect(). */
+  driver (client: FakePort): KafkaDriver {
+    const unknown = (): KafkaError => kafkaError('UNKNOWN_TOPIC_OR_PARTITION', 'This server does not host this topic-partition')
+    const topic = (name: string): { partitions: number, low: number, high: number } => {
+      const t = this.topics.get(name)
+      if (!t) throw unknown()
+      return t
     }
-    return admin as unknown as AdminPort
+    client.deleted = this.deletedGroups
+    return {
+      connect: () => client,
+      listTopics: async () => [...this.topics.keys()],
+      partitionCounts: async (topics) => new Map(topics.map(name => [name, topic(name).partitions])),
+      committedOffsets: async (groupId, topics) => {
+        const out: CommittedOffset[] = []
+        for (const name of topics) {
+          const t = topic(name)
+          for (let partition = 0; partition < t.partitions; partition++) {
+            const offset = this.committed.get(`${groupId}/${name}/${partition}`)
+            if (offset !== undefined && offset >= 0) out.push({ topic: name, partition, offset, metadata: null })
+          }
+        }
+        return out
+      },
+      edges: async (name) => {
+        this.offsetLookups++
+        const t = topic(name)
+        return Array.from({ length: t.partitions }, (_, partition) => ({ partition, low: t.low, high: t.high }))
+      },
+      offsetsForTimestamp: async (name) => {
+        this.timestampLookups++
+        topic(name)
+        return new Map()
+      }
+    }
   }
 }
 
@@ -173,8 +197,12 @@ export function rig (settings: Partial<InstanceSettings> = {}, budgetBytes = 1 <
   const admin = new FakeAdmin()
   const budget = new BufferBudget(budgetBytes)
   const deps: InstanceDeps = {
-    connect: () => port,
-    admin: async () => admin.port(),
+    kafka: admin.driver(port),
+    // A state transition the table (plugins/consumers/state.ts) does not allow fails the test that made it.
+    log: {
+      warn (obj: object, msg: string) { if (msg.startsWith('unexpected consumer instance state')) throw new Error(`${msg}: ${JSON.stringify(obj)}`) },
+      debug () {}
+    },
     names: { kafkaTopic, kafkaGroup, userTopic, scopePattern },
     budget,
     settings: { ...testSettings, ...settings }

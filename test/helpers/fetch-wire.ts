@@ -1,6 +1,6 @@
 /**
  * The Kafka wire format of Fetch v11 responses and record batches (magic 2), written out here independently of
- * kafkajs and of plugins/consumers/fetch-decoder.ts: the differential test of the decoder builds its responses
+ * kafkajs and of plugins/kafka/kafkajs/fetch-decoder.ts: the differential test of the decoder builds its responses
  * with it, and so does the fetch micro-benchmark.
  */
 import { gzipSync } from 'node:zlib'

@@ -5,15 +5,17 @@
  */
 import t, { type Test as Tap } from 'tap'
 import { CompressionTypes } from 'kafkajs'
-import { Session } from '../../plugins/consumers/session.js'
-import { FetchedRecord, type BufferedRecord } from '../../plugins/consumers/record-buffer.js'
+import { Session } from '../../plugins/kafka/kafkajs/session.js'
+import { applyKafkajsPatches } from '../../plugins/kafka/kafkajs/patches.js'
+import { FetchedRecord, type BufferedRecord } from '../../plugins/kafka/driver.js'
 import { createTopic, testKafka, uniqueName } from '../helpers/broker.js'
 import { producer } from '../helpers/api.js'
 import { waitFor } from '../helpers/wait.js'
 import { produceWithJava } from '../helpers/java-producer.js'
-import { registerCodecs } from '../../plugins/kafka/codecs.js'
+import { registerCodecs } from '../../plugins/kafka/kafkajs/codecs.js'
 import { brokers } from '../helpers/broker.js'
 
+await applyKafkajsPatches() // as the kafka plugin does at start
 const topic = await createTopic(t, uniqueName('fetch-decoder'), 2)
 const prod = await producer(t)
 const sent = Array.from({ length: 120 }, (_, i) => ({

@@ -1,5 +1,5 @@
 /**
- * The produce engine's own record batch encoder (record-batch.ts, in place through kafkajs-patch.ts) against
+ * The produce engine's own record batch encoder (record-batch.ts, in place through kafkajs/patches.ts) against
  * the real broker: records sent through records:batch and a stream into a 12-partition topic are read back
  * from Kafka (by the fetch decoder, which keeps header order) and compared byte for byte with what was sent,
  * at the partition and offset each was reported at: keys (null, empty), values (null, empty, large), headers
@@ -7,9 +7,9 @@
  */
 import t, { type Test as Tap } from 'tap'
 import http from 'node:http'
-import { Session } from '../../plugins/consumers/session.js'
-import type { BufferedRecord } from '../../plugins/consumers/record-buffer.js'
-import { patchKafkajsProduceRequest } from '../../plugins/producer/kafkajs-patch.js'
+import { Session } from '../../plugins/kafka/kafkajs/session.js'
+import type { BufferedRecord } from '../../plugins/kafka/driver.js'
+import { patchKafkajsProduceRequest } from '../../plugins/kafka/kafkajs/patches.js'
 import { build } from '../helpers/app.js'
 import { apiUser } from '../helpers/api.js'
 import { testKafka, uniqueName } from '../helpers/broker.js'

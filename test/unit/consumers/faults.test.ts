@@ -7,14 +7,13 @@ import t from 'tap'
 import { ApiError } from '../../../plugins/errors/errors.js'
 import { ConsumerRegistry } from '../../../plugins/consumers/registry.js'
 import type { InstanceObserver } from '../../../plugins/consumers/instance.js'
-import { rig } from '../../helpers/fake-kafka.js'
+import { kafkaError, refused, rig } from '../../helpers/fake-kafka.js'
 import { caught } from '../../helpers/errors.js'
+import { wireOf } from '../../helpers/wire.js'
 import { sleep } from '../../helpers/wait.js'
 
 const T = 'ns-abc.events'
 const tick = (ms = 0): Promise<void> => sleep(ms)
-
-const refused = (): Error => Object.assign(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:9092'), { name: 'KafkaJSConnectionError', retriable: true })
 
 t.test('a crashed session that kafkajs restarts: empty reads and commits answer 50302 until it joins again', async t => {
   // A join wait far beyond tap's timeout: a commit that waited for the join instead of failing would hang the test.
@@ -25,11 +24,11 @@ t.test('a crashed session that kafkajs restarts: empty reads and commits answer 
   const s = r.port.current
   s.join([[T, 0]])
   s.deliver(T, 0, [0, 1])
-  t.equal((await inst.read(10, 1 << 20, 'binary')).wire().length, 2)
+  t.equal(wireOf(await inst.read(10, 1 << 20, 'binary')).length, 2)
 
   s.spec.handlers.onCrash(refused(), true)
   s.deliver(T, 0, [2])
-  t.same((await inst.read(10, 1 << 20, 'binary')).wire().map(x => x.offset), [2], 'records arriving clear the outage')
+  t.same(wireOf(await inst.read(10, 1 << 20, 'binary')).map(x => x.offset), [2], 'records arriving clear the outage')
   s.spec.handlers.onCrash(refused(), true)
   const empty = await caught(inst.read(30, 1 << 20, 'binary'))
   t.equal(empty.errorCode, 50302, 'a read that gets nothing by its timeout reports the outage')
@@ -38,7 +37,7 @@ t.test('a crashed session that kafkajs restarts: empty reads and commits answer 
   t.equal(commit.errorCode, 50302, 'commit-all fails at once with the outage instead of waiting for a join')
 
   s.join([[T, 0]])
-  t.same((await inst.read(10, 1 << 20, 'binary')).wire(), [], 'joined again: an empty read is a plain empty answer')
+  t.same(wireOf(await inst.read(10, 1 << 20, 'binary')), [], 'joined again: an empty read is a plain empty answer')
   await inst.commit()
   t.same(s.commits.at(-1), [{ topic: T, partition: 0, offset: 3 }])
 })
@@ -53,7 +52,7 @@ t.test('a broker that stops answering (fetch outstanding past the stall bound): 
 
   // Seconds of margin either side of the 5.5 s bound, so a slow machine cannot tip either case over.
   s.fetchingSince = Date.now() - 2000
-  t.same((await inst.read(10, 1 << 20, 'binary')).wire(), [], 'a fetch within max wait + stall bound: a plain empty answer')
+  t.same(wireOf(await inst.read(10, 1 << 20, 'binary')), [], 'a fetch within max wait + stall bound: a plain empty answer')
   s.fetchingSince = Date.now() - 8000
   const empty = await caught(inst.read(10, 1 << 20, 'binary'))
   t.equal(empty.statusCode, 503)
@@ -61,9 +60,9 @@ t.test('a broker that stops answering (fetch outstanding past the stall bound): 
   t.match(empty.message, /has not answered a fetch for (8|9|10) s/)
 
   s.deliver(T, 0, [0])
-  t.same((await inst.read(10, 1 << 20, 'binary')).wire().map(x => x.offset), [0], 'buffered records are still served first')
+  t.same(wireOf(await inst.read(10, 1 << 20, 'binary')).map(x => x.offset), [0], 'buffered records are still served first')
   s.fetchingSince = undefined
-  t.same((await inst.read(10, 1 << 20, 'binary')).wire(), [], 'answered again: plain empty answers')
+  t.same(wireOf(await inst.read(10, 1 << 20, 'binary')), [], 'answered again: plain empty answers')
 })
 
 t.test('a commit Kafka never confirms answers 50003 at CONSUMER_JOIN_WAIT_MS; the instance stays usable', async t => {
@@ -97,8 +96,8 @@ t.test('drain(): waiting long polls return what they hold at once, later reads d
   const pending = inst.read(600_000, 1 << 20, 'binary')
   await tick(20)
   inst.drain()
-  t.same((await pending).wire().map(x => x.offset), [0, 1], 'the held records, before the timeout')
-  t.same((await inst.read(600_000, 1 << 20, 'binary')).wire(), [], 'a later read answers at once')
+  t.same(wireOf(await pending).map(x => x.offset), [0, 1], 'the held records, before the timeout')
+  t.same(wireOf(await inst.read(600_000, 1 << 20, 'binary')), [], 'a later read answers at once')
 })
 
 t.test('registry: drain() refuses new instances; closeAll() is bounded when an instance cannot close', async t => {
@@ -112,7 +111,7 @@ t.test('registry: drain() refuses new instances; closeAll() is bounded when an i
   r.port.current.stop = () => new Promise<void>(() => {}) // leaving the group never completes
   const pending = a.read(60_000, 1 << 20, 'binary')
   reg.drain()
-  t.same((await pending).wire(), [], 'the waiting long poll returned')
+  t.same(wireOf(await pending), [], 'the waiting long poll returned')
   t.equal((() => { try { reg.create({ ...base, name: 'b' }); return 0 } catch (err) { return (err as ApiError).errorCode } })(), 50302, 'no new instance while shutting down')
   await reg.closeAll()
   t.equal(reg.size, 0, 'closeAll returned although an instance is still closing')
@@ -139,7 +138,7 @@ t.test('the observer sees reads (records and bytes), commits (ok or not) and joi
   s.deliver(T, 0, [0, 1], o => `v${o}xx`)
   await inst.read(5, 1 << 20, 'binary')
   await inst.commit()
-  s.commitFailures.push(Object.assign(new Error('boom'), { type: 'UNKNOWN_SERVER_ERROR' }))
+  s.commitFailures.push(kafkaError('UNKNOWN_SERVER_ERROR', 'boom'))
   await caught(inst.commit())
   t.same(seen, ['join', 'read 0 0 true', 'read 2 8 true', 'commit true', 'commit false'])
   delete r.deps.observer
@@ -152,13 +151,14 @@ t.test('a subscription or assignment Kafka could not apply changes nothing; retr
   r.admin.addTopic(T, 1)
   const inst = r.instance()
   t.teardown(() => inst.close())
-  const working = r.deps.admin
-  r.deps.admin = async () => { throw Object.assign(new Error('no broker'), { name: 'KafkaJSConnectionError' }) }
+  const working = r.deps.kafka
+  const down = async (): Promise<never> => { throw refused() }
+  r.deps.kafka = { ...working, listTopics: down, partitionCounts: down, committedOffsets: down, edges: down, offsetsForTimestamp: down }
   t.equal((await caught(inst.subscribe({ topics: ['events'] }))).errorCode, 50302)
   t.same(inst.subscription(), [], 'not subscribed')
   t.equal((await caught(inst.read(10, 1 << 20, 'binary'))).errorCode, 40903, 'a read says so instead of waiting for nothing')
   t.equal((await caught(inst.assign([{ topic: 'events', partition: 0 }]))).errorCode, 50302, 'and assigning is not refused as a conflict')
-  r.deps.admin = working
+  r.deps.kafka = working
   await inst.subscribe({ topics: ['events'] })
   await inst.start()
   t.same(inst.subscription(), ['events'])

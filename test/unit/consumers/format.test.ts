@@ -1,6 +1,7 @@
 import t from 'tap'
-import { Delivery, jsonText, toWire, UNDECODABLE, type ConsumerFormat, type JsonText, type WireRecord } from '../../../plugins/consumers/format.js'
-import { FetchedRecord, type BufferedRecord } from '../../../plugins/consumers/record-buffer.js'
+import { Delivery, jsonText, UNDECODABLE, type ConsumerFormat, type JsonText } from '../../../plugins/consumers/format.js'
+import { toWire, wireOf, type WireRecord } from '../../helpers/wire.js'
+import { FetchedRecord, type BufferedRecord } from '../../../plugins/kafka/driver.js'
 
 function rec (offset: number, key: string | null, value: string | null, headers?: Array<[string, Buffer | null]>, topic = 'ns-abc.t'): BufferedRecord {
   const k = key === null ? null : Buffer.from(key)
@@ -36,7 +37,7 @@ function deliver (recs: BufferedRecord[], format: ConsumerFormat): Delivery {
 
 t.test('binary: render writes exactly what JSON.stringify (and so the schema serializer) writes', async t => {
   const d = deliver(records, 'binary')
-  const wire = d.wire()
+  const wire = wireOf(d)
   t.equal(wire.length, records.length)
   t.equal(d.render().toString('utf8'), JSON.stringify(wire))
   t.equal(wire[1]?.value, records[1]?.value?.toString('base64'), 'values are base64 of the bytes')
@@ -61,7 +62,7 @@ t.test('binary: records of the fetch decoder (ranges of a block) render byte for
 t.test('json: render is the same JSON value as the records, with each text embedded as produced', async t => {
   const d = deliver(records, 'json')
   const text = d.render().toString('utf8')
-  const wire = d.wire()
+  const wire = wireOf(d)
   t.same(JSON.parse(text), wire, 'parses back to the records')
   t.same(wire.map(w => w.value), [{ a: 1 }, { nested: { list: [1, 2.5, -3e-7, true, null] }, s: 'quote " backslash \\ newline \n tab \t' }, 'unicode: é 漢字 😀 \u2028 \u0000', null, [], '', '', { spaced: [1, 2] }], 'empty bytes are the empty text: ""')
   t.ok(text.includes('"key": 12345678901234567890 ,'), 'a large integer keeps its digits (JSON.parse would round it)')
@@ -75,15 +76,15 @@ t.test('an empty delivery renders []', async t => {
 t.test('topics are escaped and re-rendered when they change within one answer', async t => {
   const recs = [rec(1, null, 'AA', undefined, 'ns.a'), rec(2, 'k', null, undefined, 'ns.b"c'), rec(3, null, 'x', undefined, 'ns.a'), rec(4, null, 'y', undefined, 'ns.ü')]
   const d = deliver(recs, 'binary')
-  t.equal(d.render().toString('utf8'), JSON.stringify(d.wire()))
-  t.same(d.wire().map(w => w.topic), ['a', 'b"c', 'a', 'ü'])
+  t.equal(d.render().toString('utf8'), JSON.stringify(wireOf(d)))
+  t.same(wireOf(d).map(w => w.topic), ['a', 'b"c', 'a', 'ü'])
 })
 
 t.test('the output grows past its estimate without losing bytes', async t => {
   // json texts of multi-byte characters take up to 3 bytes per UTF-16 unit: more than the estimate.
   const big = Array.from({ length: 50 }, (_, i) => rec(i, null, JSON.stringify('漢'.repeat(2000 + i))))
   const d = deliver(big, 'json')
-  t.same(JSON.parse(d.render().toString('utf8')), d.wire())
+  t.same(JSON.parse(d.render().toString('utf8')), wireOf(d))
 })
 
 t.test('json is lenient: one JSON value is embedded, other UTF-8 text is a string, only bytes not UTF-8 are undecodable', async t => {
@@ -113,8 +114,8 @@ t.test('json is lenient: one JSON value is embedded, other UTF-8 text is a strin
 t.test('json: text keys and values render as escaped strings, byte for byte as JSON.stringify writes them', async t => {
   const recs = [rec(0, 'job-42', 'plain text'), rec(1, '42', 'true'), rec(2, 'a"b\\c', 'line\nbreak\u0001'), rec(3, '{"k":', '[1,'), rec(4, '', '漢字 😀')]
   const d = deliver(recs, 'json')
-  t.equal(d.render().toString('utf8'), JSON.stringify(d.wire()))
-  t.same(d.wire().map(w => [w.key, w.value]), [['job-42', 'plain text'], [42, true], ['a"b\\c', 'line\nbreak\u0001'], ['{"k":', '[1,'], ['', '漢字 😀']])
+  t.equal(d.render().toString('utf8'), JSON.stringify(wireOf(d)))
+  t.same(wireOf(d).map(w => [w.key, w.value]), [['job-42', 'plain text'], [42, true], ['a"b\\c', 'line\nbreak\u0001'], ['{"k":', '[1,'], ['', '漢字 😀']])
 })
 
 t.test('headers: always a list of {name, value: base64 | null} in wire order, [] when none, in both formats', async t => {
@@ -123,7 +124,7 @@ t.test('headers: always a list of {name, value: base64 | null} in wire order, []
   for (const format of ['binary', 'json'] as const) {
     const d = deliver(recs, format)
     const text = d.render().toString('utf8')
-    t.equal(text, JSON.stringify(d.wire()), `${format}: rendered as JSON.stringify writes the records`)
+    t.equal(text, JSON.stringify(wireOf(d)), `${format}: rendered as JSON.stringify writes the records`)
     const parsed = JSON.parse(text) as WireRecord[]
     t.same(parsed.map(r => r.headers), [
       [],
@@ -150,6 +151,6 @@ t.test('offsets and timestamps (repeated and changing, every magnitude) are writ
   }
   for (const format of ['binary', 'json'] as const) {
     const d = deliver(recs, format)
-    t.equal(d.render().toString('utf8'), JSON.stringify(d.wire()), format)
+    t.equal(d.render().toString('utf8'), JSON.stringify(wireOf(d)), format)
   }
 })

@@ -7,7 +7,7 @@ const { CompressionCodecs, CompressionTypes } = kafkajs
 import { randomBytes } from 'node:crypto'
 import * as lz4 from 'lz4js'
 import { hash as xxh32 } from 'lz4js/xxh32.js'
-import { lz4Frame, registerCodecs, zstdStoredFrame } from '../../../plugins/kafka/codecs.js'
+import { lz4Frame, registerCodecs, zstdStoredFrame } from '../../../plugins/kafka/kafkajs/codecs.js'
 
 t.test('zstd stored frames decode with a real zstd decoder, across block boundaries', async t => {
   for (const size of [0, 1, 1000, 128 * 1024, 300 * 1024 + 7]) {

@@ -7,9 +7,10 @@
  */
 import t, { type Test } from 'tap'
 import { createRequire } from 'node:module'
-import { FetchDecoder, type FetchResponse } from '../../../plugins/consumers/fetch-decoder.js'
-import { FetchedRecord } from '../../../plugins/consumers/record-buffer.js'
-import { kafkajsDecodeHelpers, toSessionRecords } from '../../../plugins/consumers/session.js'
+import { FetchDecoder, type FetchResponse } from '../../../plugins/kafka/kafkajs/fetch-decoder.js'
+import { FetchedRecord } from '../../../plugins/kafka/driver.js'
+import { toSessionRecords } from '../../../plugins/kafka/kafkajs/session.js'
+import { kafkajsDecodeHelpers } from '../../../plugins/kafka/kafkajs/patches.js'
 import { batch, int16, int32, int64, legacyMessage, record, response, zigzag, type Rec } from '../../helpers/fetch-wire.js'
 
 const require = createRequire(import.meta.url)

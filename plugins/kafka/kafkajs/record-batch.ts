@@ -4,11 +4,11 @@
  * object), an Encoder per record, and copies each record's bytes three more times on the way to its request;
  * this writes each record's bytes once, into its partition's records section, and the request body once.
  * The bytes are those kafkajs 2.2.4 writes for the same messages (the differential test compares them):
- * partition leader epoch 0, timestamps relative to the batch's smallest one, offsets 0…n−1. kafkajs-patch.ts
+ * partition leader epoch 0, timestamps relative to the batch's smallest one, offsets 0…n−1. patches.ts
  * puts the request side in place of kafkajs' own. Plain module.
  */
 import { crc32c } from './crc32c.js'
-import type { KafkaHeader } from './records.js'
+import type { KafkaHeader } from '../driver.js'
 
 /** One record as the engine sends it. */
 export interface BatchRecord {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createRequire } from 'node:module'
-import { crc32c } from '../../../plugins/producer/crc32c.js'
+import { crc32c } from '../../../plugins/kafka/kafkajs/crc32c.js'
 
 const require = createRequire(import.meta.url)
 // kafkajs' own CRC-32C (one table, a byte at a time): the reference.
@@ -49,7 +49,7 @@ t.test('the patched kafkajs record batch encoder writes the same bytes as before
   type Batch = (o: Record<string, unknown>) => Promise<{ buffer: Buffer }>
   const Record = require('kafkajs/src/protocol/recordBatch/record/v0/index.js') as (r: Record<string, unknown>) => unknown
   const before = (require('kafkajs/src/protocol/recordBatch/v0/index.js') as { RecordBatch: Batch }).RecordBatch
-  const { patchKafkajsCrc32C } = await import('../../../plugins/producer/kafkajs-patch.js')
+  const { patchKafkajsCrc32C } = await import('../../../plugins/kafka/kafkajs/patches.js')
   t.equal(patchKafkajsCrc32C(), true)
   t.equal(require('kafkajs/src/protocol/recordBatch/crc32C/index.js'), require('kafkajs/src/protocol/recordBatch/crc32C/index.js'))
   const after = (require('kafkajs/src/protocol/recordBatch/v0/index.js') as { RecordBatch: Batch }).RecordBatch
@@ -69,7 +69,7 @@ t.test('the patched record encoder writes what kafkajs\' own writes, in one buff
   delete require.cache[path]
   const original = require(path) as (r: Record<string, unknown>) => Enc
   if (cached) require.cache[path] = cached
-  const { patchKafkajsRecordHeaders } = await import('../../../plugins/producer/kafkajs-patch.js')
+  const { patchKafkajsRecordHeaders } = await import('../../../plugins/kafka/kafkajs/patches.js')
   t.equal(patchKafkajsRecordHeaders(), true)
   const patched = require(path) as (r: Record<string, unknown>) => Enc
   t.not(patched, original)

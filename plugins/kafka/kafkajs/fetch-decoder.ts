@@ -1,5 +1,5 @@
 /**
- * Decoding of Fetch v11 responses for the consumer sessions, in place of kafkajs' own (session.ts swaps it in for
+ * Decoding of Fetch v11 responses for the consumer sessions, in place of kafkajs' own (patches.ts swaps it in for
  * its consumers' fetches only). Same output shape as kafkajs' decoder, so kafkajs' fetch loop, Batch and offset
  * bookkeeping work unchanged, except that the messages of a record set in the current format (record batches,
  * magic 2) are FetchedRecords: ready for the instance's buffer, with numeric offsets and timestamps, and key and
@@ -14,7 +14,7 @@
  * the session converts as before: never worse than kafkajs.
  * Plain module: no Fastify, no kafkajs (the session injects kafkajs' codecs and fallback).
  */
-import { FetchedRecord } from './record-buffer.js'
+import { FetchedRecord } from '../driver.js'
 
 export interface AbortedTransaction { producerId: string, firstOffset: string }
 

@@ -1,28 +1,20 @@
 /**
- * The kafkajs adapter without a broker. With kafkajs' real ConsumerGroup prototype (patched) and a real client
- * that never connects: the fetch gate, where a paused or parked session's fetch loop waits while eachBatch returns
- * at once. With a stand-in kafkajs consumer that hands over no Cluster (so no gate): the fallback, a paused
- * session holding the batch it is delivering, heartbeating, until resumed or stopped. And the process-wide fix of
- * kafkajs' request-queue timer loop.
+ * The kafkajs adapter's session without a broker, with kafkajs' real ConsumerGroup prototype (patched) and a real
+ * client that never connects: the fetch gate, where a held or parked session's fetch loop waits while eachBatch
+ * returns at once; and the process-wide fix of kafkajs' request-queue timer loop. (The fallbacks for a kafkajs
+ * without the gate, and their tests with a stand-in kafkajs, are gone: applyKafkajsPatches refuses such a
+ * kafkajs at boot.)
  */
 import t from 'tap'
 import { createRequire } from 'node:module'
 import { Kafka as KafkaClient, logLevel, type ConsumerConfig, type EachBatchPayload, type Kafka, type PartitionAssigner } from 'kafkajs'
-import { Session, patchKafkajsFetchGate, patchKafkajsRequestQueue, toSessionRecords, type SessionHandlers } from '../../../plugins/consumers/session.js'
+import { Session, toSessionRecords } from '../../../plugins/kafka/kafkajs/session.js'
+import { applyKafkajsPatches, patchKafkajsFetchGate, patchKafkajsRequestQueue } from '../../../plugins/kafka/kafkajs/patches.js'
+import type { SessionHandlers } from '../../../plugins/kafka/driver.js'
 
-interface Fake { eachBatch?: (p: EachBatchPayload) => Promise<void>, disconnected: boolean }
+await applyKafkajsPatches()
 
-function fakeKafka (fake: Fake): Kafka {
-  const consumer = {
-    events: { GROUP_JOIN: 'join', REBALANCING: 'rebalancing', CRASH: 'crash' },
-    on () {},
-    async connect () {},
-    async subscribe () {},
-    async run (cfg: { eachBatch: (p: EachBatchPayload) => Promise<void> }) { fake.eachBatch = cfg.eachBatch },
-    async disconnect () { fake.disconnected = true }
-  }
-  return { consumer: () => consumer } as unknown as Kafka
-}
+interface Fake { eachBatch?: (p: EachBatchPayload) => Promise<void> }
 
 function payload (heartbeat: () => Promise<void>): EachBatchPayload {
   return {
@@ -32,63 +24,19 @@ function payload (heartbeat: () => Promise<void>): EachBatchPayload {
   } as unknown as EachBatchPayload
 }
 
-async function until (cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !cond(); i++) await new Promise(resolve => setTimeout(resolve, 10))
-}
-
-function session (fake: Fake, onRecords: (s: Session) => void): Session {
-  const handlers: SessionHandlers = { onJoin () {}, onRecords: () => onRecords(s), onRebalancing () {}, onCrash () {} }
-  const s: Session = new Session({ kafka: fakeKafka(fake), groupId: 'ns.g', topics: ['ns.t'], fromBeginning: true, sessionTimeout: 6000, heartbeatInterval: 20, maxWaitTimeInMs: 100, maxBytes: 1048576, handlers })
-  return s
-}
-
-const eachBatch = (fake: Fake): NonNullable<Fake['eachBatch']> => fake.eachBatch as NonNullable<Fake['eachBatch']>
-
-t.test('without the gate, a paused session holds the batch, heartbeating, until resumed', async t => {
-  const fake: Fake = { disconnected: false }
-  const s = session(fake, s => s.pause(['ns.t']))
-  await s.start()
-  let beats = 0
-  let done = false
-  const delivered = eachBatch(fake)(payload(async () => { beats++ })).then(() => { done = true })
-  await until(() => beats >= 2)
-  t.ok(beats >= 2, 'heartbeats while held')
-  t.notOk(done, 'the batch is held: kafkajs fetches nothing more')
-  s.resume(['ns.t'])
-  await delivered
-  t.ok(done, 'resume releases it')
-  await s.stop()
+t.test('a session needs the Cluster kafkajs hands its assigner factories (the gate is always attached)', async t => {
+  const handlers: SessionHandlers = { onJoin () {}, onRecords () {}, onRebalancing () {}, onCrash () {} }
+  const kafka = { consumer: () => ({ events: {}, on () {} }) } as unknown as Kafka
+  t.throws(() => new Session({ kafka, groupId: 'ns.g', topics: ['ns.t'], fromBeginning: true, sessionTimeout: 6000, heartbeatInterval: 20, maxWaitTimeInMs: 100, maxBytes: 1048576, handlers }),
+    /did not hand its Cluster/)
 })
 
-t.test('without the gate, a rebalance seen by the heartbeat hands the consumer back to kafkajs', async t => {
-  const fake: Fake = { disconnected: false }
-  const s = session(fake, s => s.pause(['ns.t']))
-  await s.start()
-  const err = Object.assign(new Error('The group is rebalancing, so a rejoin is needed'), { type: 'REBALANCE_IN_PROGRESS' })
-  await t.rejects(eachBatch(fake)(payload(async () => { throw err })), err)
-  await s.stop()
-})
-
-t.test('without the gate, stop releases a held batch', async t => {
-  const fake: Fake = { disconnected: false }
-  const s = session(fake, s => s.pause(['ns.t']))
-  await s.start()
-  const delivered = eachBatch(fake)(payload(async () => {}))
-  await s.stop()
-  await delivered
-  t.ok(fake.disconnected)
-})
-
-t.test('an unpaused session returns from eachBatch at once', async t => {
-  const fake: Fake = { disconnected: false }
+t.test('an unheld session returns from eachBatch at once', async t => {
   let got = 0
-  const s = session(fake, () => { got++ })
+  const { s, eachBatch } = gatedSession(() => { got++ })
   await s.start()
-  await eachBatch(fake)(payload(async () => { throw new Error('no heartbeat expected') }))
+  await eachBatch()(payload(async () => { throw new Error('no heartbeat expected') }))
   t.equal(got, 1)
-  s.pause([])
-  await eachBatch(fake)(payload(async () => { throw new Error('no heartbeat expected') }))
-  t.equal(got, 2, 'pausing no topics pauses nothing')
   await s.stop()
 })
 
@@ -153,10 +101,10 @@ function fetchAt (cluster: object): { result: Promise<unknown[]>, settled: () =>
 
 const tick = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 
-t.test('a paused session returns from eachBatch at once and its next fetch waits at the gate until resumed', async t => {
+t.test('a held session returns from eachBatch at once and its next fetch waits at the gate until released', async t => {
   t.equal(patchKafkajsFetchGate(), true)
   t.equal(patchKafkajsFetchGate(), true, 'idempotent')
-  const { s, cluster, eachBatch } = gatedSession(s => s.pause(['ns.t']))
+  const { s, cluster, eachBatch } = gatedSession(s => s.hold())
   await s.start()
   let done = false
   // Not held: kafkajs keeps a whole fetch response alive until every batch of it is handled.
@@ -164,17 +112,15 @@ t.test('a paused session returns from eachBatch at once and its next fetch waits
   await tick(20)
   t.ok(done, 'the batch is not held in eachBatch')
   await delivered
-  t.ok(s.heldAtGate, 'paused at the gate')
 
   const next = fetchAt(cluster)
   await tick(50)
   t.notOk(next.settled(), 'the next fetch waits: nothing more is fetched while paused')
   t.equal(s.fetchingSince, undefined, 'a wait at the gate is no fetch waiting for the broker')
-  s.resume(['ns.t'])
+  s.release()
   t.same(await next.result, [], 'resume ends the wait at once, with no batches (the loop fetches again)')
-  t.notOk(s.heldAtGate)
 
-  s.pause(['ns.t'])
+  s.hold()
   const alone = fetchAt(cluster)
   await tick(50)
   t.notOk(alone.settled(), 'paused again: waiting')
@@ -187,17 +133,15 @@ t.test('a paused session returns from eachBatch at once and its next fetch waits
 t.test('a parked consumer\'s fetch loop waits at the gate (no Fetch) until unpark, stop or one heartbeat interval', async t => {
   const { s, cluster } = gatedSession()
   s.park()
-  t.ok(s.parkedWait, 'parked at the gate, not through kafkajs pause()')
   const first = fetchAt(cluster)
   await tick(50)
   t.notOk(first.settled(), 'still waiting: a parked consumer sends no Fetch')
   s.unpark()
   t.same(await first.result, [], 'unpark ends the wait at once, with no batches')
-  t.notOk(s.parkedWait)
 
   s.park()
-  s.pause(['ns.t'])
-  s.resume(['ns.t'])
+  s.hold()
+  s.release()
   const alone = fetchAt(cluster)
   await tick(50)
   t.notOk(alone.settled(), 'a resume does not open the gate of a parked consumer')

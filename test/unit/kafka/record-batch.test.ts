@@ -1,14 +1,14 @@
 /**
  * The record batch and Produce request encoder (record-batch.ts) against kafkajs 2.2.4's own: the same
- * messages through kafkajs' Produce request (v3, with the record encoder and CRC-32C of kafkajs-patch.ts, which
+ * messages through kafkajs' Produce request (v3, with the record encoder and CRC-32C of kafkajs/patches.ts, which
  * write kafkajs' bytes) and through the patched request with carriers give the same bytes, plain and gzip,
  * over many topics and partitions; and kafkajs' record batch decoder reads back what was encoded.
  */
 import t from 'tap'
 import { createRequire } from 'node:module'
-import { patchKafkajsCrc32C, patchKafkajsProduceRequest, patchKafkajsRecordHeaders } from '../../../plugins/producer/kafkajs-patch.js'
-import { carrier, encodeRecords, type BatchRecord } from '../../../plugins/producer/record-batch.js'
-import { crc32c } from '../../../plugins/producer/crc32c.js'
+import { patchKafkajsCrc32C, patchKafkajsProduceRequest, patchKafkajsRecordHeaders } from '../../../plugins/kafka/kafkajs/patches.js'
+import { carrier, encodeRecords, type BatchRecord } from '../../../plugins/kafka/kafkajs/record-batch.js'
+import { crc32c } from '../../../plugins/kafka/kafkajs/crc32c.js'
 
 const require = createRequire(import.meta.url)
 const V3 = 'kafkajs/src/protocol/requests/produce/v3/request.js'
