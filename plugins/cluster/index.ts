@@ -291,6 +291,22 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async (fastify, 
       forwarder.forward(request.raw, res, url, signHop(secret, hopRequestOf(request), nodeId, owner), {
         // A 503 from the owner may be its shutdown: gone from the node table means its instances are gone too.
         ownerGone: () => registry.gone(owner),
+        // The id's node refused the connection (killed, not yet expired): the SDK may have created the instance
+        // again elsewhere under the same id, claimed. Finding it needs the caller (a v2 instance's namespace).
+        reroute: async () => {
+          try {
+            await fastify.authenticate(request)
+          } catch {
+            return undefined // writeError answers: it authenticates again and gives the caller its 401
+          }
+          const ref = instanceRefOf(request)
+          if (ref === undefined) return undefined
+          const next = claims.holds(claimKey(ref)) ? nodeId : await claims.route(ref, { fresh: true, exclude: [owner] })
+          const nextUrl = next === undefined ? undefined : next === nodeId ? nodeUrl : await registry.resolve(next)
+          return next === undefined || nextUrl === undefined
+            ? undefined
+            : { base: nextUrl, extra: hopHeaders(hopRequestOf(request), next, true) }
+        },
         // The owner never saw this caller's token (or did not answer): authenticate here before saying more.
         writeError: (res, status, errorCode, message) => {
           fastify.authenticate(request).then(
