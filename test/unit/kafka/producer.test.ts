@@ -87,7 +87,8 @@ t.test('an unknown topic replaces the producer; the old one goes once its sends 
     return [meta(topic, 0, '5')]
   })
   const logged: string[] = []
-  const client = new KafkajsProducer({ createClient: () => fake.kafka, log: { warn: (_o, msg) => { logged.push(msg) } } })
+  const log = { warn: (_o: object, msg: string) => { logged.push(msg) } }
+  const client = new KafkajsProducer({ createClient: () => fake.kafka, log })
   const slow = client.send([{ topic: 'slow', partition: 0, records: [rec('x')] }], opts)
   for (let i = 0; i < 10 && held.length === 0; i++) await new Promise(resolve => setImmediate(resolve))
   await t.rejects(client.send([{ topic: 'gone', partition: 0, records: [rec('x')] }], opts),
@@ -99,7 +100,9 @@ t.test('an unknown topic replaces the producer; the old one goes once its sends 
     'the next send goes through the new producer')
   held.splice(0).forEach(r => r())
   t.same(await slow, [{ baseOffset: 5, logAppendTime: -1 }])
-  for (let i = 0; i < 10 && fake.producers[0]?.disconnects === 0; i++) await new Promise(resolve => setImmediate(resolve))
+  for (let i = 0; i < 10 && fake.producers[0]?.disconnects === 0; i++) {
+    await new Promise(resolve => setImmediate(resolve))
+  }
   t.equal(fake.producers[0]?.disconnects, 1, 'disconnected once its last send is over')
   await client.close()
   t.equal(fake.producers[1]?.disconnects, 1)

@@ -44,7 +44,9 @@ function fakeProducer () {
   }
 }
 
-function engine (fake: ReturnType<typeof fakeProducer>, opts: { budget?: number, partitions?: number, maxRecord?: number } = {}) {
+interface EngineOptions { budget?: number, partitions?: number, maxRecord?: number }
+
+function engine (fake: ReturnType<typeof fakeProducer>, opts: EngineOptions = {}) {
   const metadata = new TopicMetadataCache({
     partitions: async (topic) => {
       if (topic === 'missing') throw Object.assign(new Error('unknown'), { type: 'UNKNOWN_TOPIC_OR_PARTITION' })
@@ -84,7 +86,8 @@ t.test('concurrent requests share one Kafka request; offsets map back to each re
   ])
   t.equal(fake.sent.length, 1, 'one sendBatch')
   t.equal(fake.sent[0]?.opts.acks, -1)
-  const offsetsOf = (r: typeof results[number]) => r.map(o => o.ok ? [o.delivery.partition, o.delivery.offset] : o.error.errorCode)
+  const offsetsOf = (r: typeof results[number]) =>
+    r.map(o => o.ok ? [o.delivery.partition, o.delivery.offset] : o.error.errorCode)
   t.same(offsetsOf(results[0] ?? []), [[p1, 0], [p1, 1], [partitionForKey(Buffer.from(other), 4), 0]])
   t.same(offsetsOf(results[1] ?? []), [[p1, 2]], 'the second request\'s record follows the first\'s on the same partition')
   t.same(offsetsOf(results[2] ?? []), [[3, 0]])
