@@ -28,9 +28,8 @@ const producerPlugin: FastifyPluginAsync = async (fastify) => {
   })
   const metadata = new TopicMetadataCache({
     partitions: async (topic) => {
-      const admin = await kafka.admin()
-      const { topics } = await admin.fetchTopicMetadata({ topics: [topic] })
-      return (topics[0]?.partitions ?? []).map(p => p.partitionId)
+      const count = (await kafka.driver.partitionCounts([topic])).get(topic) ?? 0
+      return Array.from({ length: count }, (_, i) => i)
     }
   }, c.PRODUCE_METADATA_MAX_AGE_MS)
   const engine = new ProduceEngine({
