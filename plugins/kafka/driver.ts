@@ -1,8 +1,10 @@
 /**
- * The Kafka driver port: everything the consumer engine (plugins/consumers) asks of Kafka, in the engine's own
- * terms. Offsets and timestamps are numbers, records arrive as `BufferedRecord`s, and every failure is a
- * `KafkaError` carrying what the engine decides on (retriable, rejoin, outage) plus Kafka's error name.
- * The kafkajs adapter implements it (kafkajs/driver.ts); unit tests use a fake (test/helpers/fake-kafka.ts).
+ * The Kafka driver port: everything the consumer engine (plugins/consumers) and the produce engine
+ * (plugins/producer) ask of Kafka, in the engines' own terms. Offsets and timestamps are numbers, records arrive
+ * as `BufferedRecord`s and leave as `ProduceRecord`s, and every failure is a `KafkaError` carrying what the
+ * engine decides on (retriable, rejoin, outage) plus Kafka's error name. The kafkajs adapter implements it
+ * (kafkajs/driver.ts, kafkajs/producer.ts); unit tests use fakes (test/helpers/fake-kafka.ts, the producer's
+ * in test/unit/producer/engine.test.ts).
  * HTTP codes are not chosen here: errors.ts maps a KafkaError to the contract's answer, at the edge.
  * Plain module: no Fastify, no kafkajs.
  */
@@ -57,7 +59,10 @@ export class FetchedRecord implements BufferedRecord {
   get value (): Buffer | null { return this.valueEnd < 0 ? null : this.block.subarray(this.valueStart, this.valueEnd) }
 }
 
-/** Kafka error names meaning "the group moved on": the member must rejoin (or, without membership, the group is not empty). */
+/**
+ * Kafka error names meaning "the group moved on": the member must rejoin (or, without membership, the group is
+ * not empty).
+ */
 const REJOIN_KINDS: ReadonlySet<string> = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID'])
 
 export interface KafkaErrorFlags {
@@ -145,7 +150,10 @@ export interface ConsumerSession {
 export interface ConsumerClient {
   /** A session with `fixed` partitions runs in a private group of the driver's naming, removed on close(). */
   openSession (spec: SessionSpec): ConsumerSession
-  /** Commit without group membership (generation -1), as Java's assign() does: only while the group has no members. */
+  /**
+   * Commit without group membership (generation -1), as Java's assign() does: only while the group has no
+   * members.
+   */
   commitDetached (groupId: string, offsets: PartitionOffset[]): Promise<void>
   close (): Promise<void>
 }
@@ -165,4 +173,60 @@ export interface KafkaDriver {
   edges (topic: string): Promise<PartitionEdges[]>
   /** Per partition, the first offset whose timestamp is at or after `timestamp`; absent when there is none. */
   offsetsForTimestamp (topic: string, timestamp: number): Promise<Map<number, number>>
+}
+
+/** A record to produce, as the engine queued it. */
+export interface ProduceRecord {
+  key: Buffer | null
+  value: Buffer | null
+  /** In order; repeated names and null values are kept. */
+  headers: KafkaHeader[]
+  /** CreateTime, ms since the epoch. */
+  timestamp: number
+}
+
+/** One partition's records of a send, in order: they become one record batch. */
+export interface PartitionRecords {
+  topic: string
+  partition: number
+  records: readonly ProduceRecord[]
+}
+
+export type Compression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd'
+
+export interface SendOptions {
+  /** -1: all in-sync replicas, 1: the leader, 0: none. */
+  acks: number
+  timeoutMs: number
+  compression: Compression
+}
+
+/** Kafka's acknowledgement of one partition's records. */
+export interface PartitionAck {
+  /** The offset of the partition's first record; the others follow it. */
+  baseOffset: number
+  /** The broker's LogAppendTime (ms since the epoch), -1 when the topic keeps CreateTime. */
+  logAppendTime: number
+}
+
+/**
+ * The process's Kafka producer: never resends a failed request on its own (a resend after the broker got the
+ * first attempt duplicates records; the engine decides, with `requestsWritten`). A producer that a deleted
+ * topic has broken is replaced inside the adapter.
+ */
+export interface ProducerClient {
+  /**
+   * Produce requests written to the wire so far (process-wide): unchanged across a failed send means no record
+   * can have reached a broker.
+   */
+  readonly requestsWritten: number
+  /** Connect (once; a failed connect is tried again by the next call). */
+  connect (): Promise<void>
+  /**
+   * One Kafka request per leader for all the partitions' records. Resolves with one entry per entry of
+   * `partitions` (same order): its acknowledgement, or undefined when Kafka did not acknowledge it.
+   */
+  send (partitions: readonly PartitionRecords[], opts: SendOptions): Promise<Array<PartitionAck | undefined>>
+  /** Disconnect, once no send is in flight. */
+  close (): Promise<void>
 }

@@ -1,13 +1,10 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
-import kafkajs from 'kafkajs'
+import type { Compression } from '../kafka/driver.js'
+import { KafkajsProducer } from '../kafka/kafkajs/producer.js'
 import { produceEvents } from './channels.js'
 import { ProduceEngine } from './engine.js'
 import { TopicMetadataCache } from './metadata.js'
-import { produceWireCounter } from './wire.js'
-
-// kafkajs is CommonJS and Node cannot see CompressionTypes as a named export.
-const { CompressionTypes } = kafkajs
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -15,52 +12,35 @@ declare module 'fastify' {
   }
 }
 
-const COMPRESSION = {
-  none: CompressionTypes.None,
-  gzip: CompressionTypes.GZIP,
-  snappy: CompressionTypes.Snappy,
-  lz4: CompressionTypes.LZ4,
-  zstd: CompressionTypes.ZSTD
-} as const
-
 /**
- * The produce engine (`fastify.producer`): one kafkajs producer for the process, connected at the first
- * produce; it publishes on the diaspora:producer:* diagnostics channels (channels.ts). Shutdown: preClose drains it (new produce requests get 503 before anything is sent; queued
- * records are sent and answered), onClose disconnects it.
+ * The produce engine (`fastify.producer`): one Kafka producer for the process (the port's kafkajs adapter,
+ * kafka/kafkajs/producer.ts), connected at the first produce; it publishes on the diaspora:producer:*
+ * diagnostics channels (channels.ts). Shutdown: preClose drains it (new produce requests get 503 before
+ * anything is sent; queued records are sent and answered), onClose disconnects it.
  */
 const producerPlugin: FastifyPluginAsync = async (fastify) => {
   const { config: c, kafka } = fastify
   const log = fastify.log.child({ component: 'producer' })
-  const wire = produceWireCounter()
-  const client = kafka.createClient(`${c.KAFKA_CLIENT_ID}-producer`, { socketFactory: wire.socketFactory })
-  const createProducer = () => client.producer({
-    allowAutoTopicCreation: false,
-    idempotent: false,
-    // Never resend: a resend after the broker got the first attempt duplicates records (engine.ts).
-    retry: { retries: 0 },
-    // The engine places every record itself.
-    createPartitioner: () => ({ message }) => message.partition as number
+  // The kafka plugin has applied (and asserted) kafkajs/patches.ts, which the adapter's encoded batches need.
+  const client = new KafkajsProducer({
+    createClient: (socketFactory) => kafka.createClient(`${c.KAFKA_CLIENT_ID}-producer`, { socketFactory }),
+    log
   })
   const metadata = new TopicMetadataCache({
     partitions: async (topic) => {
-      const admin = await kafka.admin()
-      const { topics } = await admin.fetchTopicMetadata({ topics: [topic] })
-      return (topics[0]?.partitions ?? []).map(p => p.partitionId)
+      const count = (await kafka.driver.partitionCounts([topic])).get(topic) ?? 0
+      return Array.from({ length: count }, (_, i) => i)
     }
   }, c.PRODUCE_METADATA_MAX_AGE_MS)
   const engine = new ProduceEngine({
-    createProducer,
+    client,
     metadata,
-    produceWrites: () => wire.produceWrites,
     maxInFlightBytes: c.PRODUCE_MAX_IN_FLIGHT_BYTES,
     maxRecordBytes: c.PRODUCE_MAX_RECORD_BYTES,
     lingerMs: c.PRODUCE_LINGER_MS,
     requestTimeoutMs: c.PRODUCE_REQUEST_TIMEOUT_MS,
-    compression: COMPRESSION[c.PRODUCE_COMPRESSION as keyof typeof COMPRESSION],
+    compression: c.PRODUCE_COMPRESSION as Compression,
     retryAfterSeconds: c.PRODUCE_RETRY_AFTER_SECONDS,
-    // The kafka plugin has applied (and asserted) kafkajs/patches.ts: ordered headers and encoded batches.
-    orderedHeaders: true,
-    encodedBatches: true,
     log
   })
   // Written, failed and sent records go to the diaspora:producer:* channels (channels.ts).

@@ -7,7 +7,7 @@ import { Errors } from '../errors/errors.js'
 import { kafkaErrorType, toKafkaApiError } from '../kafka/errors.js'
 
 export interface TopicMetadataSource {
-  /** Partition ids of `topic`; throws UNKNOWN_TOPIC_OR_PARTITION (kafkajs) when it does not exist. */
+  /** Partition ids of `topic`; throws a KafkaError of kind UNKNOWN_TOPIC_OR_PARTITION when it does not exist. */
   partitions (topic: string): Promise<number[]>
 }
 

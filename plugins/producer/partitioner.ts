@@ -16,7 +16,8 @@ export function murmur2 (data: Uint8Array): number {
   const length4 = length >> 2
   for (let i = 0; i < length4; i++) {
     const i4 = i * 4
-    let k = (data[i4] as number) | ((data[i4 + 1] as number) << 8) | ((data[i4 + 2] as number) << 16) | ((data[i4 + 3] as number) << 24)
+    let k = (data[i4] as number) | ((data[i4 + 1] as number) << 8) | ((data[i4 + 2] as number) << 16) |
+      ((data[i4 + 3] as number) << 24)
     k = Math.imul(k, M)
     k ^= k >>> 24
     k = Math.imul(k, M)

@@ -153,7 +153,8 @@ export function parseTimestamp (raw: unknown): number {
   const ms = Number((frac + '000').slice(0, 3))
   let t = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), ms)
   const check = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)))
-  if (Number(mo) < 1 || Number(mo) > 12 || check.getUTCDate() !== Number(d) || Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) {
+  if (Number(mo) < 1 || Number(mo) > 12 || check.getUTCDate() !== Number(d) ||
+    Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) {
     throw ProduceErrors.malformed(`timestamp ${JSON.stringify(raw.slice(0, 64))} is not a valid date-time`)
   }
   if (zone !== 'Z' && zone !== 'z') {

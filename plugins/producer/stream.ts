@@ -6,10 +6,10 @@
  * first record on, answered as a 200 stream of result lines as the records are written, so that a client
  * may wait for each result before it sends the next record. A body of known length holding one record is a
  * single record, answered with a real HTTP status (the Diaspora 0.7 API, as its SDK sends); one holding
- * several records is answered as a stream too. Either way each record is sent as soon as it is read. Memory stays bounded however
- * long the stream runs: the body is read one chunk at a time, only the record being read is buffered, and
- * reading pauses while `window` records wait for their results (back-pressure to the client). A syntax error
- * ends the stream with one error result; records before it keep their results.
+ * several records is answered as a stream too. Either way each record is sent as soon as it is read. Memory
+ * stays bounded however long the stream runs: the body is read one chunk at a time, only the record being read
+ * is buffered, and reading pauses while `window` records wait for their results (back-pressure to the client).
+ * A syntax error ends the stream with one error result; records before it keep their results.
  */
 import { ApiError, Errors } from '../errors/errors.js'
 import { decodeUtf8, parseJsonBody } from '../http/media.js'

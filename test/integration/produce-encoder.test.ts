@@ -65,7 +65,12 @@ function session (t: Tap, topic: string, got: BufferedRecord[]): Session {
     heartbeatInterval: 1000,
     maxWaitTimeInMs: 200,
     maxBytes: 8 * 1048576,
-    handlers: { onJoin () {}, onRecords: (_topic, _partition, records) => { got.push(...records) }, onRebalancing () {}, onCrash () {} }
+    handlers: {
+      onJoin () {},
+      onRecords: (_topic, _partition, records) => { got.push(...records) },
+      onRebalancing () {},
+      onCrash () {}
+    }
   })
   t.teardown(() => s.stop())
   return s
@@ -102,7 +107,10 @@ t.test('what Kafka holds is what was sent, at the reported partition and offset'
     const entries = batch.slice(from, from + 30).map((r, j) => ({ id: String(from + j), ...r.body }))
     const res = await alice.req('POST', `${alice.ns}/topics/${topic}/records:batch`, JSON.stringify({ entries }), { 'content-type': 'application/json' })
     t.equal(res.statusCode, 207)
-    const { successes, failures } = res.json() as { successes: Array<{ id: string, partition_id: number, offset: number }>, failures: unknown[] }
+    const { successes, failures } = res.json() as {
+      successes: Array<{ id: string, partition_id: number, offset: number }>
+      failures: unknown[]
+    }
     t.same(failures, [], 'no failure')
     for (const s of successes) expected.set(`${s.partition_id}:${s.offset}`, (batch[Number(s.id)] as { sent: Sent }).sent)
   }

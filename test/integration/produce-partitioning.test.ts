@@ -65,7 +65,8 @@ t.test('keyed records: the Java client\'s partitions, for 7 and 16 partitions', 
     t.same(differ, [], `${partitions} partitions: every key on the Java client's partition`)
     t.ok(new Set(java.keyed.values()).size > 1, 'the keys use several partitions')
     // The reported partition is the one the record is on.
-    const reported = new Map((res.json().successes as Array<{ id: string, partition_id: number }>).map(s => [keys[Number(s.id)], s.partition_id]))
+    const successes = res.json().successes as Array<{ id: string, partition_id: number }>
+    const reported = new Map(successes.map(s => [keys[Number(s.id)], s.partition_id]))
     t.same(keys.filter(k => reported.get(k) !== rest.keyed.get(k)), [])
   }
 })

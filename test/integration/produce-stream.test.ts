@@ -227,7 +227,10 @@ t.test('shutdown ends a stream with a 503 result instead of waiting for it', asy
   t.match(await s.next(), { error_code: 200, offset: 0 })
   const closed = node.app.close()
   // The engine drains first (preClose); a record after that is refused with nothing sent, and ends the stream.
-  await new Promise<void>(resolve => { const check = (): void => { if (node.app.producer.draining) resolve(); else setImmediate(check) }; check() })
+  await new Promise<void>(resolve => {
+    const check = (): void => { if (node.app.producer.draining) resolve(); else setImmediate(check) }
+    check()
+  })
   s.send(rec(2))
   t.match(await s.next(), { error_code: 50302 })
   t.same(await s.rest(), [], 'the response ends')

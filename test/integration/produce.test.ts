@@ -21,7 +21,14 @@ function post (user: ApiUser, path: string, body: unknown): ReturnType<ApiUser['
   return user.req('POST', `${user.ns}/topics/${path}`, typeof body === 'string' ? body : JSON.stringify(body), JSON_CT)
 }
 
-interface Read { partition: number, offset: string, key: Buffer | null, value: Buffer | null, headers: Array<[string, Buffer | null]>, timestamp: string }
+interface Read {
+  partition: number
+  offset: string
+  key: Buffer | null
+  value: Buffer | null
+  headers: Array<[string, Buffer | null]>
+  timestamp: string
+}
 
 /** Every record of a Kafka topic, read from the beginning by a plain kafkajs consumer. */
 async function readTopic (topic: string, count: number): Promise<Read[]> {
@@ -40,9 +47,12 @@ async function readTopic (topic: string, count: number): Promise<Read[]> {
       eachMessage: async ({ partition, message }: { partition: number, message: KafkaMessage }) => {
         const headers: Array<[string, Buffer | null]> = []
         for (const [k, v] of Object.entries(message.headers ?? {})) {
-          for (const one of Array.isArray(v) ? v : [v]) headers.push([k, one === undefined || one === null ? null : Buffer.from(one)])
+          for (const one of Array.isArray(v) ? v : [v]) {
+            headers.push([k, one === undefined || one === null ? null : Buffer.from(one)])
+          }
         }
-        out.push({ partition, offset: message.offset, key: message.key, value: message.value, headers, timestamp: message.timestamp })
+        const { offset, key, value, timestamp } = message
+        out.push({ partition, offset, key, value, headers, timestamp })
         if (out.length >= count) done()
       }
     })
@@ -205,7 +215,14 @@ t.test('v2 produce: binary and json formats', async t => {
   const topic = await alice.topic(1)
   const bin = await alice.req('POST', `${alice.ns}/topics/${topic}`, { records: [{ key: Buffer.from('k').toString('base64'), value: Buffer.from('v').toString('base64') }, { value: 'AAE=', partition: 0 }] }, { 'content-type': BINARY })
   t.equal(bin.statusCode, 200, bin.body)
-  t.same(bin.json(), { offsets: [{ partition: 0, offset: 0, error_code: null, error: null }, { partition: 0, offset: 1, error_code: null, error: null }], key_schema_id: null, value_schema_id: null })
+  t.same(bin.json(), {
+    offsets: [
+      { partition: 0, offset: 0, error_code: null, error: null },
+      { partition: 0, offset: 1, error_code: null, error: null }
+    ],
+    key_schema_id: null,
+    value_schema_id: null
+  })
   const json = await alice.req('POST', `${alice.ns}/topics/${topic}`, { records: [{ value: { a: 1 } }, { key: 'k', value: [true] }] }, { 'content-type': JSONV2 })
   t.equal(json.statusCode, 200, json.body)
   t.same(json.json().offsets.map((o: { offset: number }) => o.offset), [2, 3])

@@ -27,7 +27,8 @@ export function crc32c (bytes: Uint8Array): number {
   const whole = n - (n & 7)
   let i = 0
   while (i < whole) {
-    const a = crc ^ ((bytes[i] as number) | ((bytes[i + 1] as number) << 8) | ((bytes[i + 2] as number) << 16) | ((bytes[i + 3] as number) << 24))
+    const a = crc ^ ((bytes[i] as number) | ((bytes[i + 1] as number) << 8) | ((bytes[i + 2] as number) << 16) |
+      ((bytes[i + 3] as number) << 24))
     crc = (T[1792 + (a & 0xff)] as number) ^ (T[1536 + ((a >>> 8) & 0xff)] as number) ^
       (T[1280 + ((a >>> 16) & 0xff)] as number) ^ (T[1024 + (a >>> 24)] as number) ^
       (T[768 + (bytes[i + 4] as number)] as number) ^ (T[512 + (bytes[i + 5] as number)] as number) ^

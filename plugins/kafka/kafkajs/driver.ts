@@ -39,7 +39,8 @@ export function kafkajsDriver (opts: KafkajsDriverOptions): KafkaDriver {
           if (spec.fixed) shadowGroups.push(groupId = shadowGroupName(spec.groupId))
           return new Session({ ...spec, groupId, kafka })
         },
-        commitDetached: (groupId, offsets) => kafkajsCall(() => (committer ??= new GroupCommitter(kafka, groupId)).commit(groupId, offsets)),
+        commitDetached: (groupId, offsets) =>
+          kafkajsCall(() => (committer ??= new GroupCommitter(kafka, groupId)).commit(groupId, offsets)),
         async close () {
           await committer?.close()
           if (shadowGroups.length === 0) return
@@ -65,7 +66,9 @@ export function kafkajsDriver (opts: KafkajsDriverOptions): KafkaDriver {
     }),
     edges: (topic) => withAdmin(async admin => {
       const out: PartitionEdges[] = []
-      for (const p of await admin.fetchTopicOffsets(topic)) out.push({ partition: p.partition, low: Number(p.low), high: Number(p.high) })
+      for (const p of await admin.fetchTopicOffsets(topic)) {
+        out.push({ partition: p.partition, low: Number(p.low), high: Number(p.high) })
+      }
       return out
     }),
     offsetsForTimestamp: (topic, timestamp) => withAdmin(async admin => {

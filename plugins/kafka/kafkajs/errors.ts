@@ -5,7 +5,16 @@
  */
 import { KafkaError } from '../driver.js'
 
-interface KafkaishError { name?: string, type?: string, retriable?: boolean, message?: string, code?: string, originalError?: unknown, cause?: unknown, errors?: unknown[] }
+interface KafkaishError {
+  name?: string
+  type?: string
+  retriable?: boolean
+  message?: string
+  code?: string
+  originalError?: unknown
+  cause?: unknown
+  errors?: unknown[]
+}
 
 // No broker or coordinator could be reached (kafkajs marks some of these non-retriable; for a client they are
 // an outage, not a generic failure).

@@ -139,7 +139,10 @@ export class FetchDecoder {
         at += 4
         const abortedTransactions: AbortedTransaction[] = []
         for (let a = 0; a < aborted; a++) {
-          abortedTransactions.push({ producerId: raw.readBigInt64BE(at).toString(), firstOffset: raw.readBigInt64BE(at + 8).toString() })
+          abortedTransactions.push({
+            producerId: raw.readBigInt64BE(at).toString(),
+            firstOffset: raw.readBigInt64BE(at + 8).toString()
+          })
           at += 16
         }
         const preferredReadReplica = raw.readInt32BE(at)
@@ -148,7 +151,16 @@ export class FetchDecoder {
         const setEnd = at + 4 + Math.max(0, size)
         const messages = await this.#recordSet(raw, at, topicName, partition, abortedTransactions.length > 0)
         at = setEnd
-        partitions.push({ partition, errorCode: partitionError, highWatermark, lastStableOffset, lastStartOffset, abortedTransactions, preferredReadReplica, messages })
+        partitions.push({
+          partition,
+          errorCode: partitionError,
+          highWatermark,
+          lastStableOffset,
+          lastStartOffset,
+          abortedTransactions,
+          preferredReadReplica,
+          messages
+        })
       }
       responses.push({ topicName, partitions })
     }
@@ -170,7 +182,10 @@ export class FetchDecoder {
     return this.helpers.kafkajsMessages(raw.subarray(at, at + 4 + size))
   }
 
-  /** Record batches in [start, end); a batch cut short at the end (the broker's max_bytes) is left out, as kafkajs does. */
+  /**
+   * Record batches in [start, end); a batch cut short at the end (the broker's max_bytes) is left out, as kafkajs
+   * does.
+   */
   async #batches (raw: Buffer, start: number, end: number, topic: string, partition: number): Promise<FetchedRecord[]> {
     const out: FetchedRecord[] = []
     let at = start
@@ -198,13 +213,19 @@ export class FetchDecoder {
       }
       const control = (attributes & ATTR_CONTROL) !== 0
       const appendTime = (attributes & ATTR_LOG_APPEND_TIME) !== 0
-      for (let i = 0; i < count; i++) out.push(this.#record(records, topic, partition, baseOffset, appendTime ? maxTimestamp : baseTimestamp, appendTime, control))
+      const timestamp = appendTime ? maxTimestamp : baseTimestamp
+      for (let i = 0; i < count; i++) {
+        out.push(this.#record(records, topic, partition, baseOffset, timestamp, appendTime, control))
+      }
       at = batchEnd
     }
     return out
   }
 
-  #record (r: Records, topic: string, partition: number, baseOffset: number, baseTimestamp: number, appendTime: boolean, control: boolean): FetchedRecord {
+  #record (
+    r: Records, topic: string, partition: number, baseOffset: number, baseTimestamp: number, appendTime: boolean,
+    control: boolean
+  ): FetchedRecord {
     const length = r.varint()
     if (length < 0 || r.pos + length > r.end) throw new NotOurs('record beyond its batch')
     const recordEnd = r.pos + length

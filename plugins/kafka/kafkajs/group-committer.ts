@@ -30,7 +30,12 @@ export class GroupCommitter {
       this.#cluster = config.cluster as unknown as CapturedCluster
       return PartitionAssigners.roundRobin(config)
     }
-    this.#consumer = kafka.consumer({ groupId, partitionAssigners: [capture], allowAutoTopicCreation: false, retry: { retries: 2, initialRetryTime: 100 } })
+    this.#consumer = kafka.consumer({
+      groupId,
+      partitionAssigners: [capture],
+      allowAutoTopicCreation: false,
+      retry: { retries: 2, initialRetryTime: 100 }
+    })
   }
 
   async commit (groupId: string, offsets: PartitionOffset[]): Promise<void> {

@@ -54,9 +54,10 @@ export function patchKafkajsRequestQueue (): boolean {
 interface ConsumerGroupLike { cluster: object, fetch (nodeId: number): Promise<unknown[]> }
 
 /**
- * When a session's fetch loop may fetch (session.ts keeps one per session). Closed while parked (nobody reads) or held (the instance's buffer is
- * full): the loop then waits here, up to one heartbeat interval (its runner heartbeats when the wait returns no
- * batches, so the membership holds) or until opened or stopped, and fetches nothing.
+ * When a session's fetch loop may fetch (session.ts keeps one per session). Closed while parked (nobody reads)
+ * or held (the instance's buffer is full): the loop then waits here, up to one heartbeat interval (its runner
+ * heartbeats when the wait returns no batches, so the membership holds) or until opened or stopped, and fetches
+ * nothing.
  */
 export class FetchGate {
   parked = false
@@ -173,7 +174,10 @@ export function patchKafkajsFetchDecoder (): boolean {
   return true
 }
 
-/** What the fetch decoder takes from kafkajs: its codec registry (codecs registered by the kafka plugin) and its own decoding. */
+/**
+ * What the fetch decoder takes from kafkajs: its codec registry (codecs registered by the kafka plugin) and its
+ * own decoding.
+ */
 export function kafkajsDecodeHelpers (): DecodeHelpers {
   const codecs = require('kafkajs/src/protocol/message/compression/index.js') as { lookupCodecByAttributes (attributes: number): DecodeCodec | null }
   const decodeMessages = require('kafkajs/src/protocol/requests/fetch/v4/decodeMessages.js') as (decoder: unknown) => Promise<unknown[]>
@@ -223,7 +227,14 @@ export function consumerPatchesApplied (): boolean { return consumerPatched }
 
 // ---- producer side --------------------------------------------------------------------------------------
 
-interface EncoderLike { buf: Buffer, writeVarInt (n: number): EncoderLike, writeInt8 (n: number): EncoderLike, writeVarLong (n: unknown): EncoderLike, writeVarIntBytes (b: unknown): EncoderLike, writeVarIntArray (a: unknown[]): EncoderLike }
+interface EncoderLike {
+  buf: Buffer
+  writeVarInt (n: number): EncoderLike
+  writeInt8 (n: number): EncoderLike
+  writeVarLong (n: unknown): EncoderLike
+  writeVarIntBytes (b: unknown): EncoderLike
+  writeVarIntArray (a: unknown[]): EncoderLike
+}
 interface EncoderClass {
   new (initialSize?: number): EncoderLike
   sizeOfVarInt (n: number): number
@@ -233,6 +244,13 @@ interface EncoderClass {
 
 export interface OrderedHeader { key: string, value: Buffer | null }
 type HeaderInput = OrderedHeader[] | Record<string, Buffer | string | null | Array<Buffer | string | null>>
+interface RecordInput {
+  offsetDelta?: number
+  timestampDelta?: unknown
+  key: unknown
+  value: unknown
+  headers?: HeaderInput
+}
 
 /** The produce request modules (v3 to v7), which capture the record batch encoders when they load. */
 const PRODUCE_REQUESTS = [3, 4, 5, 6, 7].map(v => `kafkajs/src/protocol/requests/produce/v${v}/request.js`)
@@ -279,7 +297,7 @@ export function patchKafkajsRecordHeaders (): boolean {
         const v = headers[key]
         return Array.isArray(v) ? v.map(value => ({ key, value })) : [{ key, value: v }]
       })
-    return ({ offsetDelta = 0, timestampDelta = 0, key, value, headers = {} }: { offsetDelta?: number, timestampDelta?: unknown, key: unknown, value: unknown, headers?: HeaderInput }) => {
+    return ({ offsetDelta = 0, timestampDelta = 0, key, value, headers = {} }: RecordInput) => {
       const list = listOf(headers)
       let headerSize = Encoder.sizeOfVarInt(list.length)
       for (const h of list) {
@@ -328,7 +346,10 @@ interface ProduceRequestArgs {
   producerId?: unknown
   producerEpoch?: number
   compression?: number
-  topicData: Array<{ topic: string, partitions: Array<{ partition: number, firstSequence?: number, messages: unknown[] }> }>
+  topicData: Array<{
+    topic: string
+    partitions: Array<{ partition: number, firstSequence?: number, messages: unknown[] }>
+  }>
 }
 interface ProduceRequest { apiKey: number, apiVersion: number, encode: () => Promise<EncoderLike> }
 type ProduceRequestModule = (args: ProduceRequestArgs) => ProduceRequest
@@ -359,7 +380,10 @@ function encodedBody (args: ProduceRequestArgs, Long: LongClass): ProduceBody | 
   }
 }
 
-/** A check message set: null key, null value, empty value, headers (a repeated name, a null value), spread timestamps. */
+/**
+ * A check message set: null key, null value, empty value, headers (a repeated name, a null value), spread
+ * timestamps.
+ */
 function sampleRecords (): BatchRecord[] {
   return [
     { key: Buffer.from('k1'), value: Buffer.from('v1'), headers: [], timestamp: 1_700_000_000_123 },

@@ -104,7 +104,8 @@ export function encodeRecords (records: readonly BatchRecord[]): EncodedRecords 
       uvarintSize(r.headers.length * 2)
     for (const h of r.headers) {
       const nameBytes = Buffer.byteLength(h.name, 'utf8')
-      body += uvarintSize(nameBytes * 2) + nameBytes + uvarintSize(lengthField(h.value)) + (h.value === null ? 0 : h.value.length)
+      body += uvarintSize(nameBytes * 2) + nameBytes +
+        uvarintSize(lengthField(h.value)) + (h.value === null ? 0 : h.value.length)
     }
     bodies[i] = body
     total += uvarintSize(body * 2) + body
@@ -146,7 +147,10 @@ export interface ProduceBody {
   compression: number
   producerId: bigint
   producerEpoch: number
-  topics: Array<{ topic: string, partitions: Array<{ partition: number, firstSequence: number, records: EncodedRecords }> }>
+  topics: Array<{
+    topic: string
+    partitions: Array<{ partition: number, firstSequence: number, records: EncodedRecords }>
+  }>
 }
 
 const MAGIC = 2
@@ -161,7 +165,10 @@ const CRC_FROM = 8 + 4 + 4 + 1 + 4
  * The request body, in one buffer: each partition's batch with its CRC-32C. `compress` turns a records section
  * into the codec's bytes (only called when `compression` is not 0).
  */
-export async function encodeProduceBody (body: ProduceBody, compress?: (records: Buffer) => Promise<Buffer>): Promise<Buffer> {
+export async function encodeProduceBody (
+  body: ProduceBody,
+  compress?: (records: Buffer) => Promise<Buffer>
+): Promise<Buffer> {
   const sections: Buffer[][] = []
   const tx = body.transactionalId
   let size = 2 + (tx === null ? 0 : Buffer.byteLength(tx, 'utf8')) + 2 + 4 + 4

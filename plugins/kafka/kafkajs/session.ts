@@ -22,7 +22,11 @@ function fixedAssigner (assignment: Record<string, number[]>): PartitionAssigner
       // The shadow group has one member; any stray member gets nothing.
       return members.map((m, i) => ({
         memberId: m.memberId,
-        memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 0, assignment: i === 0 ? assignment : {}, userData: Buffer.alloc(0) })
+        memberAssignment: AssignerProtocol.MemberAssignment.encode({
+          version: 0,
+          assignment: i === 0 ? assignment : {},
+          userData: Buffer.alloc(0)
+        })
       }))
     },
     protocol ({ topics }) {
@@ -60,7 +64,11 @@ const BLOCK_BYTES = 64 * 1024
  * a block lives until its last record leaves the buffer, and records leave a partition's queue in order, so a
  * partly read partition keeps at most one block beyond the bytes the buffer budget counts.
  */
-export function toSessionRecords (topic: string, partition: number, messages: readonly FetchedMessage[]): BufferedRecord[] {
+export function toSessionRecords (
+  topic: string,
+  partition: number,
+  messages: readonly FetchedMessage[]
+): BufferedRecord[] {
   let left = 0
   for (const m of messages) left += (m.key?.length ?? 0) + (m.value?.length ?? 0)
   let block = Buffer.allocUnsafe(0)
@@ -167,7 +175,9 @@ export class Session implements ConsumerSession {
     if (this.#stopped || isStale()) return
     // Our decoder's records as they are; kafkajs' messages (a partition it decoded) converted.
     const messages: readonly unknown[] = batch.messages
-    const records = messages[0] instanceof FetchedRecord ? messages as FetchedRecord[] : toSessionRecords(batch.topic, batch.partition, batch.messages)
+    const records = messages[0] instanceof FetchedRecord
+      ? messages as FetchedRecord[]
+      : toSessionRecords(batch.topic, batch.partition, batch.messages)
     if (records.length > 0) this.opts.handlers.onRecords(batch.topic, batch.partition, records)
   }
 
@@ -193,7 +203,10 @@ export class Session implements ConsumerSession {
     this.#gate.release()
   }
 
-  /** Parked (no reads for a while): no Fetch, only heartbeats; membership and partitions stay, and unpark is immediate. */
+  /**
+   * Parked (no reads for a while): no Fetch, only heartbeats; membership and partitions stay, and unpark is
+   * immediate.
+   */
   park (): void { this.#gate.parked = true }
 
   unpark (): void {
@@ -203,7 +216,12 @@ export class Session implements ConsumerSession {
 
   async commit (offsets: PartitionOffset[]): Promise<void> {
     try {
-      await this.consumer.commitOffsets(offsets.map(o => ({ topic: o.topic, partition: o.partition, offset: String(o.offset), metadata: o.metadata ?? null })))
+      await this.consumer.commitOffsets(offsets.map(o => ({
+        topic: o.topic,
+        partition: o.partition,
+        offset: String(o.offset),
+        metadata: o.metadata ?? null
+      })))
     } catch (err) {
       throw toKafkaError(err)
     }

@@ -1,55 +1,52 @@
 import t from 'tap'
-import type { Message, RecordMetadata } from 'kafkajs'
-import { ProduceEngine, type ProducerPort } from '../../../plugins/producer/engine.js'
+import { KafkaError, type PartitionAck, type PartitionRecords, type ProducerClient, type SendOptions }
+  from '../../../plugins/kafka/driver.js'
+import { ProduceEngine } from '../../../plugins/producer/engine.js'
 import { TopicMetadataCache } from '../../../plugins/producer/metadata.js'
 import { encodeRecord } from '../../../plugins/producer/records.js'
 import { partitionForKey } from '../../../plugins/producer/partitioner.js'
 
-interface Sent { topicMessages: Array<{ topic: string, messages: Message[] }>, acks: number }
+interface Sent { partitions: readonly PartitionRecords[], opts: SendOptions }
 
-/** A kafkajs producer stand-in: sends wait until released; offsets count per partition. */
+/** A ProducerClient stand-in: sends wait until released; offsets count per partition. */
 function fakeProducer () {
   const sent: Sent[] = []
   const held: Array<() => void> = []
   const next = new Map<string, number>()
   let hold = false
-  let fail: { err: Error, wrote: boolean, times?: number } | undefined
+  let fail: { err: KafkaError, wrote: boolean, times?: number } | undefined
   let writes = 0
-  const port: ProducerPort = {
+  const port: ProducerClient = {
+    get requestsWritten () { return writes },
     async connect () {},
-    async disconnect () {},
-    async sendBatch (batch) {
-      sent.push(batch)
+    async close () {},
+    async send (partitions, opts) {
+      sent.push({ partitions, opts })
       if (hold) await new Promise<void>(resolve => held.push(resolve))
       if (fail && (fail.times === undefined || fail.times-- > 0)) {
         if (fail.wrote) writes++
         throw fail.err
       }
       writes++
-      const out: RecordMetadata[] = []
-      for (const { topic, messages } of batch.topicMessages) {
-        const per = new Map<number, number>()
-        for (const m of messages) per.set(m.partition as number, (per.get(m.partition as number) ?? 0) + 1)
-        for (const [partition, n] of per) {
-          const k = `${topic}-${partition}`
-          const base = next.get(k) ?? 0
-          next.set(k, base + n)
-          out.push({ topicName: topic, partition, errorCode: 0, baseOffset: String(base), logAppendTime: '-1', logStartOffset: '0' })
-        }
-      }
-      return out
+      return partitions.map(({ topic, partition, records }): PartitionAck => {
+        const k = `${topic}-${partition}`
+        const base = next.get(k) ?? 0
+        next.set(k, base + records.length)
+        return { baseOffset: base, logAppendTime: -1 }
+      })
     }
   }
   return {
     port,
     sent,
-    writes: () => writes,
     hold (on: boolean) { hold = on; if (!on) held.splice(0).forEach(r => r()) },
-    fail (f: { err: Error, wrote: boolean, times?: number } | undefined) { fail = f }
+    fail (f: { err: KafkaError, wrote: boolean, times?: number } | undefined) { fail = f }
   }
 }
 
-function engine (fake: ReturnType<typeof fakeProducer>, opts: { budget?: number, partitions?: number, maxRecord?: number } = {}) {
+interface EngineOptions { budget?: number, partitions?: number, maxRecord?: number }
+
+function engine (fake: ReturnType<typeof fakeProducer>, opts: EngineOptions = {}) {
   const metadata = new TopicMetadataCache({
     partitions: async (topic) => {
       if (topic === 'missing') throw Object.assign(new Error('unknown'), { type: 'UNKNOWN_TOPIC_OR_PARTITION' })
@@ -57,15 +54,13 @@ function engine (fake: ReturnType<typeof fakeProducer>, opts: { budget?: number,
     }
   }, 60_000)
   return new ProduceEngine({
-    createProducer: () => fake.port,
+    client: fake.port,
     metadata,
-    produceWrites: fake.writes,
     maxInFlightBytes: opts.budget ?? 1_000_000,
     maxRecordBytes: opts.maxRecord ?? 1000,
     lingerMs: 0,
     requestTimeoutMs: 1000,
-    compression: 0,
-    orderedHeaders: true,
+    compression: 'none',
     retryAfterSeconds: 3
   })
 }
@@ -90,8 +85,9 @@ t.test('concurrent requests share one Kafka request; offsets map back to each re
     e.produce('u', 'u', [encodeRecord({ partition_id: 3, value: { type: 'JSON', data: 1 } })])
   ])
   t.equal(fake.sent.length, 1, 'one sendBatch')
-  t.equal(fake.sent[0]?.acks, -1)
-  const offsetsOf = (r: typeof results[number]) => r.map(o => o.ok ? [o.delivery.partition, o.delivery.offset] : o.error.errorCode)
+  t.equal(fake.sent[0]?.opts.acks, -1)
+  const offsetsOf = (r: typeof results[number]) =>
+    r.map(o => o.ok ? [o.delivery.partition, o.delivery.offset] : o.error.errorCode)
   t.same(offsetsOf(results[0] ?? []), [[p1, 0], [p1, 1], [partitionForKey(Buffer.from(other), 4), 0]])
   t.same(offsetsOf(results[1] ?? []), [[p1, 2]], 'the second request\'s record follows the first\'s on the same partition')
   t.same(offsetsOf(results[2] ?? []), [[3, 0]])
@@ -126,20 +122,23 @@ t.test('the budget: a request that does not fit is refused whole with 429 and Re
 t.test('a failed send: 503 when no produce request left, 50003 otherwise', async t => {
   const fake = fakeProducer()
   const e = engine(fake)
-  fake.fail({ err: Object.assign(new Error('Connection error: connect ECONNREFUSED'), { name: 'KafkaJSConnectionError', code: 'ECONNREFUSED' }), wrote: false })
+  const refused = new KafkaError('Connection error: connect ECONNREFUSED', { outage: true, retriable: true })
+  fake.fail({ err: refused, wrote: false })
   t.match(await e.produce('t', 't', [rec('a'), rec('b')]), [{ ok: false, error: { statusCode: 503, errorCode: 50302 } }, { ok: false, error: { statusCode: 503 } }])
-  // The same kafkajs error after a request left: the broker may have written it.
-  fake.fail({ err: Object.assign(new Error('Connection error: connect ECONNREFUSED'), { name: 'KafkaJSConnectionError', code: 'ECONNREFUSED' }), wrote: true })
+  // The same error after a request left: the broker may have written it.
+  fake.fail({ err: refused, wrote: true })
   t.match(await e.produce('t', 't', [rec('a')]), [{ ok: false, error: { statusCode: 500, errorCode: 50003 } }])
   fake.fail(undefined)
   t.match(await e.produce('t', 't', [rec('a')]), [{ ok: true }])
   t.equal(e.budget.used, 0)
   // A failure that wrote nothing (metadata of a new topic not there yet) is resent; one that may have written is not.
   const before = fake.sent.length
-  fake.fail({ err: Object.assign(new Error('This server does not host this topic-partition'), { type: 'UNKNOWN_TOPIC_OR_PARTITION' }), wrote: false, times: 2 })
+  const unknown = new KafkaError('This server does not host this topic-partition',
+    { kind: 'UNKNOWN_TOPIC_OR_PARTITION', retriable: true })
+  fake.fail({ err: unknown, wrote: false, times: 2 })
   t.match(await e.produce('t', 't', [rec('a')]), [{ ok: true }])
   t.equal(fake.sent.length - before, 3, 'two failed attempts, then the one that worked')
-  fake.fail({ err: new Error('Request timed out'), wrote: true, times: 1 })
+  fake.fail({ err: new KafkaError('Request timed out', { retriable: true }), wrote: true, times: 1 })
   t.match(await e.produce('t', 't', [rec('a')]), [{ ok: false, error: { errorCode: 50003 } }])
   t.equal(fake.sent.length - before, 4, 'never resent after a request may have been written')
 })
@@ -187,7 +186,7 @@ t.test('an unexpected throw after a send still answers every record once and giv
 t.test('while a send is in flight, records wait for its answer unless they fill a request', async t => {
   const fake = fakeProducer()
   const e = engine(fake, { maxRecord: 100_000 })
-  const count = (s: Sent | undefined): number => (s?.topicMessages ?? []).reduce((n, tm) => n + tm.messages.length, 0)
+  const count = (s: Sent | undefined): number => (s?.partitions ?? []).reduce((n, p) => n + p.records.length, 0)
   fake.hold(true)
   const lone = e.produce('t', 'u', [rec('a')])
   await until(() => fake.sent.length === 1)

@@ -97,7 +97,9 @@ t.test('a lone record the budget refuses gets its 429', async t => {
  * at once. `budget` refuses a whole group beyond it (429); `drainAfter` refuses every group after that many
  * records (503, and `handle` then answers `last`).
  */
-function runGrouped (parts: string[], opts: { streaming?: boolean, window?: number, budget?: number, drainAfter?: number } = {}) {
+interface GroupedOptions { streaming?: boolean, window?: number, budget?: number, drainAfter?: number }
+
+function runGrouped (parts: string[], opts: GroupedOptions = {}) {
   const lines: Array<Record<string, unknown>> = []
   const groups: number[] = []
   const writes: number[] = []

@@ -2,7 +2,8 @@
  * Knows whether a produce request left this process. kafkajs' errors cannot say it: after a request is lost
  * with its connection, kafkajs' reconnect attempt may throw "connection refused" instead, which would look
  * like "nothing sent". So the producer's sockets are made by this factory, which counts every Kafka Produce
- * request (API key 0) written to any of them. The engine compares the count before and after a failed send:
+ * request (API key 0) written to any of them (producer.ts `requestsWritten`). The produce engine compares the
+ * count before and after a failed send:
  * unchanged means no record can have reached a broker, so the failure is a safe-to-retry 503; otherwise the
  * outcome is unknown (500/50003). Plain module.
  */
