@@ -1,7 +1,11 @@
 /**
  * One Confluent v2 consumer instance: the core that ties its parts together. Control operations (subscribe,
- * assign, commit, seek) run one at a time on a promise chain; reads (long polls) run beside them.
+ * assign, commit, seek) run one at a time on a promise chain; reads (long polls) run beside them. It holds the
+ * entry points, the start of a subscription's consumer (activation, reconcile) and close; its parts hold the rest:
+ *   membership.ts    the running session and the instance's state (state.ts)
  *   subscription.ts  what it is asked to consume, and the topic refresh
+ *   reader.ts        the read path: the long poll, what an empty read answers, taking records
+ *   seeks.ts         seeks to offsets, edges and timestamps of held partitions
  *   positions.ts     the ledger: held partitions, next / delivered offsets, what to commit
  *   offsets.ts       look-ups over the Kafka driver port (edges, commits, timestamps, validation)
  *   flow.ts          holding the fetch while the buffer is full, parking it while nobody reads
@@ -10,11 +14,11 @@
  * handler maps to HTTP answers. Plain module: no Fastify, no kafkajs.
  */
 import { Errors } from '../errors/errors.js'
-import type { BufferedRecord, ConsumerClient, PartitionOffset, TopicPartition } from '../kafka/driver.js'
-import { raceTimeout, Waiters } from '../kafka/waits.js'
+import type { ConsumerClient, PartitionOffset, TopicPartition } from '../kafka/driver.js'
+import { raceTimeout } from '../kafka/waits.js'
 import { RecordBuffer } from './record-buffer.js'
 import { tpKey } from './keys.js'
-import { Delivery, JsonTake, undecodableError, type ConsumerFormat } from './format.js'
+import type { ConsumerFormat, Delivery } from './format.js'
 import { FlowControl } from './flow.js'
 import { Positions } from './positions.js'
 import { checkAssign, parseSubscribe, Subscription, type SubscribeRequest } from './subscription.js'
@@ -23,11 +27,18 @@ import { Commits } from './commits.js'
 import type { InstanceDeps, InstanceOptions } from './instance-deps.js'
 import type { StateName } from './state.js'
 import { Membership } from './membership.js'
+import { Reader } from './reader.js'
+import { Seeks } from './seeks.js'
 import { TopicNames } from './topic-names.js'
 
-export type { InstanceDeps, InstanceObserver, InstanceOptions, InstanceSettings, NamespaceMapper } from './instance-deps.js'
+export type {
+  InstanceDeps, InstanceObserver, InstanceOptions, InstanceSettings, NamespaceMapper
+} from './instance-deps.js'
 export type { PartitionOffset, TopicPartition }
 export type { StateName }
+
+/** A partition's committed offset (the next offset to read) and its metadata. */
+type Committed = TopicPartition & { offset: number, metadata: string }
 
 export class ConsumerInstance {
   readonly opts: InstanceOptions
@@ -43,12 +54,11 @@ export class ConsumerInstance {
   #positions = new Positions()
   #flow: FlowControl
   #commits: Commits
-  /** Why the last start of the subscription's consumer failed: a read that finds nothing answers it (cleared by a start that works). */
+  #reader: Reader
+  #seeks: Seeks
+  /** Why the last start of the consumer failed: an empty read answers it (cleared by a start that works). */
   #startFailure: Error | undefined
-  /** Shutting down: reads return what is buffered at once instead of waiting. */
-  #draining = false
   #chain: Promise<unknown> = Promise.resolve()
-  #readers = new Waiters()
   #autoCommitTimer: NodeJS.Timeout | undefined
   #names: TopicNames
   #user: (kafkaTopic: string) => string
@@ -72,14 +82,31 @@ export class ConsumerInstance {
       joined: () => {
         this.#commits.joined()
         // reset none: a waiting read checks the new partitions now rather than polling empty to its deadline.
-        if (this.opts.autoOffsetReset === 'none') this.#readers.wake()
+        if (this.opts.autoOffsetReset === 'none') this.#reader.wake()
         this.#deps.observer?.join?.()
       },
-      wakeReaders: () => this.#readers.wake(),
+      wakeReaders: () => this.#reader.wake(),
       idle: () => this.activeReads === 0,
       ...(deps.log ? { log: deps.log } : {})
     })
-    this.#flow = new FlowControl(() => this.#m.session, this.#buffer, deps.budget, deps.settings, () => this.activeReads === 0 && !this.closed)
+    this.#flow = new FlowControl(() => this.#m.session, this.#buffer, deps.budget, deps.settings,
+      () => this.activeReads === 0 && !this.closed)
+    const parts = { kafka: deps.kafka, buffer: this.#buffer, budget: deps.budget, positions: this.#positions }
+    const live = { flow: () => this.#flow, session: () => this.#m.session }
+    this.#reader = new Reader({
+      ...parts,
+      ...live,
+      group: this.kafkaGroup,
+      settings: deps.settings,
+      fetchMinBytes: opts.fetchMinBytes,
+      resetNone: opts.autoOffsetReset === 'none',
+      user: this.#user,
+      state: () => this.#m.state,
+      startFailure: () => this.#startFailure,
+      active: () => { this.lastActive = Date.now() },
+      observer: () => deps.observer
+    })
+    this.#seeks = new Seeks({ ...parts, ...live, names: this.#names })
     this.#commits = new Commits({
       group: this.kafkaGroup,
       groupName: opts.group,
@@ -96,7 +123,8 @@ export class ConsumerInstance {
     })
     if (opts.autoCommit) {
       this.#autoCommitTimer = setInterval(() => {
-        this.#serial(() => this.#commits.delivered(false, true)).catch(err => this.#deps.log?.debug({ err }, 'auto-commit failed'))
+        this.#serial(() => this.#commits.delivered(false, true))
+          .catch(err => this.#deps.log?.debug({ err }, 'auto-commit failed'))
       }, deps.settings.autoCommitIntervalMs).unref()
     }
   }
@@ -134,19 +162,17 @@ export class ConsumerInstance {
         throw err
       }
       this.#sub.startRefresh(this.#deps.settings.refreshIntervalMs, (maxAgeMs) => this.#listTopics(maxAgeMs),
-        (listed, generation) => this.#serial(async () => { if (generation === this.#sub.generation) await this.#reconcile(listed) }),
+        (listed, generation) => this.#serial(async () => {
+          if (generation === this.#sub.generation) await this.#reconcile(listed)
+        }),
         err => this.#deps.log?.debug({ err }, 'subscription refresh failed'))
     })
   }
 
   /** Start the subscription's consumer now instead of at the first read (assign() starts at once anyway). */
-  start (): Promise<void> {
-    return this.#serial(() => this.#activate())
-  }
+  start (): Promise<void> { return this.#serial(() => this.#activate()) }
 
-  unsubscribe (): Promise<void> {
-    return this.#serial(() => this.#unsubscribe())
-  }
+  unsubscribe (): Promise<void> { return this.#serial(() => this.#unsubscribe()) }
 
   async #unsubscribe (): Promise<void> {
     this.#sub.clear()
@@ -187,7 +213,8 @@ export class ConsumerInstance {
       await offsets.validatePartitions(this.#deps.kafka, wanted, this.#user)
       // Keep our place on partitions that stay; the rest start at the group's commit or auto.offset.reset.
       const fresh = this.#positions.keepPlaces(wanted)
-      this.#positions.resumeAt(await offsets.startOffsets(this.#deps.kafka, this.kafkaGroup, fresh, this.opts.autoOffsetReset))
+      const reset = this.opts.autoOffsetReset
+      this.#positions.resumeAt(await offsets.startOffsets(this.#deps.kafka, this.kafkaGroup, fresh, reset))
       const previous = this.#sub.desired
       this.#sub.set({ kind: 'assign', partitions: wanted })
       try {
@@ -202,7 +229,7 @@ export class ConsumerInstance {
     })
   }
 
-  // ---- reading ------------------------------------------------------------------------------------------
+  // ---- reading (reader.ts) ------------------------------------------------------------------------------
 
   /**
    * Long poll: returns as soon as fetch.min.bytes are buffered, otherwise when the timeout ends (possibly
@@ -218,24 +245,8 @@ export class ConsumerInstance {
     try {
       const deadline = started + timeoutMs
       if (this.#m.state.name === 'lazy') await this.#startWithin(deadline)
-      const min = this.opts.fetchMinBytes
-      while (!this.closed && !this.#draining) {
-        if (this.#m.state.name === 'failed' && this.#buffer.records === 0) throw this.#m.state.error
-        if (this.opts.autoOffsetReset === 'none') await this.#requireStartOffsets()
-        if (this.#buffer.records > 0 && min >= 0 && this.#buffer.bytes >= min) break
-        const left = deadline - Date.now()
-        if (left <= 0) break
-        await this.#readers.wait(left)
-        this.lastActive = Date.now()
-      }
-      if (this.#buffer.records === 0 && !this.closed && !this.#draining) {
-        if (this.#m.state.name === 'outage') throw this.#m.state.error
-        const stalled = this.#fetchStalledFor()
-        if (stalled !== undefined) throw Errors.brokerUnavailable(`Kafka has not answered a fetch for ${Math.round(stalled / 1000)} s`)
-        // Not started yet (a retry may be under way): the last start's failure is the best answer there is.
-        if (this.#startFailure) throw this.#startFailure
-      }
-      return this.#take(maxBytes, format, started)
+      await this.#reader.wait(deadline)
+      return this.#reader.take(maxBytes, format, started)
     } finally {
       this.activeReads--
       this.lastActive = Date.now()
@@ -243,46 +254,8 @@ export class ConsumerInstance {
     }
   }
 
-  /**
-   * auto.offset.reset none, Kafka's NoOffsetForPartitionException: a held partition that the group never
-   * committed and the client never sought fails the read with 409/40905 naming it, rather than the read polling
-   * empty forever. Asks Kafka only while some held partition is unchecked (once per assignment, typically).
-   */
-  async #requireStartOffsets (): Promise<void> {
-    const missing = await offsets.withoutStart(this.#deps.kafka, this.kafkaGroup, this.#positions)
-    if (missing.length > 0) throw Errors.noCommittedOffset(missing.map(tp => `${this.#user(tp.topic)}-${tp.partition}`).sort())
-  }
-
-  /** How long the session's oldest fetch has gone unanswered, once that is past the stall bound. */
-  #fetchStalledFor (): number | undefined {
-    const since = this.#m.session?.fetchingSince
-    if (since === undefined) return undefined
-    const waited = Date.now() - since
-    const { fetchMaxWaitMs, fetchStallMs } = this.#deps.settings
-    return waited > fetchMaxWaitMs + fetchStallMs ? waited : undefined
-  }
-
-  #take (maxBytes: number, format: ConsumerFormat, started: number): Delivery {
-    const json = format === 'json' ? new JsonTake() : undefined
-    const taken = this.#buffer.take(maxBytes, json?.accept, this.#positions.delivered)
-    let released = 0
-    for (let i = 0; i < taken.length; i++) released += (taken[i] as BufferedRecord).size
-    this.#deps.budget.release(released)
-    this.#flow.maybeRelease()
-    // An undecodable record at the head fails the read (it stays buffered so the client can seek past it).
-    if (taken.length === 0 && json?.bad) throw undecodableError(json.bad, format, this.#user(json.bad.topic))
-    this.#deps.observer?.read?.(Date.now() - started, taken.length, released)
-    return new Delivery(taken, format, this.#user, json?.texts)
-  }
-
-  /**
-   * Shutdown, first step: waiting reads return what is buffered now, and later reads do not wait, so the
-   * HTTP server can finish its in-flight requests quickly. close() follows.
-   */
-  drain (): void {
-    this.#draining = true
-    this.#readers.wake()
-  }
+  /** Shutdown, first step: reads return what is buffered now and stop waiting (reader.ts). close() follows. */
+  drain (): void { this.#reader.drain() }
 
   // ---- offsets ------------------------------------------------------------------------------------------
 
@@ -293,28 +266,24 @@ export class ConsumerInstance {
       if (list !== undefined && list.length > 0 && this.#m.state.name === 'lazy') {
         // As the Diaspora 0.7 API (its SDK relies on it after re-creating an instance): a subscription gets its
         // partitions at its first read, so offsets committed before it would be committed outside the group.
-        throw Errors.illegalState('No current assignment: a subscribed instance gets its partitions at its first read; read first, then commit offsets')
+        const why = 'a subscribed instance gets its partitions at its first read; read first, then commit offsets'
+        throw Errors.illegalState(`No current assignment: ${why}`)
       }
       await this.#activate()
       if (list === undefined) return this.#commits.delivered(true)
       const kafkaList = list.map(o => ({ ...this.#names.kafka(o), offset: o.offset + 1 }))
       await offsets.validatePartitions(this.#deps.kafka, kafkaList, this.#user)
       await this.#commits.explicit(kafkaList)
-      if (this.opts.autoOffsetReset === 'none') {
-        // Java's next poll starts a partition without a position at its commit; the session here had to start
-        // somewhere already, so it moves there.
-        for (const o of kafkaList) {
-          if (this.#positions.holds(o.topic, o.partition) && !this.#positions.isPositioned(o.topic, o.partition)) this.#seekNow(o.topic, o.partition, o.offset)
-        }
-      }
+      if (this.opts.autoOffsetReset === 'none') this.#seeks.unpositionedTo(kafkaList)
     }))
   }
 
   /** The group's committed offsets (next offset to read), omitting partitions never committed. */
-  async committed (partitions: TopicPartition[]): Promise<Array<TopicPartition & { offset: number, metadata: string }>> {
+  async committed (partitions: TopicPartition[]): Promise<Committed[]> {
     const want = this.#names.kafkaPartitions(partitions)
-    const found = await offsets.committedOfExisting(this.#deps.kafka, this.kafkaGroup, [...new Set(want.map(p => p.topic))])
-    const out: Array<TopicPartition & { offset: number, metadata: string }> = []
+    const topics = [...new Set(want.map(p => p.topic))]
+    const found = await offsets.committedOfExisting(this.#deps.kafka, this.kafkaGroup, topics)
+    const out: Committed[] = []
     for (const tp of want) {
       const c = found.get(tpKey(tp.topic, tp.partition))
       if (c) out.push({ topic: this.#user(tp.topic), partition: tp.partition, ...c })
@@ -322,53 +291,18 @@ export class ConsumerInstance {
     return out
   }
 
-  // ---- seeking ------------------------------------------------------------------------------------------
+  // ---- seeking (seeks.ts) ----------------------------------------------------------------------------
 
-  seek (list: PartitionOffset[]): Promise<void> {
-    return this.#serial(async () => {
-      const kafkaList = list.map(o => this.#names.kafka(o))
-      this.#requireAssigned(kafkaList)
-      this.#seekAll(await offsets.clampedSeeks(this.#deps.kafka, kafkaList))
-    })
-  }
+  seek (list: PartitionOffset[]): Promise<void> { return this.#serial(() => this.#seeks.to(list)) }
 
   /** No partitions (or an empty list): every partition held now, as the Diaspora SDK documents. */
   seekToEdge (partitions: TopicPartition[] | undefined, edge: 'beginning' | 'end'): Promise<void> {
-    return this.#serial(async () => {
-      const list = partitions === undefined || partitions.length === 0 ? this.#positions.assigned() : this.#names.kafkaPartitions(partitions)
-      if (list.length === 0) return
-      this.#requireAssigned(list)
-      this.#seekAll(await offsets.edgeSeeks(this.#deps.kafka, list, edge, this.#user))
-    })
+    return this.#serial(() => this.#seeks.toEdge(partitions, edge))
   }
 
-  /** The last entry of a partition wins, as consecutive seeks would (offsets.timestampSeeks). */
+  /** The last entry of a partition wins, as consecutive seeks would. */
   seekToTimestamps (entries: Array<TopicPartition & { timestamp: number }>): Promise<void> {
-    return this.#serial(async () => {
-      const list = entries.map(e => this.#names.kafka(e))
-      this.#requireAssigned(list)
-      this.#seekAll(await offsets.timestampSeeks(this.#deps.kafka, list))
-    })
-  }
-
-  #seekAll (list: readonly PartitionOffset[]): void {
-    for (const o of list) this.#seekNow(o.topic, o.partition, o.offset)
-  }
-
-  #requireAssigned (list: TopicPartition[]): void {
-    for (const tp of list) {
-      if (!this.#positions.holds(tp.topic, tp.partition)) {
-        throw Errors.illegalState(`No current assignment for partition ${this.#user(tp.topic)}-${tp.partition}`)
-      }
-    }
-  }
-
-  /** Purge the partition's buffer and point both the ledger and the session's fetch at `offset`. */
-  #seekNow (topic: string, partition: number, offset: number): void {
-    this.#deps.budget.release(this.#buffer.purge(topic, partition))
-    this.#positions.sought(topic, partition, offset)
-    this.#m.session?.seek(topic, partition, offset)
-    this.#flow.maybeRelease()
+    return this.#serial(() => this.#seeks.toTimestamps(entries))
   }
 
   // ---- sessions -----------------------------------------------------------------------------------------
@@ -381,7 +315,8 @@ export class ConsumerInstance {
     if (!this.#sub.subscribed) return
     const topics = this.#sub.resolve(listed ?? await this.#listTopics())
     if (this.#m.state.name === 'lazy') { this.#sub.topics = topics; return }
-    if (topics.join('\n') === this.#sub.topics.join('\n') && (this.#m.session !== undefined || topics.length === 0)) return
+    const same = topics.join('\n') === this.#sub.topics.join('\n')
+    if (same && (this.#m.session !== undefined || topics.length === 0)) return
     // Keep our place on partitions we have delivered from; the rest restart from the group's commits.
     this.#positions.keepDelivered()
     await this.#m.restart(topics)
@@ -442,7 +377,7 @@ export class ConsumerInstance {
     clearInterval(this.#autoCommitTimer)
     this.#sub.stopRefresh()
     this.#flow.close()
-    this.#readers.wake()
+    this.#reader.wake()
     this.#commits.close()
     await this.#chain.catch(() => {})
     await this.#m.stop()

@@ -70,7 +70,7 @@ export async function startOffsets (kafka: KafkaDriver, group: string, list: rea
   if (list.length === 0) return out
   for (const [k, c] of await committed(kafka, group, topicsOf(list))) out.set(k, c.offset)
   const missing = list.filter(tp => !out.has(tpKey(tp.topic, tp.partition)))
-  // reset none: no start at all; the read names the partition (ConsumerInstance#requireStartOffsets).
+  // reset none: no start at all; the read names the partition (Reader#requireStartOffsets, reader.ts).
   if (missing.length > 0 && reset !== 'none') {
     const e = await edges(kafka, missing)
     for (const tp of missing) {
