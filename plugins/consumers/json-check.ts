@@ -70,7 +70,10 @@ function scanString (b: Buffer, i: number, end: number): number {
     const e = b[i + 1] as number
     if (SIMPLE_ESCAPE[e] === 1) { i += 2; continue }
     if (e !== LOWER_U || i + 5 >= end) return -1
-    if (HEX[b[i + 2] as number] === 0 || HEX[b[i + 3] as number] === 0 || HEX[b[i + 4] as number] === 0 || HEX[b[i + 5] as number] === 0) return -1
+    if (
+      HEX[b[i + 2] as number] === 0 || HEX[b[i + 3] as number] === 0 ||
+      HEX[b[i + 4] as number] === 0 || HEX[b[i + 5] as number] === 0
+    ) return -1
     i += 6
   }
 }
