@@ -45,7 +45,9 @@ export function serverOptions (config: Config): FastifyServerOptions {
     // Several nodes: a request this node only forwards is logged by its owner; this node writes one line of
     // its own (plugins/cluster), not Fastify's two.
     // (Some early failures hand Fastify's logger a request without `server`.)
-    logController: new LogController({ disableRequestLogging: request => (request as Partial<typeof request>).server?.cluster?.forwards(request) === true }),
+    logController: new LogController({
+      disableRequestLogging: request => (request as Partial<typeof request>).server?.cluster?.forwards(request) === true
+    }),
     ajv: {
       customOptions: {
         // Reject unknown fields (Confluent answers 422 "Unrecognized field") instead of silently dropping them.

@@ -55,7 +55,8 @@ async function main (): Promise<void> {
   const [pa, pb, pf] = await Promise.all([freePort(), freePort(), freePort()])
   const common = {
     HOST: '127.0.0.1',
-    // The default level (each request logged once per node it passes, as in production); startNode waits for the listening line.
+    // The default level (each request logged once per node it passes, as in production); startNode waits for the
+    // listening line.
     LOG_LEVEL: 'info',
     DEFAULT_SERVERS: brokers.join(','),
     SERVER_CLIENT_ID: globus.clientId,
@@ -82,7 +83,8 @@ async function main (): Promise<void> {
   log('starting nodes')
   if (profile) mkdirSync(PROFILES, { recursive: true })
   const profiled = (name: string): string[] => profile
-    // A directory per node: tsx's loader thread writes a profile of its own there too (the main thread's is the larger).
+    // A directory per node: tsx's loader thread writes a profile of its own there too (the main thread's is the
+    // larger).
     ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROFILES, `cluster-${name}-${Date.now()}`)}`]
     : []
   const a = await startNode(t, 'A', { ...dynamo, PORT: String(pa), NODE_ID: 'a', NODE_URL: `http://127.0.0.1:${pa}` }, profiled('a'))

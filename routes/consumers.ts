@@ -15,7 +15,8 @@ import type { ConsumerFormat } from '../plugins/consumers/format.js'
 import { consumerErrorResponses, ConfluentError, Ref } from '../schemas/common.js'
 import {
   AssignmentsResponse, CommitBody, CommittedResponse, CreateConsumerBody, CreateConsumerResponse, Empty, EmptyArray,
-  GroupParams, InstanceParams, PartitionsBody, V2GroupParams, V2InstanceParams, type PartitionsBodyT, RecordsQuery, RecordsResponse, SeekBody, SeekEdgeBody, SubscriptionBody, SubscriptionResponse
+  GroupParams, InstanceParams, PartitionsBody, V2GroupParams, V2InstanceParams, type PartitionsBodyT, RecordsQuery,
+  RecordsResponse, SeekBody, SeekEdgeBody, SubscriptionBody, SubscriptionResponse
 } from '../schemas/consumers.js'
 
 const errors = consumerErrorResponses
@@ -174,10 +175,16 @@ const consumers: FastifyPluginAsyncTypebox<ConsumerRoutesOptions> = async (fasti
   }, async (request, reply) => {
     const inst = instanceOf(request)
     const accept = negotiateRecordsAccept(request.headers.accept)
-    if (accept.unacceptable || (accept.format !== undefined && accept.format !== inst.opts.format)) throw Errors.formatMismatch()
+    if (accept.unacceptable || (accept.format !== undefined && accept.format !== inst.opts.format)) {
+      throw Errors.formatMismatch()
+    }
     const q = request.query
-    const wait = q.timeout !== undefined && q.timeout > 0 ? Math.min(q.timeout, config.CONSUMER_REQUEST_TIMEOUT_MAX_MS) : inst.opts.requestTimeoutMs
-    const maxBytes = q.max_bytes !== undefined && q.max_bytes > 0 ? Math.min(q.max_bytes, config.CONSUMER_REQUEST_MAX_BYTES) : config.CONSUMER_DEFAULT_MAX_BYTES
+    const wait = q.timeout !== undefined && q.timeout > 0
+      ? Math.min(q.timeout, config.CONSUMER_REQUEST_TIMEOUT_MAX_MS)
+      : inst.opts.requestTimeoutMs
+    const maxBytes = q.max_bytes !== undefined && q.max_bytes > 0
+      ? Math.min(q.max_bytes, config.CONSUMER_REQUEST_MAX_BYTES)
+      : config.CONSUMER_DEFAULT_MAX_BYTES
     const delivery = await inst.read(wait, maxBytes, inst.opts.format)
     // Rendered by the delivery straight from the buffered bytes rather than by the schema's generic serializer
     // (the same JSON; format.ts), and sent as bytes so that a multi-megabyte answer is not measured and encoded
@@ -254,7 +261,9 @@ const consumers: FastifyPluginAsyncTypebox<ConsumerRoutesOptions> = async (fasti
     const { offsets, timestamps } = request.body
     if (offsets && offsets.length > 0) await inst.seek(offsets)
     if (timestamps && timestamps.length > 0) {
-      await inst.seekToTimestamps(timestamps.map(t => ({ topic: t.topic, partition: t.partition, timestamp: Date.parse(t.timestamp) })))
+      await inst.seekToTimestamps(timestamps.map(t => ({
+        topic: t.topic, partition: t.partition, timestamp: Date.parse(t.timestamp)
+      })))
     }
     return reply.code(204).send(null)
   })

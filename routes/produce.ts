@@ -23,7 +23,9 @@ import { BatchBody, BatchResponse, ProduceParams, ProduceRecord, ProduceResponse
 
 const JSON_TYPE = 'application/json; charset=utf-8'
 const err = Ref(ConfluentError)
-const errors = { 400: err, 401: err, 403: err, 404: err, 406: err, 413: err, 415: err, 422: err, 429: err, 500: err, 503: err }
+const errors = {
+  400: err, 401: err, 403: err, 404: err, 406: err, 413: err, 415: err, 422: err, 429: err, 500: err, 503: err
+}
 const tags = ['produce']
 const UNREAD_BODY_GRACE_MS = 5000
 const security = [{ globus: [] }]
@@ -68,7 +70,9 @@ const produce: FastifyPluginAsync = async (fastify) => {
       return {
         done: done.then(([outcome]): RecordResult => {
           if (!outcome) throw Errors.internal()
-          return outcome.ok ? { ok: true, report: successReport(p.topic, record, outcome.delivery) } : { ok: false, error: outcome.error }
+          return outcome.ok
+            ? { ok: true, report: successReport(p.topic, record, outcome.delivery) }
+            : { ok: false, error: outcome.error }
         }).catch(failure)
       }
     } catch (e) {
@@ -110,7 +114,9 @@ const produce: FastifyPluginAsync = async (fastify) => {
       done: done.then((outcomes) => {
         outcomes.forEach((outcome, j) => {
           const record = records[j] as EncodedRecord
-          results[at[j] as number] = outcome.ok ? { ok: true, report: successReport(p.topic, record, outcome.delivery) } : { ok: false, error: outcome.error }
+          results[at[j] as number] = outcome.ok
+            ? { ok: true, report: successReport(p.topic, record, outcome.delivery) }
+            : { ok: false, error: outcome.error }
         })
         return results as RecordResult[]
       }).catch((e: unknown) => {
@@ -259,7 +265,9 @@ const produce: FastifyPluginAsync = async (fastify) => {
           failed.set(entry.id, e)
         }
       }
-      const outcomes = good.length === 0 ? [] : await producer.produce(namespaces.kafkaTopic(p.namespace, p.topic), p.topic, good.map(g => g.record))
+      const outcomes = good.length === 0
+        ? []
+        : await producer.produce(namespaces.kafkaTopic(p.namespace, p.topic), p.topic, good.map(g => g.record))
       const byId = new Map(good.map((g, i) => [g.id, { record: g.record, outcome: outcomes[i] }]))
       for (const { id } of entries) {
         const bad = failed.get(id)

@@ -35,7 +35,9 @@ const decoder = new FetchDecoder(kafkajsDecodeHelpers())
 const Batch = require('kafkajs/src/consumer/batch.js') as new (topic: string, fetchedOffset: string, partitionData: unknown) => EachBatchPayload['batch']
 
 /** A stand-in for kafkajs' Kafka: the consumer records the eachBatch callback and the join listener. */
-function stubKafka (): { kafka: Kafka, batch: () => ((p: EachBatchPayload) => Promise<void>), join: (a: Record<string, number[]>) => void } {
+function stubKafka (): {
+  kafka: Kafka, batch: () => ((p: EachBatchPayload) => Promise<void>), join: (a: Record<string, number[]>) => void
+} {
   let eachBatch: ((p: EachBatchPayload) => Promise<void>) | undefined
   const events = new EventEmitter()
   const consumer = {
@@ -53,7 +55,9 @@ function stubKafka (): { kafka: Kafka, batch: () => ((p: EachBatchPayload) => Pr
   const cluster = { findBroker: async () => undefined }
   const kafka = {
     consumer: (cfg: ConsumerConfig) => {
-      for (const factory of cfg.partitionAssigners ?? []) factory({ cluster, groupId: cfg.groupId, logger: console } as never)
+      for (const factory of cfg.partitionAssigners ?? []) {
+        factory({ cluster, groupId: cfg.groupId, logger: console } as never)
+      }
       return consumer
     }
   } as unknown as Kafka
@@ -68,15 +72,22 @@ function stubKafka (): { kafka: Kafka, batch: () => ((p: EachBatchPayload) => Pr
 function makeResponse (topic: string, first: number, n: number): Buffer {
   // A JSON document of exactly `size` bytes, so the same responses serve both formats.
   const value = Buffer.from('{"pad":"' + 'x'.repeat(Math.max(0, size - 10)) + '"}')
-  const records = Array.from({ length: n }, (_, i) => ({ tsDelta: i, offDelta: i, key: Buffer.from(String(first + i)), value }))
-  return fetchResponse([{ name: topic, partitions: [{ partition: 0, set: recordBatch({ baseOffset: first, baseTimestamp: 1700000000000, records }) }] }])
+  const records = Array.from({ length: n }, (_, i) => ({
+    tsDelta: i, offDelta: i, key: Buffer.from(String(first + i)), value
+  }))
+  return fetchResponse([{
+    name: topic,
+    partitions: [{ partition: 0, set: recordBatch({ baseOffset: first, baseTimestamp: 1700000000000, records }) }]
+  }])
 }
 
 /** What kafkajs' fetch loop hands eachBatch for a response: its partition as a Batch. */
 async function payload (raw: Buffer, first: number): Promise<EachBatchPayload> {
   const res = await decode(raw)
   const { topicName, partitions } = res.responses[0] as FetchResponse['responses'][number]
-  return { batch: new Batch(topicName, String(first), partitions[0]), isStale: () => false, heartbeat: async () => {} } as unknown as EachBatchPayload
+  return {
+    batch: new Batch(topicName, String(first), partitions[0]), isStale: () => false, heartbeat: async () => {}
+  } as unknown as EachBatchPayload
 }
 
 async function main (): Promise<void> {
@@ -89,14 +100,28 @@ async function main (): Promise<void> {
     kafka: kafkajsDriver({ createClient: () => stub.kafka, admin: async () => admin as unknown as Admin }),
     names: { kafkaTopic, kafkaGroup, userTopic, scopePattern },
     budget: new BufferBudget(1 << 30),
-    settings: { sessionTimeout: 30000, heartbeatInterval: 3000, fetchMaxWaitMs: 500, fetchMaxBytes: 2097152, bufferBytes: 1 << 30, bufferRecords: 1e9, autoCommitIntervalMs: 5000, refreshIntervalMs: 600000, joinWaitMs: 15000, parkAfterMs: 0, fetchStallMs: 5000 }
+    settings: {
+      sessionTimeout: 30000,
+      heartbeatInterval: 3000,
+      fetchMaxWaitMs: 500,
+      fetchMaxBytes: 2097152,
+      bufferBytes: 1 << 30,
+      bufferRecords: 1e9,
+      autoCommitIntervalMs: 5000,
+      refreshIntervalMs: 600000,
+      joinWaitMs: 15000,
+      parkAfterMs: 0,
+      fetchStallMs: 5000
+    }
   }
   const inst = new ConsumerInstance({ namespace: ns, group: 'g', name: 'i', subject: 's', format, autoOffsetReset: 'earliest', autoCommit: false, fetchMinBytes: 1, requestTimeoutMs: 1000 }, deps)
   await inst.subscribe({ topics: ['fetch'] })
   await inst.read(0, 1, format).catch(() => {}) // starts the session where it is lazy
   stub.join({ [topic]: [0] })
   const responses: Array<{ raw: Buffer, first: number }> = []
-  for (let o = 0; o < total; o += perBatch) responses.push({ raw: makeResponse(topic, o, Math.min(perBatch, total - o)), first: o })
+  for (let o = 0; o < total; o += perBatch) {
+    responses.push({ raw: makeResponse(topic, o, Math.min(perBatch, total - o)), first: o })
+  }
   const eachBatch = stub.batch()
 
   for (let round = 0; round < 3; round++) {

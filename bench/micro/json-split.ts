@@ -25,7 +25,9 @@ export async function run (name: string, make: () => { push (b: Buffer): Buffer[
 }
 
 const other = process.env.SPLITTER_BEFORE
-const Before = other ? (await import(other) as { JsonObjectSplitter: typeof JsonObjectSplitter }).JsonObjectSplitter : undefined
+const Before = other
+  ? (await import(other) as { JsonObjectSplitter: typeof JsonObjectSplitter }).JsonObjectSplitter
+  : undefined
 for (let round = 0; round < 3; round++) {
   if (Before) await run('before', () => new Before(1 << 20))
   await run('after', () => new JsonObjectSplitter(1 << 20))

@@ -20,7 +20,9 @@ const ours = require(V3) as Request
 const size = Number(process.argv[2] ?? 1024)
 const count = Number(process.argv[3] ?? 500)
 const now = Date.now()
-const records: BatchRecord[] = Array.from({ length: count }, () => ({ key: null, value: randomBytes(size), headers: [], timestamp: now }))
+const records: BatchRecord[] = Array.from({ length: count }, () => ({
+  key: null, value: randomBytes(size), headers: [], timestamp: now
+}))
 const partitions = [0, 1, 2, 3].map(p => records.filter((_, i) => i % 4 === p))
 const common = { acks: -1, timeout: 30000, transactionalId: null, producerEpoch: 0, compression: 0 }
 const sides = {

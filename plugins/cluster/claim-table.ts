@@ -28,7 +28,10 @@ export interface Claim extends Holder {
 
 /** Where claims live (the DynamoDB table; a map in unit tests). */
 export interface ClaimStore {
-  /** Put `claim` if the key has no claim, or (with `old`) if its claim is still `old`'s; false when the condition fails. */
+  /**
+   * Put `claim` if the key has no claim, or (with `old`) if its claim is still `old`'s; false when the condition
+   * fails.
+   */
   put (claim: Claim, old?: Holder): Promise<boolean>
   /** The key's claim (a strongly consistent read), or undefined. */
   get (key: string): Promise<Claim | undefined>
@@ -55,7 +58,12 @@ export class DynamoClaimTable implements ClaimStore {
     try {
       await this.client.send(new PutItemCommand({
         TableName: this.table,
-        Item: { instance_key: { S: claim.key }, node_id: { S: claim.node }, incarnation: { S: claim.incarnation }, claimed_at: { N: String(claim.at) } },
+        Item: {
+          instance_key: { S: claim.key },
+          node_id: { S: claim.node },
+          incarnation: { S: claim.incarnation },
+          claimed_at: { N: String(claim.at) }
+        },
         ...(old === undefined
           ? { ConditionExpression: 'attribute_not_exists(instance_key)' }
           : {
@@ -71,7 +79,9 @@ export class DynamoClaimTable implements ClaimStore {
   }
 
   async get (key: string): Promise<Claim | undefined> {
-    const { Item: item } = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { instance_key: { S: key } }, ConsistentRead: true }))
+    const { Item: item } = await this.client.send(new GetItemCommand({
+      TableName: this.table, Key: { instance_key: { S: key } }, ConsistentRead: true
+    }))
     const node = item?.node_id?.S
     const incarnation = item?.incarnation?.S
     if (node === undefined || incarnation === undefined) return undefined

@@ -206,7 +206,9 @@ export class InstanceClaims {
    * `from`: the node that forwarded it (never sent back). A forwarded request, or a retry, reads the claim
    * afresh (`fresh`); a direct one tries the cache, then the id's prefix (no store call), then the claim.
    */
-  async route (ref: InstanceRef, opts: { fresh?: boolean, exclude?: readonly string[] } = {}): Promise<string | undefined> {
+  async route (
+    ref: InstanceRef, opts: { fresh?: boolean, exclude?: readonly string[] } = {}
+  ): Promise<string | undefined> {
     const key = claimKey(ref)
     const { self, nodes } = this.opts
     const exclude = new Set([self.node, ...(opts.exclude ?? [])])

@@ -86,7 +86,9 @@ export class Forwarder {
   }
 
   /** Send `req` to `base` (a node URL) with `extra` headers added, and answer `res` with what comes back. */
-  forward (req: IncomingMessage, res: ServerResponse, base: string, extra: Record<string, string>, call: ForwardCall = {}): void {
+  forward (
+    req: IncomingMessage, res: ServerResponse, base: string, extra: Record<string, string>, call: ForwardCall = {}
+  ): void {
     const target = this.#target(base)
     const headers = passOn(req.headers)
     const via = req.socket.remoteAddress

@@ -32,7 +32,9 @@ function digest (secret: string | KeyObject, req: HopRequest, time: string, from
 }
 
 /** The headers the forwarding node `from` adds to a request for the node `to`. */
-export function signHop (secret: string | KeyObject, req: HopRequest, from: string, to: string, now = Date.now()): Record<string, string> {
+export function signHop (
+  secret: string | KeyObject, req: HopRequest, from: string, to: string, now = Date.now()
+): Record<string, string> {
   const time = String(now)
   return { [FORWARDED_BY]: from, [FORWARD_TIME]: time, [FORWARD_SIGNATURE]: digest(secret, req, time, from, to).toString('base64url') }
 }
@@ -40,7 +42,10 @@ export function signHop (secret: string | KeyObject, req: HopRequest, from: stri
 export type HopCheck = { forwarded: false } | { forwarded: true, from: string } | { forwarded: 'refused', reason: string }
 
 /** Does the request carry forwarding headers, and if so, were they signed by a node for this node (`self`)? */
-export function checkHop (secret: string | KeyObject, req: HopRequest, headers: Record<string, string | string[] | undefined>, self: string, now = Date.now()): HopCheck {
+export function checkHop (
+  secret: string | KeyObject, req: HopRequest, headers: Record<string, string | string[] | undefined>, self: string,
+  now = Date.now()
+): HopCheck {
   const from = headers[FORWARDED_BY]
   const time = headers[FORWARD_TIME]
   const sig = headers[FORWARD_SIGNATURE]

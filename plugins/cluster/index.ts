@@ -55,11 +55,17 @@ export interface ClusterApi {
   readonly claims: InstanceClaims
   /** The id of a new consumer instance on this node (the requested name tagged with this node's id). */
   instanceName (requested?: string): string
-  /** onRequest hook of the authenticated routes (before authentication): refuse forged hops, forward requests for other nodes' instances. */
+  /**
+   * onRequest hook of the authenticated routes (before authentication): refuse forged hops, forward requests for
+   * other nodes' instances.
+   */
   onRequest (request: FastifyRequest, reply: FastifyReply): Promise<void>
   /** onRequest hook after authentication: route a request for an instance held elsewhere by its claim. */
   onAuthenticated (request: FastifyRequest, reply: FastifyReply): Promise<void>
-  /** Does this node only forward the request (an instance of another node, no forwarding headers)? Cheap, synchronous. */
+  /**
+   * Does this node only forward the request (an instance of another node, no forwarding headers)? Cheap,
+   * synchronous.
+   */
   forwards (request: FastifyRequest): boolean
   /** Requests forwarded and their outcomes since start (benchmarks, tests). */
   readonly stats: { forwarded: number, gone: number, failed: number, refusedHops: number }
@@ -85,7 +91,11 @@ export function defaultNodeId (host = hostname()): string {
 }
 
 function tableOptions (config: Config, table: string): { table: string, region?: string, createTable: boolean } {
-  return { table, ...(config.AWS_ACCOUNT_REGION !== undefined ? { region: config.AWS_ACCOUNT_REGION } : {}), createTable: config.METADATA_CREATE_TABLES }
+  return {
+    table,
+    ...(config.AWS_ACCOUNT_REGION !== undefined ? { region: config.AWS_ACCOUNT_REGION } : {}),
+    createTable: config.METADATA_CREATE_TABLES
+  }
 }
 
 const storeUnavailable = (): ApiError => new ApiError(503, 503, 'The metadata store is unavailable; retry later', { code: 'METADATA_STORE_UNAVAILABLE' })
@@ -122,7 +132,9 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async (fastify, 
     probe: async (node, ref, ctx) => {
       const url = await registry.resolve(node)
       if (url === undefined) return 'unreachable'
-      return probeInstance({ secret, self: nodeId, timeoutMs: config.NODE_FORWARD_CONNECT_TIMEOUT_MS + 3000 }, node, url, ref, ctx)
+      return probeInstance(
+        { secret, self: nodeId, timeoutMs: config.NODE_FORWARD_CONNECT_TIMEOUT_MS + 3000 }, node, url, ref, ctx
+      )
     },
     log
   })
@@ -144,7 +156,10 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async (fastify, 
   /** The owner of the request's instance when this node is to forward it; undefined when it serves it. */
   const otherOwner = (request: FastifyRequest): string | undefined => {
     const headers = request.headers
-    if (headers[FORWARDED_BY] !== undefined || headers[FORWARD_TIME] !== undefined || headers[FORWARD_SIGNATURE] !== undefined) return undefined
+    if (
+      headers[FORWARDED_BY] !== undefined || headers[FORWARD_TIME] !== undefined ||
+      headers[FORWARD_SIGNATURE] !== undefined
+    ) return undefined
     const instance = (request.params as { instance?: unknown } | undefined)?.instance
     if (typeof instance !== 'string') return undefined
     const owner = ownerOf(instance)
@@ -178,7 +193,9 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async (fastify, 
     ({ ...signHop(secret, hopRequest, nodeId, to), ...(final ? { [FORWARD_FINAL]: '1' } : {}) })
 
   /** Where a request for `ref` goes: a node id, or undefined (served here). Store failures are 503. */
-  const routeOf = async (ref: InstanceRef, opts: { fresh?: boolean, exclude?: string[] } = {}): Promise<string | undefined> => {
+  const routeOf = async (
+    ref: InstanceRef, opts: { fresh?: boolean, exclude?: string[] } = {}
+  ): Promise<string | undefined> => {
     try {
       return await claims.route(ref, opts)
     } catch (err) {
@@ -236,7 +253,9 @@ const clusterPlugin: FastifyPluginAsync<ClusterPluginOptions> = async (fastify, 
         claims.forget(key)
         const next = await claims.route(ref, { fresh: true, exclude: [via, ...(from !== undefined ? [from] : [])] })
         const nextUrl = next === undefined ? undefined : await registry.resolve(next)
-        return next === undefined || nextUrl === undefined ? undefined : { base: nextUrl, extra: hopHeaders(hopRequest, next, true) }
+        return next === undefined || nextUrl === undefined
+          ? undefined
+          : { base: nextUrl, extra: hopHeaders(hopRequest, next, true) }
       },
       // The answer says who holds it: a 404 drops the route, another node's answer replaces it.
       onAnswer: (status, node) => {

@@ -26,7 +26,10 @@ export interface NodeEntry {
   url: string
   /** Epoch ms of the node's last heartbeat. */
   heartbeat: number
-  /** The process start it belongs to (claims of instance names name it: a restarted node holds none of the old ones). */
+  /**
+   * The process start it belongs to (claims of instance names name it: a restarted node holds none of the old
+   * ones).
+   */
   incarnation?: string
 }
 
@@ -81,7 +84,12 @@ export class DynamoNodeTable implements NodeDirectory {
     try {
       await this.client.send(new PutItemCommand({
         TableName: this.table,
-        Item: { node_id: { S: entry.id }, url: { S: entry.url }, heartbeat: { N: String(entry.heartbeat) }, incarnation: { S: incarnation } },
+        Item: {
+          node_id: { S: entry.id },
+          url: { S: entry.url },
+          heartbeat: { N: String(entry.heartbeat) },
+          incarnation: { S: incarnation }
+        },
         ConditionExpression: 'attribute_not_exists(node_id) OR heartbeat < :stale OR incarnation = :me',
         ExpressionAttributeValues: { ':stale': { N: String(entry.heartbeat - expiryMs) }, ':me': { S: incarnation } }
       }))
@@ -113,7 +121,9 @@ export class DynamoNodeTable implements NodeDirectory {
     const out: NodeEntry[] = []
     let start: Item | undefined
     do {
-      const page = await this.client.send(new ScanCommand({ TableName: this.table, ConsistentRead: true, ...(start ? { ExclusiveStartKey: start } : {}) }))
+      const page = await this.client.send(new ScanCommand({
+        TableName: this.table, ConsistentRead: true, ...(start ? { ExclusiveStartKey: start } : {})
+      }))
       for (const item of page.Items ?? []) {
         const e = decode(item)
         if (e) out.push(e)
@@ -161,7 +171,10 @@ export interface TableSpec {
   what: string
 }
 
-/** Check a table of the cluster (creating it, on demand, when asked); a missing table fails with a message naming it. */
+/**
+ * Check a table of the cluster (creating it, on demand, when asked); a missing table fails with a message naming
+ * it.
+ */
 export async function ensureTable (client: DynamoDBClient, spec: TableSpec, create: boolean): Promise<void> {
   const { table, variable, hashKey, what } = spec
   try {

@@ -23,7 +23,9 @@ export function probePath (createUrl: string, ref: InstanceRef): string {
   return `${path}/instances/${encodeURIComponent(ref.name)}/subscription`
 }
 
-export async function probeInstance (opts: ProbeOptions, node: string, nodeUrl: string, ref: InstanceRef, ctx: ClaimContext | undefined): Promise<ProbeResult> {
+export async function probeInstance (
+  opts: ProbeOptions, node: string, nodeUrl: string, ref: InstanceRef, ctx: ClaimContext | undefined
+): Promise<ProbeResult> {
   if (ctx === undefined) return 'unknown'
   const path = probePath(ctx.url, ref)
   const hop = signHop(opts.secret, { method: 'GET', url: path, authorization: ctx.authorization }, opts.self, node)

@@ -12,7 +12,9 @@ export interface NodeRegistryOptions {
   url: string
   intervalMs: number
   expiryMs: number
-  log: { warn (obj: object, msg: string): void, error (obj: object, msg: string): void, info (obj: object, msg: string): void }
+  log: {
+    warn (obj: object, msg: string): void, error (obj: object, msg: string): void, info (obj: object, msg: string): void
+  }
   now?: () => number
 }
 

@@ -46,7 +46,9 @@ export class BufferPool {
     // Full: keep the larger buffers (they serve every smaller answer).
     while (this.#idle + b.length > this.maxIdleBytes && this.#free.length > 0) {
       let smallest = 0
-      for (let i = 1; i < this.#free.length; i++) if ((this.#free[i] as Buffer).length < (this.#free[smallest] as Buffer).length) smallest = i
+      for (let i = 1; i < this.#free.length; i++) {
+        if ((this.#free[i] as Buffer).length < (this.#free[smallest] as Buffer).length) smallest = i
+      }
       if ((this.#free[smallest] as Buffer).length >= b.length) return
       this.#idle -= (this.#free.splice(smallest, 1)[0] as Buffer).length
     }

@@ -29,7 +29,8 @@ export class FlowControl {
   /** Records were buffered: hold the fetch at the high-water marks or when the process budget is used up. */
   buffered (): void {
     const s = this.settings
-    if (this.held || !(this.buffer.bytes >= s.bufferBytes || this.buffer.records >= s.bufferRecords || this.budget.exhausted)) return
+    const full = this.buffer.bytes >= s.bufferBytes || this.buffer.records >= s.bufferRecords || this.budget.exhausted
+    if (this.held || !full) return
     this.held = true
     this.session()?.hold()
     if (this.budget.exhausted) this.budget.onRelief(this.#relief)

@@ -174,8 +174,8 @@ export class Delivery {
 
   /**
    * The JSON text of the answer, as UTF-8: the RecordsResponse schema's fields in its order, the same JSON value
-   * as JSON.stringify of the records test/helpers/wire.ts builds (byte for byte in binary; json embeds the checked texts verbatim). With a pool,
-   * written into one of its buffers, which release() hands back.
+   * as JSON.stringify of the records test/helpers/wire.ts builds (byte for byte in binary; json embeds the checked
+   * texts verbatim). With a pool, written into one of its buffers, which release() hands back.
    */
   render (pool?: BufferPool): Buffer {
     const records = this.records

@@ -40,7 +40,7 @@ const LITERALS: ReadonlyArray<readonly number[]> = ['true', 'false', 'null'].map
 function skipSpace (b: Buffer, i: number, end: number): number {
   for (;;) {
     if (i >= end) return i
-    const c = b[i] as number
+    const c = b[i]
     if (c !== SPACE && c !== LF && c !== CR && c !== TAB) return i
     i++
   }
@@ -70,7 +70,10 @@ function scanString (b: Buffer, i: number, end: number): number {
     const e = b[i + 1] as number
     if (SIMPLE_ESCAPE[e] === 1) { i += 2; continue }
     if (e !== LOWER_U || i + 5 >= end) return -1
-    if (HEX[b[i + 2] as number] === 0 || HEX[b[i + 3] as number] === 0 || HEX[b[i + 4] as number] === 0 || HEX[b[i + 5] as number] === 0) return -1
+    if (
+      HEX[b[i + 2] as number] === 0 || HEX[b[i + 3] as number] === 0 ||
+      HEX[b[i + 4] as number] === 0 || HEX[b[i + 5] as number] === 0
+    ) return -1
     i += 6
   }
 }
@@ -189,7 +192,7 @@ export function isJsonText (b: Buffer): boolean {
   for (;;) {
     // Expecting a value at i.
     if (i >= end) return false
-    const c = b[i] as number
+    const c = b[i]
     if (c === OPEN_BRACE || c === OPEN_BRACKET) {
       const object = c === OPEN_BRACE
       i = skipSpace(b, i + 1, end)
@@ -211,7 +214,7 @@ export function isJsonText (b: Buffer): boolean {
     for (;;) {
       i = skipSpace(b, i, end)
       if (stack.length === 0) return i === end
-      const object = stack[stack.length - 1] as boolean
+      const object = stack[stack.length - 1]
       const d = b[i]
       if (d === COMMA) {
         i = skipSpace(b, i + 1, end)

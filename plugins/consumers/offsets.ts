@@ -13,7 +13,9 @@ export interface Edges { low: number, high: number }
 const topicsOf = (list: readonly TopicPartition[]): string[] => [...new Set(list.map(tp => tp.topic))]
 
 /** Partitions must exist: unknown topic 40401, unknown partition 40402 (named by `user`, the user's topic name). */
-export async function validatePartitions (kafka: KafkaDriver, list: readonly TopicPartition[], user: (kafkaTopic: string) => string): Promise<void> {
+export async function validatePartitions (
+  kafka: KafkaDriver, list: readonly TopicPartition[], user: (kafkaTopic: string) => string
+): Promise<void> {
   const topics = topicsOf(list)
   let counts: Map<string, number>
   try {
@@ -43,7 +45,9 @@ export async function edges (kafka: KafkaDriver, list: readonly TopicPartition[]
 }
 
 /** The group's committed offset per partition of the listed topics (partitions never committed left out). */
-export async function committed (kafka: KafkaDriver, group: string, topics: readonly string[]): Promise<Map<string, { offset: number, metadata: string }>> {
+export async function committed (
+  kafka: KafkaDriver, group: string, topics: readonly string[]
+): Promise<Map<string, { offset: number, metadata: string }>> {
   const found = new Map<string, { offset: number, metadata: string }>()
   for (const c of await kafka.committedOffsets(group, [...topics])) found.set(tpKey(c.topic, c.partition), { offset: c.offset, metadata: c.metadata ?? '' })
   return found
@@ -53,7 +57,9 @@ export async function committed (kafka: KafkaDriver, group: string, topics: read
  * committed(), leaving unknown topics out: one unknown topic fails the whole call, so the topics that exist are
  * asked again (one listing, not one call per topic).
  */
-export async function committedOfExisting (kafka: KafkaDriver, group: string, topics: readonly string[]): Promise<Map<string, { offset: number, metadata: string }>> {
+export async function committedOfExisting (
+  kafka: KafkaDriver, group: string, topics: readonly string[]
+): Promise<Map<string, { offset: number, metadata: string }>> {
   try {
     return await committed(kafka, group, topics)
   } catch (err) {
@@ -91,7 +97,11 @@ export async function clampedSeeks (kafka: KafkaDriver, list: readonly Partition
   const e = await edges(kafka, list)
   return list.map(o => {
     const edge = e.get(tpKey(o.topic, o.partition))
-    return { topic: o.topic, partition: o.partition, offset: edge ? Math.min(Math.max(o.offset, edge.low), edge.high) : o.offset }
+    return {
+      topic: o.topic,
+      partition: o.partition,
+      offset: edge ? Math.min(Math.max(o.offset, edge.low), edge.high) : o.offset
+    }
   })
 }
 
@@ -110,7 +120,9 @@ export async function edgeSeeks (kafka: KafkaDriver, list: readonly TopicPartiti
  * and instant (10,000 entries naming one partition took 14 s when each was looked up); no record at or after the
  * instant: the end (Confluent fails with a 500 there).
  */
-export async function timestampSeeks (kafka: KafkaDriver, entries: ReadonlyArray<TopicPartition & { timestamp: number }>): Promise<PartitionOffset[]> {
+export async function timestampSeeks (
+  kafka: KafkaDriver, entries: ReadonlyArray<TopicPartition & { timestamp: number }>
+): Promise<PartitionOffset[]> {
   const last = new Map<string, TopicPartition & { timestamp: number }>()
   for (const e of entries) last.set(tpKey(e.topic, e.partition), e)
   const lookups = new Map<string, Promise<Map<number, number>>>()
@@ -137,7 +149,9 @@ export async function timestampSeeks (kafka: KafkaDriver, entries: ReadonlyArray
  * found positioned is marked so). Asks Kafka only while some held partition is unchecked, and again while a join
  * during the look-up brought partitions not yet checked, so none slips into a read.
  */
-export async function withoutStart (kafka: KafkaDriver, group: string, positions: Positions): Promise<TopicPartition[]> {
+export async function withoutStart (
+  kafka: KafkaDriver, group: string, positions: Positions
+): Promise<TopicPartition[]> {
   for (;;) {
     const unchecked = positions.unpositioned()
     if (unchecked.length === 0) return []

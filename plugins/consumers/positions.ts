@@ -58,7 +58,10 @@ export class Positions {
     for (const [k, v] of starts) this.#resumeAt.set(k, v)
   }
 
-  /** A new session for a changed topic set: partitions delivered from resume there; the rest from the group's commits. */
+  /**
+   * A new session for a changed topic set: partitions delivered from resume there; the rest from the group's
+   * commits.
+   */
   keepDelivered (): void {
     for (const [k, pos] of this.#positions) {
       if (pos.delivered !== undefined) this.#resumeAt.set(k, pos.delivered)

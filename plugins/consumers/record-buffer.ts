@@ -25,7 +25,10 @@ class PartitionQueue {
     this.items[this.head++] = undefined as unknown as BufferedRecord
     this.bytes -= r.size
     // Compact now and then instead of Array#shift on every record (O(n) each).
-    if (this.head > 1024 && this.head * 2 > this.items.length) { this.items = this.items.slice(this.head); this.head = 0 }
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head)
+      this.head = 0
+    }
   }
 }
 
@@ -74,7 +77,9 @@ export class RecordBuffer {
    * a record (e.g. undecodable); taking then stops and the record stays at the head of its queue.
    * `delivered` hears, per partition taken from, the offset after its last record taken.
    */
-  take (maxBytes: number, accept?: (r: BufferedRecord, first: boolean) => boolean, delivered?: DeliveredFn): BufferedRecord[] {
+  take (
+    maxBytes: number, accept?: (r: BufferedRecord, first: boolean) => boolean, delivered?: DeliveredFn
+  ): BufferedRecord[] {
     const out: BufferedRecord[] = []
     const order = this.#order
     let acc = 0

@@ -66,7 +66,9 @@ export class ConsumerRegistry {
     const name = this.opts.instanceName ? this.opts.instanceName(opts.name) : (opts.name ?? `rest-consumer-${randomUUID()}`)
     const ref = { namespace: opts.namespace, group: opts.group, name }
     if (this.#instances.has(key(ref.namespace, ref.group, name))) throw Errors.instanceExists()
-    if ((this.#perSubject.get(opts.subject) ?? 0) >= this.opts.maxPerSubject) throw Errors.quotaExceeded(this.opts.maxPerSubject)
+    if ((this.#perSubject.get(opts.subject) ?? 0) >= this.opts.maxPerSubject) {
+      throw Errors.quotaExceeded(this.opts.maxPerSubject)
+    }
     await claims.claim(ref, opts.name === undefined, ctx)
     try {
       return this.#add({ ...opts, name })
@@ -186,7 +188,9 @@ export class ConsumerRegistry {
     clearInterval(this.#sweep)
     const all = [...this.#instances.values()]
     this.#instances.clear()
-    for (const inst of all) this.opts.claims?.release({ namespace: inst.opts.namespace, group: inst.opts.group, name: inst.opts.name })
+    for (const inst of all) {
+      this.opts.claims?.release({ namespace: inst.opts.namespace, group: inst.opts.group, name: inst.opts.name })
+    }
     this.#perSubject.clear()
     this.stats.instances = 0
     for (const inst of all) inst.drain()

@@ -9,7 +9,8 @@
  *            (Java's subscribe() joins at poll())      request), idle, closed
  *   waiting  started, no session runs: no subscribed → joining (a refresh finds a topic, a retry), lazy (a start
  *            topic exists yet, or its start failed      that failed), idle, closed
- *   joining  a session runs, not in its group yet    → joined, outage, failed, waiting, joining (new session), idle, closed
+ *   joining  a session runs, not in its group yet    → joined, outage, failed, waiting, joining (new session),
+ *                                                      idle, closed
  *   joined   the session holds its assignment        → joining (rebalance), outage, failed, waiting, idle, closed
  *   outage   the session crashed, the driver rejoins → joined, joining (records arrived), failed, waiting, idle, closed
  *   failed   the session crashed for good            → joining (new session), waiting, idle, closed

@@ -22,7 +22,9 @@ const EXCLUSIVE = 'Subscription to topics, partitions and pattern are mutually e
  * The desired state a subscribe request asks for, given the current one; `undefined` for an empty topic list
  * (Confluent's unsubscribe). Kafka names, through the namespace mapping.
  */
-export function parseSubscribe (req: SubscribeRequest, current: Desired, names: NamespaceMapper, namespace: string): Desired | undefined {
+export function parseSubscribe (
+  req: SubscribeRequest, current: Desired, names: NamespaceMapper, namespace: string
+): Desired | undefined {
   if (req.topics !== undefined && req.topic_pattern !== undefined) {
     throw Errors.illegalState('Subscription to topics and to a topic pattern are mutually exclusive; send one of them')
   }
@@ -94,7 +96,12 @@ export class Subscription {
    * since). The listing runs outside the instance's control chain: a broker slow to answer must not hold up the
    * commits and seeks queued behind it.
    */
-  startRefresh (ms: number, list: (maxAgeMs: number) => Promise<string[]>, apply: (listed: string[], generation: number) => Promise<void>, onError: (err: unknown) => void): void {
+  startRefresh (
+    ms: number,
+    list: (maxAgeMs: number) => Promise<string[]>,
+    apply: (listed: string[], generation: number) => Promise<void>,
+    onError: (err: unknown) => void
+  ): void {
     if (this.#refreshTimer) return
     let running = false
     this.#refreshTimer = setInterval(() => {

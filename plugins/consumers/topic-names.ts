@@ -37,6 +37,9 @@ export class TopicNames {
 
   /** User names of Kafka topics, leaving out those outside the namespace, sorted. */
   users (kafkaTopics: readonly string[]): string[] {
-    return kafkaTopics.map(t => this.names.userTopic(this.namespace, t)).filter((t): t is string => t !== undefined).sort()
+    return kafkaTopics
+      .map(t => this.names.userTopic(this.namespace, t))
+      .filter((t): t is string => t !== undefined)
+      .sort()
   }
 }

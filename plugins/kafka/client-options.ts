@@ -52,7 +52,9 @@ function saslOptions (c: Config, tokenProvider?: TokenProvider): SASLOptions | u
   }
 }
 
-export function kafkaClientConfig (c: Config, opts: { clientId?: string, tokenProvider?: TokenProvider, logger?: MinimalLogger } = {}): KafkaConfig {
+export function kafkaClientConfig (
+  c: Config, opts: { clientId?: string, tokenProvider?: TokenProvider, logger?: MinimalLogger } = {}
+): KafkaConfig {
   const cfg: KafkaConfig = {
     clientId: opts.clientId ?? c.KAFKA_CLIENT_ID,
     brokers: bootstrapServers(c),

@@ -37,7 +37,9 @@ export class KafkaService {
   #retired = new Set<Admin>()
   #closed = false
   /** The Kafka driver port of the consumer engine, over these clients (kafkajs/driver.ts). */
-  readonly driver: KafkaDriver = kafkajsDriver({ createClient: (clientId) => this.createClient(clientId), admin: () => this.connectedAdmin() })
+  readonly driver: KafkaDriver = kafkajsDriver({
+    createClient: (clientId) => this.createClient(clientId), admin: () => this.connectedAdmin()
+  })
 
   constructor (config: Config, opts: KafkaServiceOptions = {}) {
     registerCodecs()
@@ -111,7 +113,8 @@ export class KafkaService {
               return await call(...args)
             } catch (err) {
               if (kafkaErrorType(err) !== 'UNKNOWN_TOPIC_OR_PARTITION' || !this.retireAdmin(wrapped)) throw err
-              const fresh = await this.connectedAdmin() as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>
+              const fresh = await this.connectedAdmin() as unknown as
+                Record<string, (...a: unknown[]) => Promise<unknown>>
               return await fresh[prop]?.(...args)
             }
           }

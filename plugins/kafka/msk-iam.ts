@@ -12,7 +12,9 @@ export interface CachedProviderOptions {
   now?: () => number
 }
 
-export function createCachedTokenProvider (sign: Signer, opts: CachedProviderOptions = {}): () => Promise<{ value: string }> {
+export function createCachedTokenProvider (
+  sign: Signer, opts: CachedProviderOptions = {}
+): () => Promise<{ value: string }> {
   const margin = opts.refreshMarginMs ?? 60_000
   const now = opts.now ?? Date.now
   let current: SignedToken | undefined

@@ -142,7 +142,7 @@ export function analyse (p: string): number {
     last = atom
   }
   for (let i = 0; i < p.length; i++) {
-    const c = p[i] as string
+    const c = p[i]
     if (c === '\\') {
       const n = p[i + 1] ?? ''
       if (/[1-9]/.test(n) || n === 'k') throw invalid('backreferences are not supported')

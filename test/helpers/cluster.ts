@@ -43,7 +43,9 @@ export async function freePort (): Promise<number> {
  * Starts `server.ts` (one process, so a signal reaches the server itself) and waits until it listens. `nodeArgs`
  * go to node before the script (benchmarks: --cpu-prof, which NODE_OPTIONS may not carry).
  */
-export async function startNode (t: Teardownable, id: string, env: Record<string, string>, nodeArgs: readonly string[] = []): Promise<NodeProcess> {
+export async function startNode (
+  t: Teardownable, id: string, env: Record<string, string>, nodeArgs: readonly string[] = []
+): Promise<NodeProcess> {
   const child = spawn(process.execPath, [...NODE_FLAGS, ...nodeArgs, '--import', 'tsx', 'server.ts'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
@@ -122,7 +124,9 @@ export interface Cluster {
 }
 
 /** `count` nodes over fresh DynamoDB tables, the broker and one Globus stand-in, behind HAProxy. */
-export async function startCluster (t: Teardownable, count: number, extraEnv: Record<string, string> = {}): Promise<Cluster> {
+export async function startCluster (
+  t: Teardownable, count: number, extraEnv: Record<string, string> = {}
+): Promise<Cluster> {
   const globus = await startGlobus(t)
   const tables = uniqueTables()
   const nodesTable = `nodes-${tables.users.slice('users-'.length)}`

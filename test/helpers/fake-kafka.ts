@@ -70,7 +70,9 @@ export class FakeSession implements ConsumerSession {
   deliver (topic: string, partition: number, offsets: number[], value: (o: number) => string | Buffer = o => `v${o}`): void {
     const records: BufferedRecord[] = offsets.map(offset => {
       const v = Buffer.from(value(offset))
-      return { topic, partition, offset, timestamp: 1000 + offset, key: null, value: v, headers: undefined, size: v.length }
+      return {
+        topic, partition, offset, timestamp: 1000 + offset, key: null, value: v, headers: undefined, size: v.length
+      }
     })
     this.spec.handlers.onRecords(topic, partition, records)
   }
@@ -128,7 +130,9 @@ export class FakeAdmin {
   timestampLookups = 0
   offsetLookups = 0
 
-  addTopic (name: string, partitions: number, high = 0, low = 0): void { this.topics.set(name, { partitions, low, high }) }
+  addTopic (name: string, partitions: number, high = 0, low = 0): void {
+    this.topics.set(name, { partitions, low, high })
+  }
 
   /** The look-ups of the driver port, over these topics and commits; `client` serves connect(). */
   driver (client: FakePort): KafkaDriver {

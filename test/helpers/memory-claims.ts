@@ -15,7 +15,9 @@ export class MemoryClaims implements ClaimStore {
     this.beforePut = undefined
     race?.()
     const cur = this.items.get(claim.key)
-    if (old === undefined ? cur !== undefined : (cur === undefined || cur.node !== old.node || cur.incarnation !== old.incarnation)) return false
+    if (old === undefined
+      ? cur !== undefined
+      : (cur === undefined || cur.node !== old.node || cur.incarnation !== old.incarnation)) return false
     this.items.set(claim.key, { ...claim })
     return true
   }

@@ -37,7 +37,15 @@ export function toWire (r: BufferedRecord, format: ConsumerFormat, userTopic: st
     key = k === null ? null : JSON.parse(k.toString())
     value = v === null ? null : JSON.parse(v.toString())
   }
-  return { topic: userTopic, key, value, partition: r.partition, offset: r.offset, timestamp: r.timestamp, headers: wireHeaders(r.headers) }
+  return {
+    topic: userTopic,
+    key,
+    value,
+    partition: r.partition,
+    offset: r.offset,
+    timestamp: r.timestamp,
+    headers: wireHeaders(r.headers)
+  }
 }
 
 /** The records of an answer as objects; undecodable ones left out. */

@@ -27,7 +27,9 @@ t.setTimeout(10 * 60_000)
 
 interface User { subject: string, token: string, ns: string }
 
-function call (base: string, user: User, method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
+function call (
+  base: string, user: User, method: string, p: string, body?: unknown, headers: Record<string, string> = {}
+): Promise<Response> {
   return fetch(`${base}${p.startsWith('/') ? '' : '/api/v3/'}${p}`, {
     method,
     headers: { authorization: `Bearer ${user.token}`, ...(body === undefined ? {} : { 'content-type': V2 }), ...headers },
@@ -163,7 +165,9 @@ t.test('three nodes behind HAProxy', async t => {
   })
 
   t.test('two users race for one namespace through different nodes: one wins', async t => {
-    const [a, b] = [await newUser(t, cluster, cluster.nodes[0]!.url), await newUser(t, cluster, cluster.nodes[1]!.url)] as [User, User]
+    const [a, b] = [
+      await newUser(t, cluster, cluster.nodes[0]!.url), await newUser(t, cluster, cluster.nodes[1]!.url)
+    ] as [User, User]
     for (let round = 0; round < 5; round++) {
       const name = `race-${randomUUID().slice(0, 8)}`
       const [ra, rb] = await Promise.all([
@@ -212,7 +216,9 @@ t.test('three nodes behind HAProxy', async t => {
   })
 
   /** Create an instance named `name` through `base`: status, id, base_uri, error code. */
-  const createNamed = async (base: string, user: User, group: string, name: string): Promise<{ status: number, id?: string, baseUri?: string, code?: number, node: string | null }> => {
+  const createNamed = async (
+    base: string, user: User, group: string, name: string
+  ): Promise<{ status: number, id?: string, baseUri?: string, code?: number, node: string | null }> => {
     const res = await call(base, user, 'POST', `${user.ns}/consumers/${group}`, { name })
     const body = await res.json() as { instance_id?: string, base_uri?: string, error_code?: number }
     return {
@@ -230,7 +236,9 @@ t.test('three nodes behind HAProxy', async t => {
     // Two nodes at once, through their own ports: one creates it, the other answers 409/40902.
     for (let round = 0; round < 3; round++) {
       const name = `worker-${round}`
-      const [a, b] = await Promise.all([createNamed(cluster.nodes[0]!.url, user, group, name), createNamed(cluster.nodes[1]!.url, user, group, name)])
+      const [a, b] = await Promise.all([
+        createNamed(cluster.nodes[0]!.url, user, group, name), createNamed(cluster.nodes[1]!.url, user, group, name)
+      ])
       t.same([a.status, b.status].sort(), [200, 409], `${name}: one create through n1 or n2 wins`)
       const [won, lost] = a.status === 200 ? [a, b] : [b, a]
       t.equal(won.id, name, 'the id is the requested name')
@@ -421,12 +429,18 @@ t.test('three nodes behind HAProxy', async t => {
     const polled = await poll
     t.equal(polled.status, 200, 'the forwarded long poll returned 200 when the node drained')
     t.same(await leaving.exited, { code: 0, signal: null }, 'the node exited 0 within its grace period')
-    const msgs = leaving.lines.map(l => { try { return (JSON.parse(l) as { msg?: string }).msg } catch { return undefined } })
+    const msgs = leaving.lines.map(l => {
+      try { return (JSON.parse(l) as { msg?: string }).msg } catch { return undefined }
+    })
     const left = msgs.indexOf('left the node directory')
     t.ok(left >= 0 && left < msgs.indexOf('closed'), 'it left the node directory, then closed')
-    const items = (await rawClient(t).send(new ScanCommand({ TableName: cluster.env.NODES_TABLE_NAME, ConsistentRead: true }))).Items ?? []
+    const items = (await rawClient(t).send(new ScanCommand({
+      TableName: cluster.env.NODES_TABLE_NAME, ConsistentRead: true
+    }))).Items ?? []
     t.notOk(items.some(i => i.node_id?.S === leaving.id), 'its entry is gone from the node directory')
-    const claims = (await rawClient(t).send(new ScanCommand({ TableName: cluster.env.INSTANCES_TABLE_NAME, ConsistentRead: true }))).Items ?? []
+    const claims = (await rawClient(t).send(new ScanCommand({
+      TableName: cluster.env.INSTANCES_TABLE_NAME, ConsistentRead: true
+    }))).Items ?? []
     t.notOk(claims.some(i => i.node_id?.S === leaving.id), 'its name claims are released')
     const renamed = await createNamed(staying.url, user, group, 'named')
     t.same([renamed.status, renamed.id], [200, 'named'], 'its named instance is created again on the other node')

@@ -38,7 +38,12 @@ function session (t: Tap, topics: string[], got: BufferedRecord[]): Session {
     heartbeatInterval: 1000,
     maxWaitTimeInMs: 200,
     maxBytes: 1048576,
-    handlers: { onJoin () {}, onRecords: (_topic, _partition, records) => { got.push(...records) }, onRebalancing () {}, onCrash () {} }
+    handlers: {
+      onJoin () {},
+      onRecords: (_topic, _partition, records) => { got.push(...records) },
+      onRebalancing () {},
+      onCrash () {}
+    }
   })
   t.teardown(() => s.stop())
   return s
@@ -85,7 +90,13 @@ t.test('a plain kafkajs consumer in the same process still gets kafkajs\' messag
   await consumer.connect()
   await consumer.subscribe({ topics: [topic], fromBeginning: true })
   const got: Array<{ offset: unknown, headers: unknown, record: boolean }> = []
-  await consumer.run({ eachMessage: async ({ message }) => { got.push({ offset: message.offset, headers: message.headers, record: (message as unknown) instanceof FetchedRecord }) } })
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      got.push({
+        offset: message.offset, headers: message.headers, record: (message as unknown) instanceof FetchedRecord
+      })
+    }
+  })
   await waitFor('every record', async () => got.length >= sent.length)
   t.ok(got.every(m => typeof m.offset === 'string' && !m.record), 'offsets as strings, kafkajs\' message objects')
   t.ok(got.some(m => Array.isArray((m.headers as Record<string, unknown>).h)), 'headers as kafkajs folds them')

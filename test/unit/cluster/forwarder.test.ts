@@ -17,15 +17,21 @@ async function listen (t: Tap, handler: http.RequestListener): Promise<string> {
 }
 type Tap = { teardown (fn: () => unknown): void }
 
-async function relay (t: Tap, target: string, outcomes: string[] = [], ownerGone?: () => Promise<boolean>): Promise<string> {
-  const forwarder = new Forwarder({ connectTimeoutMs: 1000, onDone: o => outcomes.push(o) }, (res, status, code, message) => {
+async function relay (
+  t: Tap, target: string, outcomes: string[] = [], ownerGone?: () => Promise<boolean>
+): Promise<string> {
+  const forwarder = new Forwarder({ connectTimeoutMs: 1000, onDone: o => outcomes.push(o) }, (
+    res, status, code, message
+  ) => {
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error_code: code, message }))
   })
   t.teardown(() => forwarder.close())
   return listen(t, (req, res) => forwarder.forward(req, res, target, { 'x-diaspora-forwarded-by': 'relay' }, ownerGone === undefined ? {} : { ownerGone }))
 }
 
-function request (url: string, method: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number, headers: http.IncomingHttpHeaders, body: string }> {
+function request (
+  url: string, method: string, body?: string, headers: Record<string, string> = {}
+): Promise<{ status: number, headers: http.IncomingHttpHeaders, body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method, headers: { ...headers, ...(body === undefined ? {} : { 'content-length': Buffer.byteLength(body) }) } }, res => {
       let data = ''

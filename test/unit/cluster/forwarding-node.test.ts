@@ -36,7 +36,9 @@ class Directory implements NodeDirectory {
   close (): void {}
 }
 
-interface Setup { url: string, owner: { requests: number }, authentications: () => number, logs: Array<Record<string, unknown>> }
+interface Setup {
+  url: string, owner: { requests: number }, authentications: () => number, logs: Array<Record<string, unknown>>
+}
 
 async function setup (t: Tap, level = 'info'): Promise<Setup> {
   const owner = { requests: 0 }
@@ -61,7 +63,9 @@ async function setup (t: Tap, level = 'info'): Promise<Setup> {
     NODE_SECRET: SECRET
   })
   const logs: Array<Record<string, unknown>> = []
-  const stream = new Writable({ write (chunk: Buffer, _enc, done) { logs.push(JSON.parse(chunk.toString()) as Record<string, unknown>); done() } })
+  const stream = new Writable({
+    write (chunk: Buffer, _enc, done) { logs.push(JSON.parse(chunk.toString()) as Record<string, unknown>); done() }
+  })
   const app: FastifyInstance = Fastify({ ...serverOptions(config), logger: { level, stream } })
   let authentications = 0
   await app.register(fp(async f => { f.decorate('config', config) }, { name: 'config' }))
@@ -97,7 +101,9 @@ function listen (t: Tap): ForwardMessage[] {
   return seen
 }
 
-async function get (url: string, headers: Record<string, string> = {}): Promise<{ status: number, body: string, node: string | null }> {
+async function get (
+  url: string, headers: Record<string, string> = {}
+): Promise<{ status: number, body: string, node: string | null }> {
   const res = await fetch(url, { headers })
   return { status: res.status, body: await res.text(), node: res.headers.get('x-diaspora-node') }
 }

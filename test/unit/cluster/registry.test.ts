@@ -20,8 +20,15 @@ class MemoryDirectory implements NodeDirectory {
     return true
   }
 
-  async list (): Promise<NodeEntry[]> { this.lists++; return [...this.items.values()].map(({ id, url, heartbeat }) => ({ id, url, heartbeat })) }
-  async deregister (id: string, incarnation: string): Promise<void> { if (this.items.get(id)?.incarnation === incarnation) this.items.delete(id) }
+  async list (): Promise<NodeEntry[]> {
+    this.lists++
+    return [...this.items.values()].map(({ id, url, heartbeat }) => ({ id, url, heartbeat }))
+  }
+
+  async deregister (id: string, incarnation: string): Promise<void> {
+    if (this.items.get(id)?.incarnation === incarnation) this.items.delete(id)
+  }
+
   close (): void {}
 }
 

@@ -153,7 +153,9 @@ t.test('a subscription or assignment Kafka could not apply changes nothing; retr
   t.teardown(() => inst.close())
   const working = r.deps.kafka
   const down = async (): Promise<never> => { throw refused() }
-  r.deps.kafka = { ...working, listTopics: down, partitionCounts: down, committedOffsets: down, edges: down, offsetsForTimestamp: down }
+  r.deps.kafka = {
+    ...working, listTopics: down, partitionCounts: down, committedOffsets: down, edges: down, offsetsForTimestamp: down
+  }
   t.equal((await caught(inst.subscribe({ topics: ['events'] }))).errorCode, 50302)
   t.same(inst.subscription(), [], 'not subscribed')
   t.equal((await caught(inst.read(10, 1 << 20, 'binary'))).errorCode, 40903, 'a read says so instead of waiting for nothing')

@@ -6,7 +6,16 @@ import { FetchedRecord, type BufferedRecord } from '../../../plugins/kafka/drive
 function rec (offset: number, key: string | null, value: string | null, headers?: Array<[string, Buffer | null]>, topic = 'ns-abc.t'): BufferedRecord {
   const k = key === null ? null : Buffer.from(key)
   const v = value === null ? null : Buffer.from(value)
-  return { topic, partition: offset % 3, offset, timestamp: 1700000000000 + offset, key: k, value: v, headers, size: (k?.length ?? 0) + (v?.length ?? 0) }
+  return {
+    topic,
+    partition: offset % 3,
+    offset,
+    timestamp: 1700000000000 + offset,
+    key: k,
+    value: v,
+    headers,
+    size: (k?.length ?? 0) + (v?.length ?? 0)
+  }
 }
 
 const records = [
@@ -139,7 +148,8 @@ t.test('headers: always a list of {name, value: base64 | null} in wire order, []
 })
 
 t.test('offsets and timestamps (repeated and changing, every magnitude) are written exactly as JSON.stringify writes them', async t => {
-  const edges = [0, 1, 9, 10, 99, 100, 2 ** 31 - 1, 2 ** 31, 999_999_999, 1e9, 1e9 + 1, 1_700_000_000_000, 1_699_999_999_999,
+  const edges = [0, 1, 9, 10, 99, 100, 2 ** 31 - 1, 2 ** 31, 999_999_999, 1e9, 1e9 + 1, 1_700_000_000_000,
+    1_699_999_999_999,
     2 ** 53 - 1, 9_007_199_000_000_000 - 1, 8_999_999_999_999_999 - 1, 123_000_000_000, 4_000_000_000_000_000]
   const recs: BufferedRecord[] = []
   for (const n of edges) recs.push({ ...rec(0, null, '1'), partition: n % 1000, offset: n, timestamp: n })

@@ -21,9 +21,13 @@ t.test('snappy, lz4 and zstd codecs round-trip through the kafkajs codec table',
   registerCodecs()
   const input = Buffer.from('hello kafka '.repeat(500))
   for (const type of [CompressionTypes.Snappy, CompressionTypes.LZ4, CompressionTypes.ZSTD]) {
-    const codec = (CompressionCodecs as Record<number, () => { compress (e: { buffer: Buffer }): Promise<Buffer>, decompress (b: Buffer): Promise<Buffer> }>)[type]
+    const codec = (CompressionCodecs as Record<number, () => {
+      compress (e: { buffer: Buffer }): Promise<Buffer>, decompress (b: Buffer): Promise<Buffer>
+    }>)[type]
     t.ok(codec, `codec ${type} registered`)
-    const c = (codec as () => { compress (e: { buffer: Buffer }): Promise<Buffer>, decompress (b: Buffer): Promise<Buffer> })()
+    const c = (codec as () => {
+      compress (e: { buffer: Buffer }): Promise<Buffer>, decompress (b: Buffer): Promise<Buffer>
+    })()
     const packed = await c.compress({ buffer: input })
     t.same(await c.decompress(packed), input)
   }

@@ -55,8 +55,12 @@ t.test('the patched kafkajs record batch encoder writes the same bytes as before
   const after = (require('kafkajs/src/protocol/recordBatch/v0/index.js') as { RecordBatch: Batch }).RecordBatch
   t.not(after, before, 'the encoder loaded again')
   for (const count of [1, 7, 500]) {
-    const records = Array.from({ length: count }, (_, i) => Record({ offsetDelta: i, timestampDelta: i, key: null, value: randomBuffer(rand(2000)), headers: {} }))
-    const o = { firstTimestamp: 1_700_000_000_000, maxTimestamp: 1_700_000_000_000 + count, lastOffsetDelta: count - 1, records }
+    const records = Array.from({ length: count }, (_, i) => Record({
+      offsetDelta: i, timestampDelta: i, key: null, value: randomBuffer(rand(2000)), headers: {}
+    }))
+    const o = {
+      firstTimestamp: 1_700_000_000_000, maxTimestamp: 1_700_000_000_000 + count, lastOffsetDelta: count - 1, records
+    }
     t.same((await after(o)).buffer, (await before(o)).buffer, `${count} records`)
   }
 })

@@ -18,7 +18,9 @@ const spec = { topics: ['ns.t'], fromBeginning: true, sessionTimeout: 6000, hear
 /** A kafkajs client that never connects, noting the group of each consumer made. */
 function client (groups: string[]): Kafka {
   const real = new KafkaClient({ clientId: 'unit', brokers: ['127.0.0.1:1'], logLevel: logLevel.NOTHING })
-  return { consumer: (cfg: ConsumerConfig) => { groups.push(cfg.groupId); return real.consumer(cfg) } } as unknown as Kafka
+  return {
+    consumer: (cfg: ConsumerConfig) => { groups.push(cfg.groupId); return real.consumer(cfg) }
+  } as unknown as Kafka
 }
 
 t.test('fixed partitions run in a private group inside the real one\'s name, deleted on close', async t => {

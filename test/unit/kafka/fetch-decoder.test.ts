@@ -18,21 +18,46 @@ const kafkajsV11 = require('kafkajs/src/protocol/requests/fetch/v11/response.js'
 const decoder = new FetchDecoder(kafkajsDecodeHelpers())
 
 // ---- comparing the two decodings ----
-interface KafkajsMessage { offset: string, timestamp: string, key: Buffer | null, value: Buffer | null, headers: Record<string, Buffer | Buffer[] | null>, isControlRecord: boolean }
+interface KafkajsMessage {
+  offset: string,
+  timestamp: string,
+  key: Buffer | null,
+  value: Buffer | null,
+  headers: Record<string, Buffer | Buffer[] | null>,
+  isControlRecord: boolean
+}
 const hex = (b: Buffer | null | undefined): string | null => b == null ? null : b.toString('hex')
 
 /** kafkajs folds repeated header keys into arrays: compare headers as sorted [key, value] pairs. */
 function kafkajsView (m: KafkajsMessage): unknown {
   const headers: Array<[string, string | null]> = []
-  for (const [k, v] of Object.entries(m.headers ?? {})) for (const x of Array.isArray(v) ? v : [v]) headers.push([k, hex(x)])
-  return { offset: Number(m.offset), timestamp: Number(m.timestamp), key: hex(m.key), value: hex(m.value), headers: headers.sort(), control: m.isControlRecord }
+  for (const [k, v] of Object.entries(m.headers ?? {})) {
+    for (const x of Array.isArray(v) ? v : [v]) headers.push([k, hex(x)])
+  }
+  return {
+    offset: Number(m.offset),
+    timestamp: Number(m.timestamp),
+    key: hex(m.key),
+    value: hex(m.value),
+    headers: headers.sort(),
+    control: m.isControlRecord
+  }
 }
 function ourView (r: FetchedRecord): unknown {
   const headers = (r.headers ?? []).map(([k, v]): [string, string | null] => [k, hex(v)])
-  return { offset: r.offset, timestamp: r.timestamp, key: hex(r.key), value: hex(r.value), headers: headers.sort(), control: r.isControlRecord }
+  return {
+    offset: r.offset,
+    timestamp: r.timestamp,
+    key: hex(r.key),
+    value: hex(r.value),
+    headers: headers.sort(),
+    control: r.isControlRecord
+  }
 }
 function strip (res: FetchResponse): unknown {
-  return res.responses.map(({ topicName, partitions }) => ({ topicName, partitions: partitions.map(({ messages, ...rest }) => rest) }))
+  return res.responses.map(({ topicName, partitions }) => ({
+    topicName, partitions: partitions.map(({ messages, ...rest }) => rest)
+  }))
 }
 
 /** Decodes with both; asserts the same partitions and the same records; returns ours. */
@@ -91,7 +116,9 @@ t.test('plain and gzip record batches of several topics and partitions: the same
       const batches: Buffer[] = []
       for (let b = 1 + rnd(4); b > 0; b--) {
         const records = randomRecords(1 + rnd(30))
-        batches.push(batch({ baseOffset: offset, baseTimestamp: 1_700_000_000_000 + rnd(1e9), records, gzip: rnd(3) === 0 }))
+        batches.push(batch({
+          baseOffset: offset, baseTimestamp: 1_700_000_000_000 + rnd(1e9), records, gzip: rnd(3) === 0
+        }))
         offset += (records.at(-1)?.offDelta ?? 0) + 1
       }
       return Buffer.concat(batches)
@@ -108,8 +135,15 @@ t.test('plain and gzip record batches of several topics and partitions: the same
 
 t.test('control batches, log-append time, a batch cut short, an error and an empty set', async t => {
   const recs = randomRecords(5)
-  const control = batch({ baseOffset: 40, baseTimestamp: 1_700_000_000_000, attributes: 0x20 | 0x10, records: [{ tsDelta: 0, offDelta: 0, key: Buffer.from([0, 0, 0, 1]), value: Buffer.from([0, 0, 0, 0, 0, 7]) }] })
-  const appended = batch({ baseOffset: 41, baseTimestamp: 1_700_000_000_000, maxTimestamp: 1_700_000_999_999, attributes: 0x08, records: recs })
+  const control = batch({
+    baseOffset: 40,
+    baseTimestamp: 1_700_000_000_000,
+    attributes: 0x20 | 0x10,
+    records: [{ tsDelta: 0, offDelta: 0, key: Buffer.from([0, 0, 0, 1]), value: Buffer.from([0, 0, 0, 0, 0, 7]) }]
+  })
+  const appended = batch({
+    baseOffset: 41, baseTimestamp: 1_700_000_000_000, maxTimestamp: 1_700_000_999_999, attributes: 0x08, records: recs
+  })
   const whole = batch({ baseOffset: 60, baseTimestamp: 1_700_000_000_000, records: randomRecords(3) })
   const cut = batch({ baseOffset: 70, baseTimestamp: 1_700_000_000_000, records: randomRecords(4) })
   const raw = response([{
@@ -150,19 +184,34 @@ t.test('what the decoder leaves to kafkajs: older message formats, aborted trans
 t.test('a record that claims more bytes than its batch holds: kafkajs decides, as without the decoder', async t => {
   const good = record({ tsDelta: 0, offDelta: 0, key: null, value: Buffer.from('ok') })
   const bad = Buffer.concat([zigzag(500), Buffer.from([0, 0, 2, 0, 2])]) // says 500 bytes, has 5
-  const rest = Buffer.concat([int32(0), Buffer.from([2]), int32(0), int16(0), int32(1), int64(0), int64(0), int64(-1), int16(-1), int32(-1), int32(2), good, bad])
+  const rest = Buffer.concat([
+    int32(0), Buffer.from([2]), int32(0), int16(0), int32(1), int64(0), int64(0), int64(-1), int16(-1), int32(-1),
+    int32(2), good, bad
+  ])
   const raw = response([{ name: 'ns.t', partitions: [{ partition: 0, set: Buffer.concat([int64(0), int32(rest.length), rest]) }] }])
-  const theirs = await kafkajsV11.decode(raw).then(r => ({ ok: r.responses[0]?.partitions[0]?.messages.length }), (e: Error) => ({ error: e.name }))
-  const ours = await decoder.decode(raw).then(r => ({ ok: r.responses[0]?.partitions[0]?.messages.length }), (e: Error) => ({ error: e.name }))
+  const theirs = await kafkajsV11.decode(raw).then(
+    r => ({ ok: r.responses[0]?.partitions[0]?.messages.length }), (e: Error) => ({ error: e.name })
+  )
+  const ours = await decoder.decode(raw).then(
+    r => ({ ok: r.responses[0]?.partitions[0]?.messages.length }), (e: Error) => ({ error: e.name })
+  )
   t.same(ours, theirs, `the same outcome: ${JSON.stringify(theirs)}`)
 })
 
 t.test('left to kafkajs, with the same outcome: a timestamp delta of 8 varint bytes, a null header key, a compressed batch counting more records than it holds', async t => {
   const outcome = async (decode: (raw: Buffer) => Promise<FetchResponse>, raw: Buffer): Promise<unknown> =>
-    decode(raw).then(r => r.responses[0]?.partitions.map(p => ({ n: p.messages.length, ours: p.messages.some(m => m instanceof FetchedRecord) })), (e: Error) => ({ error: e.name }))
+    decode(raw).then(
+      r => r.responses[0]?.partitions.map(p => ({
+        n: p.messages.length, ours: p.messages.some(m => m instanceof FetchedRecord)
+      })),
+      (e: Error) => ({ error: e.name })
+    )
   const longDelta = batch({ baseOffset: 0, baseTimestamp: 0, records: [{ tsDelta: 2n ** 50n, offDelta: 0, key: null, value: Buffer.from('v') }] })
   const nullHeaderRecord = Buffer.concat([Buffer.from([0, 0, 0]), zigzag(-1), zigzag(1), Buffer.from('v'), zigzag(1), zigzag(-1), zigzag(1), Buffer.from('h')])
-  const nullHeader = Buffer.concat([int64(0), int32(49 + 1 + nullHeaderRecord.length), int32(0), Buffer.from([2]), int32(0), int16(0), int32(0), int64(0), int64(0), int64(-1), int16(-1), int32(-1), int32(1), zigzag(nullHeaderRecord.length), nullHeaderRecord])
+  const nullHeader = Buffer.concat([
+    int64(0), int32(49 + 1 + nullHeaderRecord.length), int32(0), Buffer.from([2]), int32(0), int16(0), int32(0),
+    int64(0), int64(0), int64(-1), int16(-1), int32(-1), int32(1), zigzag(nullHeaderRecord.length), nullHeaderRecord
+  ])
   const overCount = batch({ baseOffset: 0, baseTimestamp: 0, gzip: true, records: randomRecords(2) })
   overCount.writeInt32BE(5, 57) // says 5 records, holds 2
   for (const [name, set] of [['8-byte varlong', longDelta], ['null header key', nullHeader], ['count beyond the records', overCount]] as const) {

@@ -47,7 +47,9 @@ function randomRecord (r: () => number, i: number): BatchRecord {
   const nh = r() < 0.5 ? 0 : Math.floor(r() * 5)
   for (let h = 0; h < nh; h++) {
     const names = ['a', 'b', 'trace-id', 'é-ü', 'x'.repeat(70)]
-    headers.push({ name: names[Math.floor(r() * names.length)] as string, value: r() < 0.2 ? null : bytes(r, Math.floor(r() * 200)) })
+    headers.push({
+      name: names[Math.floor(r() * names.length)] as string, value: r() < 0.2 ? null : bytes(r, Math.floor(r() * 200))
+    })
   }
   // Timestamps out of order, some far apart (years: deltas beyond 31 bits).
   const spread = r() < 0.1 ? Math.floor(r() * 5e11) : Math.floor(r() * 5000)
@@ -61,15 +63,28 @@ const kafkajsMessage = (m: BatchRecord): Record<string, unknown> => ({
   headers: m.headers.map(h => ({ key: h.name, value: h.value }))
 })
 
-async function both (topics: Array<{ topic: string, partitions: Array<{ partition: number, records: BatchRecord[] }> }>, compression: number): Promise<[Buffer, Buffer]> {
+async function both (
+  topics: Array<{ topic: string, partitions: Array<{ partition: number, records: BatchRecord[] }> }>,
+  compression: number
+): Promise<[Buffer, Buffer]> {
   const common = { acks: -1, timeout: 30000, transactionalId: null, producerEpoch: 0, compression }
   const theirs = await kafkajsRequest({
     ...common,
-    topicData: topics.map(t => ({ topic: t.topic, partitions: t.partitions.map(p => ({ partition: p.partition, firstSequence: 0, messages: p.records.map(kafkajsMessage) })) }))
+    topicData: topics.map(t => ({
+      topic: t.topic,
+      partitions: t.partitions.map(p => ({
+        partition: p.partition, firstSequence: 0, messages: p.records.map(kafkajsMessage)
+      }))
+    }))
   }).encode()
   const ours = await patchedRequest({
     ...common,
-    topicData: topics.map(t => ({ topic: t.topic, partitions: t.partitions.map(p => ({ partition: p.partition, firstSequence: 0, messages: [carrier(p.partition, encodeRecords(p.records))] })) }))
+    topicData: topics.map(t => ({
+      topic: t.topic,
+      partitions: t.partitions.map(p => ({
+        partition: p.partition, firstSequence: 0, messages: [carrier(p.partition, encodeRecords(p.records))]
+      }))
+    }))
   }).encode()
   return [theirs.buf.subarray(0, theirs.offset), ours.buf.subarray(0, ours.offset)]
 }
@@ -81,7 +96,9 @@ t.test('the same bytes as kafkajs: random records over many topics and partition
       topic: `topic-${round}-${ti}-ünï`,
       partitions: Array.from({ length: 1 + Math.floor(r() * 12) }, (_, p) => ({
         partition: p * 3,
-        records: Array.from({ length: 1 + Math.floor(r() * (round % 4 === 0 ? 150 : 20)) }, (_, i) => randomRecord(r, i))
+        records: Array.from(
+          { length: 1 + Math.floor(r() * (round % 4 === 0 ? 150 : 20)) }, (_, i) => randomRecord(r, i)
+        )
       }))
     }))
     for (const compression of [0, 1]) {

@@ -74,7 +74,10 @@ function gatedSession (onRecords: (s: Session) => void = () => {}): { s: Session
     consumer: (cfg: ConsumerConfig) => {
       const c = real.consumer({
         ...cfg,
-        partitionAssigners: (cfg.partitionAssigners ?? []).map(factory => (x: Parameters<PartitionAssigner>[0]) => { cluster = x.cluster; return factory(x) })
+        partitionAssigners: (cfg.partitionAssigners ?? []).map(factory => (x: Parameters<PartitionAssigner>[0]) => {
+          cluster = x.cluster
+          return factory(x)
+        })
       })
       return Object.assign(c, {
         connect: async () => {},
@@ -159,7 +162,10 @@ t.test('a fetch waiting for the broker shows in fetchingSince until it settles',
   const kafka = {
     consumer: (cfg: ConsumerConfig) => real.consumer({
       ...cfg,
-      partitionAssigners: (cfg.partitionAssigners ?? []).map(factory => (c: Parameters<PartitionAssigner>[0]) => { cluster = c.cluster as typeof cluster; return factory(c) })
+      partitionAssigners: (cfg.partitionAssigners ?? []).map(factory => (c: Parameters<PartitionAssigner>[0]) => {
+        cluster = c.cluster as typeof cluster
+        return factory(c)
+      })
     })
   } as unknown as Kafka
   const handlers: SessionHandlers = { onJoin () {}, onRecords () {}, onRebalancing () {}, onCrash () {} }
@@ -172,7 +178,9 @@ t.test('a fetch waiting for the broker shows in fetchingSince until it settles',
   let answer: (() => void) | undefined
   cluster.refreshMetadataIfNecessary = () => new Promise<void>(resolve => { answer = resolve })
   const before = Date.now()
-  const pending = ConsumerGroup.prototype.fetch.call({ cluster, logger: { debug () {}, warn () {}, error () {} } }, 0).catch(() => [])
+  const pending = ConsumerGroup.prototype.fetch
+    .call({ cluster, logger: { debug () {}, warn () {}, error () {} } }, 0)
+    .catch(() => [])
   const since = s.fetchingSince
   t.ok(since !== undefined && since >= before && since <= Date.now(), 'the fetch is under way since it began')
   answer?.()
