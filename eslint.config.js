@@ -15,13 +15,5 @@ export default [
         code: 120, ignoreUrls: true, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreRegExpLiterals: true
       }]
     }
-  },
-  {
-    // TEMPORARY: lines being rewrapped on other branches (issue 14)
-    files: [
-      'plugins/producer/**', 'test/unit/producer/**', 'test/integration/produce*.ts', 'plugins/kafka/kafkajs/**',
-      'plugins/kafka/driver.ts', 'plugins/consumers/instance.ts', 'test/unit/consumers/instance.test.ts'
-    ],
-    rules: { '@stylistic/max-len': 'off' }
   }
 ]

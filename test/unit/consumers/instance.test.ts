@@ -44,7 +44,9 @@ t.test('a read waits through the join, returns user topic names, and commit-all 
   const limited = await inst.read(100, 15, 'binary')
   t.equal(limited.length, 1, 'max_bytes lets one 11-byte record through')
   await inst.commit()
-  t.same(s.commits.at(-1)?.sort((a, b) => a.partition - b.partition), [{ topic: T, partition: 0, offset: 8 }, { topic: T, partition: 1, offset: 1 }],
+  t.same(
+    s.commits.at(-1)?.sort((a, b) => a.partition - b.partition),
+    [{ topic: T, partition: 0, offset: 8 }, { topic: T, partition: 1, offset: 1 }],
     'partition 1 commits after offset 0, not after the buffered offset 1')
   await inst.commit([{ topic: 'events', partition: 1, offset: 41 }])
   t.same(s.commits.at(-1), [{ topic: T, partition: 1, offset: 42 }], 'explicit commits use the +1 rule')
