@@ -23,6 +23,13 @@ import { FORWARDED_BY, FORWARD_SIGNATURE, FORWARD_TIME, signHop } from '../../pl
 import { ROOT } from '../../scripts/broker.js'
 import { ensureVenv } from '../../scripts/venv.js'
 
+/** The list's `i`-th item, which the test set up (a clear failure, not a `!`, if it did not). */
+function nth<T> (list: readonly T[], i: number): T {
+  const item = list[i]
+  if (item === undefined) throw new Error(`no item ${i} in a list of ${list.length}`)
+  return item
+}
+
 t.setTimeout(10 * 60_000)
 
 interface User { subject: string, token: string, ns: string }
@@ -116,7 +123,7 @@ t.test('three nodes behind HAProxy', async t => {
     const others = cluster.nodes.filter(n => n.id !== owner)
 
     // Subscribe through one node that does not own it, read the subscription through every node.
-    const sub = await call(others[0]!.url, user, 'POST', `${instance}/subscription`, { topics: [topic] })
+    const sub = await call(nth(others, 0).url, user, 'POST', `${instance}/subscription`, { topics: [topic] })
     t.equal(sub.status, 204, 'subscribe through a node that does not own the instance')
     t.equal(sub.headers.get('x-diaspora-node'), owner, 'answered by the owner')
     for (const node of cluster.nodes) {
@@ -128,19 +135,19 @@ t.test('three nodes behind HAProxy', async t => {
 
     // Produce through every node, fetch through one that does not own the instance.
     for (const node of cluster.nodes) await produce(node.url, user, topic, `from-${node.id}`)
-    const values = await readThrough(others[1]!.url, user, instance, 3)
+    const values = await readThrough(nth(others, 1).url, user, instance, 3)
     t.same(values.sort(), cluster.nodes.map(n => `from-${n.id}`).sort(), 'every record produced through any node, fetched through a non-owner')
 
     // A long poll through a non-owner waits on the owner and returns the record produced meanwhile.
-    const poll = call(others[0]!.url, user, 'GET', `${instance}/records?timeout=20000`, undefined, { accept: BINARY })
-    await produce(others[1]!.url, user, topic, 'late')
+    const poll = call(nth(others, 0).url, user, 'GET', `${instance}/records?timeout=20000`, undefined, { accept: BINARY })
+    await produce(nth(others, 1).url, user, topic, 'late')
     const polled = await poll
     t.equal(polled.status, 200)
     t.same((await polled.json() as Array<{ value: string }>).map(r => Buffer.from(r.value, 'base64').toString()), ['late'], 'the long poll through a non-owner returned the late record')
 
     // Commit through one non-owner, read the committed offsets (a GET with a body) through the other.
-    t.equal((await call(others[0]!.url, user, 'POST', `${instance}/offsets`)).status, 200, 'commit through a non-owner')
-    const committed = await getWithBody(`${others[1]!.url}/api/v3/${instance}/offsets`, user, { partitions: [{ topic, partition: 0 }] })
+    t.equal((await call(nth(others, 0).url, user, 'POST', `${instance}/offsets`)).status, 200, 'commit through a non-owner')
+    const committed = await getWithBody(`${nth(others, 1).url}/api/v3/${instance}/offsets`, user, { partitions: [{ topic, partition: 0 }] })
     t.equal(committed.status, 200)
     t.same((JSON.parse(committed.body) as { offsets: Array<{ offset: number }> }).offsets.map(o => o.offset), [4], 'the GET body reached the owner')
 
@@ -155,24 +162,24 @@ t.test('three nodes behind HAProxy', async t => {
 
     // Another user's request for the instance: the owner's checks apply (404, whichever node it reached).
     const stranger = await newUser(t, cluster)
-    const theirs = await call(others[0]!.url, stranger, 'GET', `${instance}/subscription`)
+    const theirs = await call(nth(others, 0).url, stranger, 'GET', `${instance}/subscription`)
     t.equal(theirs.status, 404, 'another user cannot reach the instance through a non-owner')
 
-    t.equal((await call(others[1]!.url, user, 'DELETE', instance)).status, 204, 'delete through a non-owner')
-    const gone = await call(others[0]!.url, user, 'GET', `${instance}/subscription`)
+    t.equal((await call(nth(others, 1).url, user, 'DELETE', instance)).status, 204, 'delete through a non-owner')
+    const gone = await call(nth(others, 0).url, user, 'GET', `${instance}/subscription`)
     t.equal(gone.status, 404)
     t.equal((await gone.json() as { error_code: number }).error_code, 40403)
   })
 
   t.test('two users race for one namespace through different nodes: one wins', async t => {
     const [a, b] = [
-      await newUser(t, cluster, cluster.nodes[0]!.url), await newUser(t, cluster, cluster.nodes[1]!.url)
+      await newUser(t, cluster, nth(cluster.nodes, 0).url), await newUser(t, cluster, nth(cluster.nodes, 1).url)
     ] as [User, User]
     for (let round = 0; round < 5; round++) {
       const name = `race-${randomUUID().slice(0, 8)}`
       const [ra, rb] = await Promise.all([
-        call(cluster.nodes[0]!.url, a, 'POST', `namespace/${name}`),
-        call(cluster.nodes[1]!.url, b, 'POST', `namespace/${name}`)
+        call(nth(cluster.nodes, 0).url, a, 'POST', `namespace/${name}`),
+        call(nth(cluster.nodes, 1).url, b, 'POST', `namespace/${name}`)
       ])
       const statuses = [ra.status, rb.status].sort()
       t.same(statuses, [201, 409], `${name}: one claim created it, the other was refused (${statuses.join(', ')})`)
@@ -190,11 +197,11 @@ t.test('three nodes behind HAProxy', async t => {
   t.test('forwarding headers on a node\'s own port grant nothing without a valid signature', async t => {
     const user = await newUser(t, cluster)
     const group = shortName('g')
-    const created = await call(cluster.nodes[0]!.url, user, 'POST', `${user.ns}/consumers/${group}`, {})
+    const created = await call(nth(cluster.nodes, 0).url, user, 'POST', `${user.ns}/consumers/${group}`, {})
     const { instance_id: id } = await created.json() as { instance_id: string }
     t.equal(ownerOf(id), 'n1', 'created on n1')
     const url = `/api/v3/${user.ns}/consumers/${group}/instances/${id}/subscription`
-    const target = cluster.nodes[0]!
+    const target = nth(cluster.nodes, 0)
     const forged: Array<[string, Record<string, string>]> = [
       ['a made-up signature', { [FORWARDED_BY]: 'n2', [FORWARD_TIME]: String(Date.now()), [FORWARD_SIGNATURE]: 'AAAA' }],
       ['only the forwarded-by header', { [FORWARDED_BY]: 'n2' }],
@@ -237,7 +244,8 @@ t.test('three nodes behind HAProxy', async t => {
     for (let round = 0; round < 3; round++) {
       const name = `worker-${round}`
       const [a, b] = await Promise.all([
-        createNamed(cluster.nodes[0]!.url, user, group, name), createNamed(cluster.nodes[1]!.url, user, group, name)
+        createNamed(nth(cluster.nodes, 0).url, user, group, name),
+        createNamed(nth(cluster.nodes, 1).url, user, group, name)
       ])
       t.same([a.status, b.status].sort(), [200, 409], `${name}: one create through n1 or n2 wins`)
       const [won, lost] = a.status === 200 ? [a, b] : [b, a]
@@ -260,8 +268,8 @@ t.test('three nodes behind HAProxy', async t => {
     t.equal((await createNamed(cluster.url, user, shortName('g'), 'via-balancer')).status, 200, 'unique per group only')
     // Deleted, the name is free again (its claim released), on any node.
     const instance = `${user.ns}/consumers/${group}/instances/via-balancer`
-    t.equal((await call(cluster.nodes[2]!.url, user, 'DELETE', instance)).status, 204, 'deleted through n3')
-    const again = await createNamed(cluster.nodes[2]!.url, user, group, 'via-balancer')
+    t.equal((await call(nth(cluster.nodes, 2).url, user, 'DELETE', instance)).status, 204, 'deleted through n3')
+    const again = await createNamed(nth(cluster.nodes, 2).url, user, group, 'via-balancer')
     t.same([again.status, again.id], [200, 'via-balancer'], 'created again after the delete, same id')
     // Generated names keep naming their node.
     const generated = await call(cluster.url, user, 'POST', `${user.ns}/consumers/${group}`, {})
@@ -324,11 +332,11 @@ t.test('three nodes behind HAProxy', async t => {
     n4.child.kill('SIGKILL')
     await n4.exited
     // At once (n4 not yet expired): its port refuses, so its claim is taken over.
-    const early = await createNamed(cluster.nodes[1]!.url, user, group, 'early')
+    const early = await createNamed(nth(cluster.nodes, 1).url, user, group, 'early')
     t.same([early.status, early.id], [200, 'early'], 'early: created again on n2 before n4 expired, same id')
     // Once n4's entry has expired (NODE_EXPIRY_MS 3 s), its claims are takeable without asking it.
     await sleep(3500)
-    const late = await createNamed(cluster.nodes[2]!.url, user, group, 'late')
+    const late = await createNamed(nth(cluster.nodes, 2).url, user, group, 'late')
     t.same([late.status, late.id], [200, 'late'], 'late: created again on n3 after n4 expired, same id')
     for (const [name, holder] of [['early', 'n2'], ['late', 'n3']] as const) {
       for (const node of cluster.nodes) {
@@ -396,7 +404,7 @@ t.test('three nodes behind HAProxy', async t => {
     t.same([...second.records].sort(), ['r0', 'r1', 'r2', 'r3'], 'and read on (nothing committed: from the start)')
     // Once its entry has expired (NODE_EXPIRY_MS 3 s), the others no longer try it: still 40403.
     await sleep(3500)
-    const expired = await call(survivors[0]!.url, user, 'GET', `${instancePath}/subscription`)
+    const expired = await call(nth(survivors, 0).url, user, 'GET', `${instancePath}/subscription`)
     t.equal(expired.status, 404, 'after the dead node expired: 404')
     t.equal((await expired.json() as { error_code: number }).error_code, 40403, 'and 40403')
   })
