@@ -10,8 +10,9 @@ import { createCachedTokenProvider, mskIamSigner } from './msk-iam.js'
 import { kafkaErrorType, toKafkaApiError } from './errors.js'
 import { toKafkaError } from './kafkajs/errors.js'
 import { raceTimeout } from './waits.js'
-import type { KafkaDriver } from './driver.js'
+import type { KafkaDriver, ProducerClient } from './driver.js'
 import { kafkajsDriver } from './kafkajs/driver.js'
+import { KafkajsProducer } from './kafkajs/producer.js'
 
 /** Shortest time between two replacements of the shared admin client (retireAdmin). */
 const ADMIN_RETIRE_INTERVAL_MS = 1000
@@ -40,6 +41,17 @@ export class KafkaService {
   readonly driver: KafkaDriver = kafkajsDriver({
     createClient: (clientId) => this.createClient(clientId), admin: () => this.connectedAdmin()
   })
+
+  /**
+   * The producer side of the port (kafkajs/producer.ts): one Kafka producer, connected at its first send. It
+   * needs kafkajs/patches.ts in place, which the kafka plugin applies and asserts at start.
+   */
+  producerClient (clientId: string, log?: { warn (obj: object, msg: string): void }): ProducerClient {
+    return new KafkajsProducer({
+      createClient: (socketFactory) => this.createClient(clientId, { socketFactory }),
+      ...(log !== undefined ? { log } : {})
+    })
+  }
 
   constructor (config: Config, opts: KafkaServiceOptions = {}) {
     registerCodecs()

@@ -1,7 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import type { Compression } from '../kafka/driver.js'
-import { KafkajsProducer } from '../kafka/kafkajs/producer.js'
 import { produceEvents } from './channels.js'
 import { ProduceEngine } from './engine.js'
 import { TopicMetadataCache } from './metadata.js'
@@ -13,19 +12,15 @@ declare module 'fastify' {
 }
 
 /**
- * The produce engine (`fastify.producer`): one Kafka producer for the process (the port's kafkajs adapter,
- * kafka/kafkajs/producer.ts), connected at the first produce; it publishes on the diaspora:producer:*
+ * The produce engine (`fastify.producer`): one Kafka producer for the process (the port's producer side,
+ * `kafka.producerClient`), connected at the first produce; it publishes on the diaspora:producer:*
  * diagnostics channels (channels.ts). Shutdown: preClose drains it (new produce requests get 503 before
  * anything is sent; queued records are sent and answered), onClose disconnects it.
  */
 const producerPlugin: FastifyPluginAsync = async (fastify) => {
   const { config: c, kafka } = fastify
   const log = fastify.log.child({ component: 'producer' })
-  // The kafka plugin has applied (and asserted) kafkajs/patches.ts, which the adapter's encoded batches need.
-  const client = new KafkajsProducer({
-    createClient: (socketFactory) => kafka.createClient(`${c.KAFKA_CLIENT_ID}-producer`, { socketFactory }),
-    log
-  })
+  const client = kafka.producerClient(`${c.KAFKA_CLIENT_ID}-producer`, log)
   const metadata = new TopicMetadataCache({
     partitions: async (topic) => {
       const count = (await kafka.driver.partitionCounts([topic])).get(topic) ?? 0
