@@ -6,7 +6,8 @@
  *
  * The runner talks to it over the fork IPC channel (bench/lib/protocol.ts). The only bench-specific hook is
  * a counter of the Kafka requests made by consumer instances: kafkajs' instrumentation event
- * consumer.network.request, attached by wrapping KafkaService.createClient (the engine is not modified).
+ * consumer.network.request, attached by wrapping the kafkajs adapter's createClient (KafkaService.clients;
+ * the engine is not modified).
  */
 import Fastify from 'fastify'
 import fp from 'fastify-plugin'
@@ -24,9 +25,9 @@ await app.register(fp(diaspora), { env })
 
 // ---- Kafka request counting (consumer instances only; the shared admin client is not counted) ----------
 const kafkaCounts: Record<string, number> = {}
-const service = app.kafka
-const createClient = service.createClient.bind(service)
-service.createClient = (clientId?: string): Kafka => {
+const clients = app.kafka.clients
+const createClient = clients.createClient.bind(clients)
+clients.createClient = (clientId?: string): Kafka => {
   const kafka = createClient(clientId)
   const consumer = kafka.consumer.bind(kafka)
   kafka.consumer = (cfg: ConsumerConfig): Consumer => {

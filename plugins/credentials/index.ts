@@ -5,7 +5,6 @@ import type { KafkaService } from '../kafka/kafka-service.js'
 import type { CredentialBackend } from './backend.js'
 import { CredentialService } from './credential-service.js'
 import { IamBackend } from './iam-backend.js'
-import { ScramAdmin } from './scram-admin.js'
 import { ScramBackend } from './scram-backend.js'
 import { SecretBox } from './secret-box.js'
 
@@ -23,7 +22,7 @@ export function createBackend (config: Config, kafka: KafkaService): CredentialB
       // The service's own Kafka connection does SCRAM and ACL changes: its principal must be allowed to.
       return new ScramBackend({
         admin: () => kafka.admin(),
-        scram: new ScramAdmin(kafka.createClient(`${config.KAFKA_CLIENT_ID}-credentials`))
+        scram: kafka.scramUsers(`${config.KAFKA_CLIENT_ID}-credentials`)
       })
     case 'iam':
       return new IamBackend({

@@ -5,20 +5,19 @@
  * super user (or hold ALTER on the cluster for SCRAM and ACL changes). Plain module.
  */
 import { randomBytes } from 'node:crypto'
-import type { Admin } from 'kafkajs'
+import type { KafkaAdmin, ScramUsers } from '../kafka/admin.js'
 import { principalOf, reconcileAcls } from './acls.js'
 import type { CredentialBackend, MintedKey } from './backend.js'
-import type { ScramAdmin } from './scram-admin.js'
 
 export interface ScramBackendOptions {
-  admin: () => Promise<Admin>
-  scram: ScramAdmin
+  admin: () => Promise<KafkaAdmin>
+  scram: ScramUsers
 }
 
 export class ScramBackend implements CredentialBackend {
   readonly mode = 'scram' as const
-  #admin: () => Promise<Admin>
-  #scram: ScramAdmin
+  #admin: () => Promise<KafkaAdmin>
+  #scram: ScramUsers
 
   constructor (opts: ScramBackendOptions) {
     this.#admin = opts.admin

@@ -17,9 +17,9 @@
  * Plain module: no Fastify import.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Admin } from 'kafkajs'
 import { ApiError, Errors } from '../errors/errors.js'
-import { kafkaErrorType, toKafkaApiError } from '../kafka/errors.js'
+import type { KafkaAdmin, NewTopic } from '../kafka/admin.js'
+import { kafkaErrorKind, toKafkaApiError } from '../kafka/errors.js'
 import { KeyedMutex } from './keyed-mutex.js'
 import {
   DEFAULT_NAMESPACE_RE,
@@ -36,12 +36,12 @@ import { scopePattern, type ScopedPattern } from './pattern.js'
 import { MetadataStoreError, type MetadataStore, type TopicRecord, type TopicSettings } from './store.js'
 import { resolveSettings, settingsConflicts, type TopicLimits, type TopicRequest } from './topic-settings.js'
 
-/** What the service needs from plugins/kafka (KafkaService satisfies it). */
+/** What the service needs from plugins/kafka (KafkaService satisfies it): the admin side of the port. */
 export interface KafkaAdminSource {
-  admin (): Promise<Admin>
+  admin (): Promise<KafkaAdmin>
   brokerCount (): Promise<number>
   /** Replace an admin client that answered "unknown topic" (KafkaService.retireAdmin); optional for fakes. */
-  retireAdmin? (admin: Admin, force?: boolean): boolean
+  retireAdmin? (admin: KafkaAdmin, force?: boolean): boolean
 }
 
 export interface ServiceLogger {
@@ -451,13 +451,13 @@ export class NamespaceService {
    * topic ('.' and '_' are alike in its metric names) is refused up front. An unknown outcome (timeout, lost
    * connection) is settled by asking Kafka whether the topic exists.
    */
-  async #createInKafka (admin: Admin, name: string, settings: TopicSettings): Promise<'created' | 'exists'> {
+  async #createInKafka (admin: KafkaAdmin, name: string, settings: TopicSettings): Promise<'created' | 'exists'> {
     const listed = await admin.listTopics()
     if (listed.includes(name)) return 'exists'
     const metric = metricName(name)
     if (listed.some(other => metricName(other) === metric)) throw collision()
     try {
-      const created = await admin.createTopics({ topics: [topicSpec(name, settings)], waitForLeaders: true })
+      const created = await admin.createTopic(topicSpec(name, settings))
       return created ? 'created' : 'exists'
     } catch (err) {
       const rejected = createRejection(err)
@@ -475,10 +475,10 @@ export class NamespaceService {
    * Create after a delete: Kafka may still answer "already exists" while the old topic is being removed, so
    * retry until it creates a new one or the deadline passes.
    */
-  async #createAfterDelete (admin: Admin, name: string, settings: TopicSettings, deadline: number): Promise<void> {
+  async #createAfterDelete (admin: KafkaAdmin, name: string, settings: TopicSettings, deadline: number): Promise<void> {
     let wait = POLL_MIN_MS
     for (;;) {
-      const created = await admin.createTopics({ topics: [topicSpec(name, settings)], waitForLeaders: true })
+      const created = await admin.createTopic(topicSpec(name, settings))
         .catch((err: unknown) => {
           throw createRejection(err) ?? err
         })
@@ -494,7 +494,7 @@ export class NamespaceService {
    * exist. A deletion Kafka accepted but did not finish within TOPIC_RECREATE_TIMEOUT_MS is logged and counted
    * as done: Kafka finishes it on its own, and keeping the metadata would leave it dangling.
    */
-  async #deleteInKafka (admin: Admin, name: string): Promise<boolean> {
+  async #deleteInKafka (admin: KafkaAdmin, name: string): Promise<boolean> {
     const listed = await admin.listTopics()
     if (!listed.includes(name)) return false
     await this.#deleteTopics(admin, [name])
@@ -504,20 +504,20 @@ export class NamespaceService {
     return true
   }
 
-  async #deleteTopics (admin: Admin, names: string[]): Promise<void> {
+  async #deleteTopics (admin: KafkaAdmin, names: string[]): Promise<void> {
     try {
-      await admin.deleteTopics({ topics: names })
+      await admin.deleteTopics(names)
     } catch (err) {
       // Gone between our listing and the delete: the outcome we wanted. Unless they are still listed: then the
       // client asked about a topic another node deleted (#kafkaOp tries again with a new one).
-      if (kafkaErrorType(err) !== 'UNKNOWN_TOPIC_OR_PARTITION') throw err
+      if (kafkaErrorKind(err) !== 'UNKNOWN_TOPIC_OR_PARTITION') throw err
       const listed = new Set(await admin.listTopics())
       if (names.some(n => listed.has(n))) throw err
     }
   }
 
   /** Poll the topic list (backing off from 50 ms to 500 ms) until none of `names` is listed, or the deadline. */
-  async #waitGone (admin: Admin, names: string[], deadline: number): Promise<boolean> {
+  async #waitGone (admin: KafkaAdmin, names: string[], deadline: number): Promise<boolean> {
     let wait = POLL_MIN_MS
     for (;;) {
       const listed = new Set(await admin.listTopics())
@@ -528,18 +528,18 @@ export class NamespaceService {
     }
   }
 
-  /** Run a Kafka call; kafkajs errors become the contract's errors (503/50302 when no broker answers). */
-  async #kafkaOp<T> (fn: (admin: Admin) => Promise<T>): Promise<T> {
-    let admin: Admin | undefined
+  /** Run a Kafka call; the port's errors become the contract's errors (503/50302 when no broker answers). */
+  async #kafkaOp<T> (fn: (admin: KafkaAdmin) => Promise<T>): Promise<T> {
+    let admin: KafkaAdmin | undefined
     try {
       admin = await this.kafka.admin()
       return await fn(admin)
     } catch (err) {
       if (err instanceof ApiError) throw err
-      // "Unknown topic" from a client that still asks about a topic another node deleted (kafka-service.ts,
+      // "Unknown topic" from a client that still asks about a topic another node deleted (kafkajs/clients.ts,
       // retireAdmin): once more with a new client. Every operation here starts by reading Kafka's state, so
       // a second run continues where the first stopped.
-      if (admin !== undefined && kafkaErrorType(err) === 'UNKNOWN_TOPIC_OR_PARTITION' && this.kafka.retireAdmin) {
+      if (admin !== undefined && kafkaErrorKind(err) === 'UNKNOWN_TOPIC_OR_PARTITION' && this.kafka.retireAdmin) {
         this.kafka.retireAdmin(admin, true)
         try {
           return await fn(await this.kafka.admin())
@@ -566,13 +566,8 @@ export class NamespaceService {
   }
 }
 
-function topicSpec (name: string, s: TopicSettings) {
-  return {
-    topic: name,
-    numPartitions: s.num_partitions,
-    replicationFactor: s.replication_factor,
-    configEntries: Object.entries(s.configs).map(([k, v]) => ({ name: k, value: v }))
-  }
+function topicSpec (name: string, s: TopicSettings): NewTopic {
+  return { name, partitions: s.num_partitions, replicationFactor: s.replication_factor, configs: s.configs }
 }
 
 function collision (): ApiError {
@@ -582,12 +577,12 @@ function collision (): ApiError {
 
 /** Kafka refusing the request itself (bad settings, name collision): a client error, nothing was created. */
 function createRejection (err: unknown): ApiError | undefined {
-  const type = kafkaErrorType(err)
-  // Our names are always valid Kafka names, so an invalid-topic answer means a collision (kafkajs drops the
-  // broker's own message, which would say so).
+  const type = kafkaErrorKind(err)
+  // Our names are always valid Kafka names, so an invalid-topic answer means a collision (the broker's own
+  // message, which would say so, may not reach us).
   if (type === 'INVALID_TOPIC_EXCEPTION') return collision()
   if (type === 'INVALID_REPLICATION_FACTOR' || type === 'INVALID_PARTITIONS' || type === 'INVALID_CONFIG' || type === 'POLICY_VIOLATION') {
-    const message = String((err as { errors?: Array<{ message?: string }> }).errors?.[0]?.message ?? (err as Error).message ?? '')
+    const message = (err as Error).message
     return new ApiError(422, 42204, `Kafka refused the topic settings: ${message.slice(0, 300)}`, { code: 'INVALID_TOPIC_SETTINGS' })
   }
   return undefined

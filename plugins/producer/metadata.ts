@@ -4,7 +4,7 @@
  * answered before anything is sent: sending to it would fail the whole shared Kafka request. Plain module.
  */
 import { Errors } from '../errors/errors.js'
-import { kafkaErrorType, toKafkaApiError } from '../kafka/errors.js'
+import { kafkaErrorKind, toKafkaApiError } from '../kafka/errors.js'
 
 export interface TopicMetadataSource {
   /** Partition ids of `topic`; throws a KafkaError of kind UNKNOWN_TOPIC_OR_PARTITION when it does not exist. */
@@ -52,7 +52,7 @@ export class TopicMetadataCache {
       ids = await this.#source.partitions(topic)
     } catch (err) {
       this.#entries.delete(topic)
-      const type = kafkaErrorType(err)
+      const type = kafkaErrorKind(err)
       if (type === 'UNKNOWN_TOPIC_OR_PARTITION' || type === 'INVALID_TOPIC_EXCEPTION') throw Errors.topicNotFound(userTopic)
       const api = toKafkaApiError(err)
       // Metadata calls send no record: any failure to get an answer is "cannot reach the cluster" (safe to retry).

@@ -10,8 +10,9 @@ import { Kafka, logLevel, type Admin } from 'kafkajs'
 import { build, twoNodesOverDynamo } from '../helpers/app.js'
 import { apiUser, type ApiUser } from '../helpers/api.js'
 import { saslBrokers, testKafka } from '../helpers/broker.js'
-import { kafkaErrorType } from '../../plugins/kafka/errors.js'
-import { principalOf, currentAcls } from '../../plugins/credentials/acls.js'
+import { kafkaErrorType } from '../../plugins/kafka/kafkajs/errors.js'
+import { kafkajsAdmin } from '../../plugins/kafka/kafkajs/admin.js'
+import { principalOf } from '../../plugins/credentials/acls.js'
 import { recordSecret } from '../../scripts/log-leaks.js'
 
 interface Key {
@@ -148,13 +149,13 @@ t.test('scram: a key reaches its owner\'s namespaces only, and follows claims, r
   t.equal((await alice.req('DELETE', `${extra}/${extraTopic}`)).statusCode, 200)
   t.equal((await alice.req('DELETE', `namespace/${extra}`)).statusCode, 200)
   t.equal(await produce(kafka, `${extra}.${extraTopic}`, 'x'), 'TOPIC_AUTHORIZATION_FAILED', 'a released namespace is withdrawn')
-  t.notOk((await currentAcls(superAdmin, principalOf(alice.subject))).some(a => a.resourceName.startsWith(`${extra}.`)))
+  t.notOk((await kafkajsAdmin(superAdmin).aclsOf(principalOf(alice.subject))).some(a => a.resourceName.startsWith(`${extra}.`)))
 
   // A deleted key: no new login, and an open connection loses access.
   t.equal((await alice.req('DELETE', 'key')).statusCode, 200)
   t.equal(await groupOffsets(admin, `${alice.ns}.readers`, aliceTopic), 'refused', 'an open connection loses its grants')
   t.equal(await loginWorks(key), false, 'the credential is gone')
-  t.same(await currentAcls(superAdmin, principalOf(alice.subject)), [])
+  t.same(await kafkajsAdmin(superAdmin).aclsOf(principalOf(alice.subject)), [])
   const del = await alice.req('DELETE', 'key')
   t.match(del.json(), { status: 'success', message: /no key/ }, 'idempotent')
 
@@ -167,7 +168,7 @@ t.test('scram: a key reaches its owner\'s namespaces only, and follows claims, r
   await t.resolves(alice.req('DELETE', `${alice.ns}/${aliceTopic.split('.')[1]}`))
   t.equal((await alice.req('DELETE', 'user')).statusCode, 200)
   t.equal(await loginWorks(second), false, 'user deletion removes the SCRAM user')
-  t.same(await currentAcls(superAdmin, principalOf(alice.subject)), [], 'and its ACLs')
+  t.same(await kafkajsAdmin(superAdmin).aclsOf(principalOf(alice.subject)), [], 'and its ACLs')
   t.equal((await alice.req('DELETE', 'user')).statusCode, 200, 'idempotent')
 })
 
@@ -238,7 +239,7 @@ t.test('scram: two nodes over one DynamoDB store, DELETE and POST /api/v3/key at
     } else {
       // The DELETE came last: no key works, no ACL is left.
       t.equal(await loginWorks(posted), false, `round ${round}: nothing stored, nothing logs in`)
-      t.same(await currentAcls(superAdmin, principalOf(frank.subject)), [], 'and no ACL is left')
+      t.same(await kafkajsAdmin(superAdmin).aclsOf(principalOf(frank.subject)), [], 'and no ACL is left')
     }
   }
 })

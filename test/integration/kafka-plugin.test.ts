@@ -22,7 +22,7 @@ for (const [name, env] of variants) {
     t.teardown(() => service.close())
     const topic = await createTopic(t, uniqueName('plugin'), 1)
     t.ok(await service.ping(10000), 'the shared admin reaches the broker')
-    const kafka = service.createClient('plugin-test')
+    const kafka = service.clients.createClient('plugin-test')
     const producer = kafka.producer()
     await producer.connect()
     await producer.send({ topic, messages: [{ key: 'k', value: `hello over ${name}` }] })

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Admin } from 'kafkajs'
+import type { KafkaAdmin } from '../../../plugins/kafka/admin.js'
 import { FileMetadataStore } from '../../../plugins/namespaces/file-store.js'
 import { NamespaceService } from '../../../plugins/namespaces/namespace-service.js'
 import type { MetadataStore } from '../../../plugins/namespaces/store.js'
@@ -182,7 +182,7 @@ t.test('a key issued during a release never keeps the released namespace', async
       await during
       return []
     }
-  } as unknown as Admin
+  } as unknown as KafkaAdmin
   const namespaces = new NamespaceService({
     store,
     kafka: { admin: async () => admin, brokerCount: async () => 1 },

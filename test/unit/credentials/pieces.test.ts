@@ -3,7 +3,7 @@
 import t from 'tap'
 import { pbkdf2Sync, randomBytes } from 'node:crypto'
 import { SecretBox } from '../../../plugins/credentials/secret-box.js'
-import { decodeAlterScram, encodeAlterScram, saltedPassword, scramUpsertion, SCRAM_ITERATIONS } from '../../../plugins/credentials/scram-admin.js'
+import { decodeAlterScram, encodeAlterScram, saltedPassword, scramUpsertion, SCRAM_ITERATIONS } from '../../../plugins/kafka/kafkajs/scram.js'
 import { principalOf, wantedAcls } from '../../../plugins/credentials/acls.js'
 import { KAFKA_ACTIONS, policyDocument } from '../../../plugins/credentials/iam-backend.js'
 
@@ -60,10 +60,10 @@ t.test('ACLs: prefixed topic and group grants per namespace, nothing else', asyn
   t.equal(principalOf('u-1'), 'User:u-1')
   const acls = wantedAcls('User:u', ['ns-a', 'proj'])
   t.equal(acls.length, 10)
-  t.ok(acls.every(a => a.resourcePatternType === 4 && a.permissionType === 3 && a.host === '*' && a.principal === 'User:u'), 'PREFIXED ALLOW from anywhere')
+  t.ok(acls.every(a => a.patternType === 'PREFIXED' && a.permission === 'ALLOW' && a.host === '*' && a.principal === 'User:u'), 'PREFIXED ALLOW from anywhere')
   t.same([...new Set(acls.map(a => a.resourceName))], ['ns-a.', 'proj.'])
-  t.same(acls.filter(a => a.resourceName === 'ns-a.' && a.resourceType === 2).map(a => a.operation), [3, 4, 8], 'topics: READ, WRITE, DESCRIBE')
-  t.same(acls.filter(a => a.resourceName === 'ns-a.' && a.resourceType === 3).map(a => a.operation), [3, 8], 'groups: READ, DESCRIBE')
+  t.same(acls.filter(a => a.resourceName === 'ns-a.' && a.resourceType === 'TOPIC').map(a => a.operation), ['READ', 'WRITE', 'DESCRIBE'], 'topics: READ, WRITE, DESCRIBE')
+  t.same(acls.filter(a => a.resourceName === 'ns-a.' && a.resourceType === 'GROUP').map(a => a.operation), ['READ', 'DESCRIBE'], 'groups: READ, DESCRIBE')
   t.same(wantedAcls('User:u', []), [])
 })
 

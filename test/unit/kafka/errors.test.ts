@@ -1,8 +1,9 @@
-/** The edge: a Kafka failure (the port's KafkaError, or a kafkajs error) as the contract's HTTP answer. */
+/** The edge: a failure of the port (a KafkaError, as the adapter makes it of kafkajs' errors) as an HTTP answer. */
 import t from 'tap'
 import { ApiError } from '../../../plugins/errors/errors.js'
 import { KafkaError } from '../../../plugins/kafka/driver.js'
-import { toKafkaApiError } from '../../../plugins/kafka/errors.js'
+import { kafkaErrorKind, toKafkaApiError } from '../../../plugins/kafka/errors.js'
+import { toKafkaError } from '../../../plugins/kafka/kafkajs/errors.js'
 import { toApiError } from '../../../plugins/errors/index.js'
 
 t.test('KafkaErrors map to the contract\'s codes', async t => {
@@ -16,9 +17,16 @@ t.test('KafkaErrors map to the contract\'s codes', async t => {
 })
 
 t.test('kafkajs errors map the same way, through the adapter\'s reading of them', async t => {
-  t.match(toKafkaApiError(Object.assign(new Error('x'), { name: 'KafkaJSConnectionError' })), { errorCode: 50302 })
-  t.match(toKafkaApiError(Object.assign(new Error('x'), { type: 'UNKNOWN_TOPIC_OR_PARTITION' })), { errorCode: 40401 })
-  t.match(toKafkaApiError(Object.assign(new Error('x'), { name: 'KafkaJSNumberOfRetriesExceeded' })), { errorCode: 50003 })
+  const edge = (raw: Error) => toKafkaApiError(toKafkaError(raw))
+  t.match(edge(Object.assign(new Error('x'), { name: 'KafkaJSConnectionError' })), { errorCode: 50302 })
+  t.match(edge(Object.assign(new Error('x'), { type: 'UNKNOWN_TOPIC_OR_PARTITION' })), { errorCode: 40401 })
+  t.match(edge(Object.assign(new Error('x'), { name: 'KafkaJSNumberOfRetriesExceeded' })), { errorCode: 50003 })
+})
+
+t.test('the edge reads only the port\'s errors: anything else is a plain Kafka failure', async t => {
+  t.match(toKafkaApiError(Object.assign(new Error('x'), { type: 'UNKNOWN_TOPIC_OR_PARTITION' })), { statusCode: 500, errorCode: 50002 })
+  t.equal(kafkaErrorKind(new KafkaError('gone', { kind: 'UNKNOWN_TOPIC_OR_PARTITION' })), 'UNKNOWN_TOPIC_OR_PARTITION')
+  t.equal(kafkaErrorKind(Object.assign(new Error('x'), { type: 'UNKNOWN_TOPIC_OR_PARTITION' })), undefined)
 })
 
 t.test('the root error handler maps a KafkaError the engine threw', async t => {

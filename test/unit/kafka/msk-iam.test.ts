@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createCachedTokenProvider } from '../../../plugins/kafka/msk-iam.js'
-import { kafkaClientConfig } from '../../../plugins/kafka/client-options.js'
+import { kafkaClientConfig } from '../../../plugins/kafka/kafkajs/client-options.js'
 import { loadConfig } from '../../../plugins/config/config.js'
 
 t.test('returns the signer token, caches it, refreshes before expiry, single flight', async t => {

@@ -1,13 +1,14 @@
 /**
- * The topic lifecycle against a fake Kafka admin (an in-memory cluster with failure injection) and the real
- * file store: consistency of metadata and Kafka on every failure path, and serialization per namespace.
- * test/integration/management.test.ts covers the same paths against the real broker.
+ * The topic lifecycle against a fake of the port's KafkaAdmin (an in-memory cluster with failure injection)
+ * and the real file store: consistency of metadata and Kafka on every failure path, and serialization per
+ * namespace. test/integration/management.test.ts covers the same paths against the real broker.
  */
 import t, { type Test } from 'tap'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Admin } from 'kafkajs'
+import type { KafkaAdmin, NewTopic } from '../../../plugins/kafka/admin.js'
+import { KafkaError } from '../../../plugins/kafka/driver.js'
 import { ApiError } from '../../../plugins/errors/errors.js'
 import { FileMetadataStore } from '../../../plugins/namespaces/file-store.js'
 import { NamespaceService } from '../../../plugins/namespaces/namespace-service.js'
@@ -32,52 +33,45 @@ class FakeCluster {
     return true
   }
 
-  admin (): Admin {
+  admin (): KafkaAdmin {
     const self = this
     const api = {
       async listTopics () {
         self.calls.push('list')
-        if (self.#fault('list') || self.#fault('connect')) throw Object.assign(new Error('Connection error: ECONNREFUSED'), { name: 'KafkaJSConnectionError' })
+        if (self.#fault('list') || self.#fault('connect')) throw new KafkaError('Connection error: ECONNREFUSED', { outage: true })
         for (const [name, n] of self.lingering) {
           if (n <= 0) self.lingering.delete(name)
           else self.lingering.set(name, n - 1)
         }
         return [...self.topics.keys(), ...self.lingering.keys()]
       },
-      async createTopics ({ topics }: {
-        topics: Array<{
-          topic: string
-          numPartitions: number
-          replicationFactor: number
-          configEntries: Array<{ name: string, value: string }>
-        }>
-      }) {
+      async createTopic (spec: NewTopic) {
         self.calls.push('create')
-        const [spec] = topics
-        if (!spec) throw new Error('no topic')
-        if (self.#fault('create')) throw Object.assign(new Error('broker refused'), { name: 'KafkaJSProtocolError', type: 'UNKNOWN_SERVER_ERROR', retriable: false })
-        if (self.topics.has(spec.topic) || self.lingering.has(spec.topic)) return false
+        if (self.#fault('create')) throw new KafkaError('broker refused', { kind: 'UNKNOWN_SERVER_ERROR' })
+        if (self.topics.has(spec.name) || self.lingering.has(spec.name)) return false
         if (spec.replicationFactor > self.brokers) {
-          throw Object.assign(new Error('aggregate'), { name: 'KafkaJSAggregateError', errors: [{ name: 'KafkaJSCreateTopicError', type: 'INVALID_REPLICATION_FACTOR', message: 'Replication factor: 2 larger than available brokers: 1.' }] })
+          const message = 'Replication factor: 2 larger than available brokers: 1.'
+          throw new KafkaError(message, { kind: 'INVALID_REPLICATION_FACTOR' })
         }
-        self.topics.set(spec.topic, {
-          partitions: spec.numPartitions,
-          rf: spec.replicationFactor,
-          configs: Object.fromEntries(spec.configEntries.map(e => [e.name, e.value]))
-        })
-        if (self.#fault('create-timeout-but-created')) throw Object.assign(new Error('Request timed out'), { name: 'KafkaJSRequestTimeoutError' })
+        const { name, partitions, replicationFactor: rf, configs } = spec
+        self.topics.set(name, { partitions, rf, configs: { ...configs } })
+        if (self.#fault('create-timeout-but-created')) throw new KafkaError('Request timed out', { outage: true, retriable: true })
         return true
       },
-      async deleteTopics ({ topics }: { topics: string[] }) {
+      async deleteTopics (names: string[]) {
         self.calls.push('delete')
-        if (self.#fault('delete')) throw Object.assign(new Error('Connection error: ECONNREFUSED'), { name: 'KafkaJSConnectionError' })
-        for (const name of topics) {
-          if (!self.topics.delete(name)) throw Object.assign(new Error('unknown'), { type: 'UNKNOWN_TOPIC_OR_PARTITION' })
+        if (self.#fault('delete')) throw new KafkaError('Connection error: ECONNREFUSED', { outage: true })
+        for (const name of names) {
+          if (!self.topics.delete(name)) throw new KafkaError('unknown', { kind: 'UNKNOWN_TOPIC_OR_PARTITION' })
           self.lingering.set(name, 2)
         }
-      }
+      },
+      brokerCount: async () => self.brokers,
+      aclsOf: async () => [],
+      createAcls: async () => {},
+      deleteAcls: async () => {}
     }
-    return api as unknown as Admin
+    return api
   }
 }
 
@@ -96,7 +90,7 @@ async function setup (t: Test, limits: Partial<NamespaceService['limits']> = {},
     store,
     kafka: {
       admin: async () => {
-        if (cluster.faults.includes('connect')) { cluster.faults.splice(cluster.faults.indexOf('connect'), 1); throw Object.assign(new Error('connect ECONNREFUSED'), { name: 'KafkaJSConnectionError', code: 'ECONNREFUSED' }) }
+        if (cluster.faults.includes('connect')) { cluster.faults.splice(cluster.faults.indexOf('connect'), 1); throw new KafkaError('connect ECONNREFUSED', { outage: true }) }
         return cluster.admin()
       },
       brokerCount: async () => cluster.brokers
@@ -276,8 +270,8 @@ t.test('Kafka refusing the settings is a 422 and leaves nothing', async t => {
   const admin = cluster.admin.bind(cluster)
   cluster.admin = () => {
     const a = admin()
-    const create = a.createTopics.bind(a)
-    a.createTopics = async (args) => {
+    const create = a.createTopic.bind(a)
+    a.createTopic = async (args) => {
       cluster.brokers = 1
       try { return await create(args) } finally { cluster.brokers = 2 }
     }

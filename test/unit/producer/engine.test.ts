@@ -49,7 +49,7 @@ interface EngineOptions { budget?: number, partitions?: number, maxRecord?: numb
 function engine (fake: ReturnType<typeof fakeProducer>, opts: EngineOptions = {}) {
   const metadata = new TopicMetadataCache({
     partitions: async (topic) => {
-      if (topic === 'missing') throw Object.assign(new Error('unknown'), { type: 'UNKNOWN_TOPIC_OR_PARTITION' })
+      if (topic === 'missing') throw new KafkaError('unknown', { kind: 'UNKNOWN_TOPIC_OR_PARTITION' })
       return Array.from({ length: opts.partitions ?? 4 }, (_, i) => i)
     }
   }, 60_000)

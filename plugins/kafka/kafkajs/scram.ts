@@ -1,18 +1,22 @@
 /**
- * SCRAM credentials through Kafka's admin API: AlterUserScramCredentials (API key 51, KIP-554), which kafkajs
- * does not implement. The request is encoded here (flexible version 0) and sent over a connection of a kafkajs
- * cluster built from the service's own client settings, so TLS, SASL and re-authentication are kafkajs'
- * tested code and only this one request body is new. The salted password (PBKDF2-HMAC-SHA512) is computed
- * here, as the Java admin client does: the password itself never leaves the process.
+ * SCRAM users (the port's ScramUsers, ../admin.ts) through Kafka's admin API: AlterUserScramCredentials (API
+ * key 51, KIP-554), which kafkajs does not implement. The request is encoded here (flexible version 0) and sent
+ * over a connection of a kafkajs cluster built from the service's own client settings, so TLS, SASL and
+ * re-authentication are kafkajs' tested code and only this one request body is new. The salted password
+ * (PBKDF2-HMAC-SHA512) is computed here, as the Java admin client does: the password itself never leaves the
+ * process.
  *
  * Why not a library: no maintained Node client of kafkajs' family implements KIP-554 (kafkajs 2.2.4 is the
  * pinned client; the librdkafka binding would add a native dependency for one request).
- * Plain module: no Fastify import.
+ * Failures are the port's KafkaError.
  */
 import { pbkdf2, randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { promisify } from 'node:util'
 import type { Kafka } from 'kafkajs'
+import type { ScramUsers } from '../admin.js'
+import { KafkaError } from '../driver.js'
+import { toKafkaError } from './errors.js'
 
 const require = createRequire(import.meta.url)
 const pbkdf2Async = promisify(pbkdf2)
@@ -121,16 +125,6 @@ export function decodeAlterScram (payload: Buffer): ScramResult[] {
   return out
 }
 
-/** A broker's answer other than success, without any credential in it. */
-export class ScramAdminError extends Error {
-  readonly errorCode: number
-  constructor (message: string, errorCode: number) {
-    super(message)
-    this.name = 'ScramAdminError'
-    this.errorCode = errorCode
-  }
-}
-
 interface BrokerT {
   versions: Record<number, { minVersion: number, maxVersion: number }> | null
   connectionPool: { send (r: { request: unknown, response: unknown }): Promise<unknown> }
@@ -155,7 +149,7 @@ function createCluster (kafka: Kafka): ClusterT {
  * finds it (a KRaft broker forwards it to the active controller). The principal needs ALTER on the cluster
  * (a super user, say).
  */
-export class ScramAdmin {
+export class KafkajsScramUsers implements ScramUsers {
   #kafka: Kafka
   #cluster: ClusterT | undefined
 
@@ -191,7 +185,7 @@ export class ScramAdmin {
       const broker = await cluster.findControllerBroker()
       const supported = broker.versions?.[ALTER_USER_SCRAM_CREDENTIALS]
       if (supported === undefined) {
-        throw new ScramAdminError('The Kafka cluster does not support AlterUserScramCredentials (needs Kafka 2.7+, KRaft metadata 3.5+)', 35)
+        throw new KafkaError('The Kafka cluster does not support AlterUserScramCredentials (needs Kafka 2.7+, KRaft metadata 3.5+)', { kind: 'UNSUPPORTED_VERSION' })
       }
       const request = {
         apiKey: ALTER_USER_SCRAM_CREDENTIALS,
@@ -206,14 +200,19 @@ export class ScramAdmin {
       }
       return await broker.connectionPool.send({ request, response }) as ScramResult[]
     } catch (err) {
+      if (err instanceof KafkaError) throw err
       // A broken connection is rebuilt on the next call.
-      if (!(err instanceof ScramAdminError)) await this.close()
-      throw err
+      await this.close()
+      throw toKafkaError(err)
     }
   }
 }
 
-function failure (what: string, r: ScramResult): ScramAdminError {
-  // The broker's message names the user at most, never a credential.
-  return new ScramAdminError(`Kafka refused to ${what} the SCRAM credential of ${r.user} (error ${r.errorCode}${r.errorMessage ? `: ${r.errorMessage}` : ''})`, r.errorCode)
+/**
+ * A broker's answer other than success, without any credential in it (the broker's message names the user at
+ * most). No kind: whatever Kafka's reason, the caller's request did not cause it (the service's principal
+ * lacks a right, the cluster refuses), so it maps to a server-side failure.
+ */
+function failure (what: string, r: ScramResult): KafkaError {
+  return new KafkaError(`Kafka refused to ${what} the SCRAM credential of ${r.user} (error ${r.errorCode}${r.errorMessage ? `: ${r.errorMessage}` : ''})`)
 }

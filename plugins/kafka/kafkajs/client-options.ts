@@ -1,17 +1,9 @@
-/** Builds kafkajs client settings from the service configuration. Plain module. */
+/** Builds kafkajs client settings from the service configuration. */
 import { readFileSync } from 'node:fs'
 import { logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs'
 import type { ConnectionOptions } from 'node:tls'
-import { bootstrapServers, type Config } from '../config/config.js'
-
-export interface MinimalLogger {
-  error (obj: object, msg?: string): void
-  warn (obj: object, msg?: string): void
-  info (obj: object, msg?: string): void
-  debug (obj: object, msg?: string): void
-}
-
-export type TokenProvider = () => Promise<{ value: string }>
+import { bootstrapServers, type Config } from '../../config/config.js'
+import type { MinimalLogger, TokenProvider } from '../options.js'
 
 /** kafkajs log lines go to the service logger (warnings and errors only; kafkajs is chatty). */
 export function kafkaLogCreator (logger: MinimalLogger) {
