@@ -21,7 +21,8 @@ import path from 'node:path'
 import { Kafka, logLevel } from 'kafkajs'
 import { brokerConfig, isBrokerUp, startBroker } from '../scripts/broker.js'
 import { startMoto } from '../scripts/moto.js'
-import { freePort, startNode } from '../test/helpers/cluster.js'
+import { startNode } from '../test/helpers/cluster.js'
+import { freePorts } from '../scripts/ports.js'
 import { startGlobus } from '../test/helpers/globus.js'
 import { uniqueTables } from '../test/helpers/dynamo.js'
 import { defaultNamespace } from '../plugins/namespaces/names.js'
@@ -52,7 +53,7 @@ async function main (): Promise<void> {
   const tables = uniqueTables()
   const dir = mkdtempSync(path.join(tmpdir(), 'diaspora-bench-cluster-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const [pa, pb, pf] = await Promise.all([freePort(), freePort(), freePort()])
+  const [pa, pb, pf] = await freePorts(3) as [number, number, number]
   const common = {
     HOST: '127.0.0.1',
     // The default level (each request logged once per node it passes, as in production); startNode waits for the

@@ -14,9 +14,12 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel } from 'kafkajs'
+import { freePorts } from './ports.js'
 
 export const DEFAULT_KAFKA_VERSION = '3.9.1'
 const HOST = '127.0.0.1'
+
+export { freePort, freePorts } from './ports.js'
 const READY_TIMEOUT_MS = 90_000
 const STOP_GRACE_MS = 10_000
 
@@ -272,33 +275,6 @@ function probeClient (brokers: string[], timeoutMs: number): Kafka {
     // kafkajs logs every refused connection at ERROR; failures are expected while polling.
     logLevel: logLevel.NOTHING
   })
-}
-
-/**
- * `count` distinct TCP ports free right now. Every listener stays open until all are taken: a port
- * closed at once may be handed out again by the next bind(0), and two Kafka listeners on one port
- * refuse to start.
- */
-export async function freePorts (count: number): Promise<number[]> {
-  const servers: net.Server[] = []
-  try {
-    for (let i = 0; i < count; i++) {
-      const server = net.createServer()
-      servers.push(server)
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject)
-        server.listen(0, HOST, resolve)
-      })
-    }
-    return servers.map(server => (server.address() as net.AddressInfo).port)
-  } finally {
-    await Promise.all(servers.map(server => new Promise(resolve => server.close(resolve))))
-  }
-}
-
-/** A loopback port nothing listens on right now (e.g. a port to find closed). */
-export async function freePort (): Promise<number> {
-  return (await freePorts(1))[0] as number
 }
 
 /** A throwaway broker (tests, soak): its own run folder under the OS temp dir and three distinct free ports. */

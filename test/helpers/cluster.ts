@@ -7,7 +7,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import net from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -15,6 +14,7 @@ import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { NODE_FLAGS } from '../../node-flags.js'
 import { SECRET_VARIABLES } from '../../plugins/config/config.js'
 import { recordSecret, testLogSink } from '../../scripts/log-leaks.js'
+import { freePort, freePorts } from '../../scripts/ports.js'
 import { brokers, type Teardownable } from './broker.js'
 import { dynamoEndpoint, TEST_REGION, uniqueTables } from './dynamo.js'
 import { startGlobus, type GlobusStandIn } from './globus.js'
@@ -28,15 +28,6 @@ export interface NodeProcess {
   child: ChildProcess
   lines: string[]
   exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
-}
-
-/** A free loopback port (bound, then released: the node listens on it a moment later). */
-export async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as net.AddressInfo).port
-  await new Promise<void>(resolve => server.close(() => resolve()))
-  return port
 }
 
 /**
@@ -138,8 +129,8 @@ export async function startCluster (
     }
     client.destroy()
   })
-  const ports = await Promise.all(Array.from({ length: count }, () => freePort()))
-  const lbPort = await freePort()
+  // One call: ports taken together are distinct.
+  const [lbPort, ...ports] = await freePorts(count + 1) as [number, ...number[]]
   const secret = randomBytes(32).toString('base64url')
   const env: Record<string, string> = {
     HOST: '127.0.0.1',
