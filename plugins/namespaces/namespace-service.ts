@@ -16,10 +16,10 @@
  * so they never pass to a later owner of the name.
  * Plain module: no Fastify import.
  */
-import { setTimeout as sleep } from 'node:timers/promises'
 import { ApiError, Errors } from '../errors/errors.js'
-import type { KafkaAdmin, NewTopic } from '../kafka/admin.js'
-import { kafkaErrorKind, toKafkaApiError } from '../kafka/errors.js'
+import { toKafkaApiError } from '../kafka/errors.js'
+import { deletionTimeout, KafkaTopics, type KafkaAdminSource, type ServiceLogger } from './kafka-topics.js'
+export type { KafkaAdminSource, ServiceLogger } from './kafka-topics.js'
 import { KeyedMutex } from './keyed-mutex.js'
 import {
   DEFAULT_NAMESPACE_RE,
@@ -29,25 +29,11 @@ import {
   isValidName,
   kafkaGroup,
   kafkaTopic,
-  metricName,
   userTopic
 } from './names.js'
 import { scopePattern, type ScopedPattern } from './pattern.js'
 import { MetadataStoreError, type MetadataStore, type TopicRecord, type TopicSettings } from './store.js'
 import { resolveSettings, settingsConflicts, type TopicLimits, type TopicRequest } from './topic-settings.js'
-
-/** What the service needs from plugins/kafka (KafkaService satisfies it): the admin side of the port. */
-export interface KafkaAdminSource {
-  admin (): Promise<KafkaAdmin>
-  brokerCount (): Promise<number>
-  /** Replace an admin client that answered "unknown topic" (KafkaService.retireAdmin); optional for fakes. */
-  retireAdmin? (admin: KafkaAdmin, force?: boolean): boolean
-}
-
-export interface ServiceLogger {
-  warn (obj: object, msg?: string): void
-  error (obj: object, msg?: string): void
-}
 
 /**
  * Told when a subject's set of namespaces changes, to keep grants outside the store in step (Kafka ACLs, IAM
@@ -80,8 +66,6 @@ export interface DeleteTopicResult { topic: string, deleted: boolean, topics: st
 export interface RecreateTopicResult { topic: string, settings: TopicSettings }
 
 const OWNER_CACHE_MAX = 10_000
-const POLL_MIN_MS = 50
-const POLL_MAX_MS = 500
 
 const silent: ServiceLogger = { warn () {}, error () {} }
 
@@ -90,6 +74,7 @@ export class NamespaceService {
   readonly kafka: KafkaAdminSource
   readonly limits: NamespaceServiceOptions['limits']
   #log: ServiceLogger
+  #topics: KafkaTopics
   #nsLocks = new KeyedMutex()
   #subjectLocks = new KeyedMutex()
   #observers: NamespaceObserver[] = []
@@ -105,6 +90,7 @@ export class NamespaceService {
     this.kafka = opts.kafka
     this.limits = opts.limits
     this.#log = opts.logger ?? silent
+    this.#topics = new KafkaTopics(opts.kafka, opts.limits.TOPIC_RECREATE_TIMEOUT_MS, this.#log)
   }
 
   /** Add an observer of namespace claims and releases. */
@@ -234,7 +220,7 @@ export class NamespaceService {
       const owner = await this.#storeOp(s => s.ownerOf(namespace))
       if (owner !== undefined && owner !== subject) throw Errors.conflict(`Namespace already taken: ${namespace}`, 'NAMESPACE_TAKEN')
       if (owner === undefined && namespace !== own) {
-        const leftovers = (await this.#kafkaOp(async admin => admin.listTopics()))
+        const leftovers = (await this.#topics.run(async admin => admin.listTopics()))
           .filter(t => userTopic(namespace, t) !== undefined)
         if (leftovers.length > 0) throw Errors.conflict(`Namespace already taken: ${namespace}`, 'NAMESPACE_TAKEN')
       }
@@ -291,7 +277,7 @@ export class NamespaceService {
     return this.#nsLocks.run(namespace, async () => {
       await this.requireOwned(subject, namespace) // it may have been released while we waited
       const existing = await this.#storeOp(s => s.getTopic(namespace, topic))
-      const brokers = await this.#kafkaOp(() => this.kafka.brokerCount())
+      const brokers = await this.#topics.run(() => this.kafka.brokerCount())
       if (existing) {
         if (request) {
           const conflicts = settingsConflicts(
@@ -304,19 +290,19 @@ export class NamespaceService {
           }
         }
         // Ensure Kafka has it too (normally "already exists"; re-creates a topic removed behind our back).
-        const outcome = await this.#kafkaOp(admin => this.#createInKafka(admin, name, existing.settings))
+        const outcome = await this.#topics.run(admin => this.#topics.create(admin, name, existing.settings))
         if (outcome === 'created') this.#log.warn({ topic: name }, 're-created a Kafka topic that its metadata listed but Kafka did not')
         return { topic, created: false, settings: existing.settings, topics: await this.#topicNames(namespace) }
       }
       const settings = resolveSettings(request, this.limits, brokers)
-      const outcome = await this.#kafkaOp(admin => this.#createInKafka(admin, name, settings))
+      const outcome = await this.#topics.run(admin => this.#topics.create(admin, name, settings))
       if (outcome === 'exists') this.#log.warn({ topic: name }, 'adopting a Kafka topic that had no metadata')
       const record: TopicRecord = { name: topic, settings, createdAt: new Date().toISOString() }
       try {
         await this.#storeOp(s => s.putTopic(namespace, record))
       } catch (err) {
         // Undo the Kafka create so no topic is left without metadata.
-        await this.#kafkaOp(admin => this.#deleteInKafka(admin, name)).catch((e: unknown) => {
+        await this.#topics.run(admin => this.#topics.deleteIfListed(admin, name)).catch((e: unknown) => {
           this.#log.error({ err: e, topic: name }, 'could not delete a Kafka topic after its metadata write failed; it is orphaned until its owner creates or deletes it again')
         })
         throw err
@@ -332,7 +318,7 @@ export class NamespaceService {
     const name = kafkaTopic(namespace, topic)
     return this.#nsLocks.run(namespace, async () => {
       await this.requireOwned(subject, namespace)
-      const inKafka = await this.#kafkaOp(admin => this.#deleteInKafka(admin, name))
+      const inKafka = await this.#topics.run(admin => this.#topics.deleteIfListed(admin, name))
       const inStore = await this.#storeOp(s => s.removeTopic(namespace, topic))
       return { topic, deleted: inKafka || inStore, topics: await this.#topicNames(namespace) }
     })
@@ -352,7 +338,7 @@ export class NamespaceService {
       const record = await this.#storeOp(s => s.getTopic(namespace, topic))
       if (!record) throw new ApiError(404, 40401, `Topic ${topic} not found in ${namespace}`, { code: 'TOPIC_NOT_FOUND' })
       // Check before deleting anything: the cluster may have shrunk below the stored replication factor.
-      const brokers = await this.#kafkaOp(() => this.kafka.brokerCount())
+      const brokers = await this.#topics.run(() => this.kafka.brokerCount())
       // A topic created by the existing service has no stored settings: it gets the configured defaults.
       const settings = record.inferred === true ? resolveSettings(undefined, this.limits, brokers) : record.settings
       if (settings.replication_factor > brokers) {
@@ -360,15 +346,15 @@ export class NamespaceService {
       }
       const deadline = Date.now() + this.limits.TOPIC_RECREATE_TIMEOUT_MS
       // Until Kafka accepts the deletion nothing has changed: a failure there keeps topic and metadata.
-      await this.#kafkaOp(async admin => {
-        if ((await admin.listTopics()).includes(name)) await this.#deleteTopics(admin, [name])
+      await this.#topics.run(async admin => {
+        if ((await admin.listTopics()).includes(name)) await this.#topics.delete(admin, [name])
       })
       try {
-        await this.#kafkaOp(async admin => {
-          if (!await this.#waitGone(admin, [name], deadline)) {
+        await this.#topics.run(async admin => {
+          if (!await this.#topics.waitGone(admin, [name], deadline)) {
             throw deletionTimeout(name, this.limits.TOPIC_RECREATE_TIMEOUT_MS)
           }
-          await this.#createAfterDelete(admin, name, settings, deadline)
+          await this.#topics.createAfterDelete(admin, name, settings, deadline)
         })
       } catch (err) {
         // The old topic is gone (or going): drop the metadata too, so both agree, and say so.
@@ -424,15 +410,15 @@ export class NamespaceService {
   async #purgeNamespace (namespace: string): Promise<string[]> {
     const records = await this.#storeOp(s => s.topicsOf(namespace))
     try {
-      await this.#kafkaOp(async admin => {
+      await this.#topics.run(async admin => {
         const listed = await admin.listTopics()
         const names = listed.filter(t => userTopic(namespace, t) !== undefined)
         if (names.length === 0) return
-        await this.#deleteTopics(admin, names)
-        await this.#waitGone(admin, names, Date.now() + this.limits.TOPIC_RECREATE_TIMEOUT_MS)
+        await this.#topics.delete(admin, names)
+        await this.#topics.waitGone(admin, names, Date.now() + this.limits.TOPIC_RECREATE_TIMEOUT_MS)
       })
     } catch (err) {
-      const left = await this.#kafkaOp(async admin => new Set(await admin.listTopics())).catch(() => undefined)
+      const left = await this.#topics.run(async admin => new Set(await admin.listTopics())).catch(() => undefined)
       if (left) {
         for (const r of records) {
           if (!left.has(kafkaTopic(namespace, r.name))) {
@@ -444,112 +430,6 @@ export class NamespaceService {
     }
     for (const r of records) await this.#storeOp(s => s.removeTopic(namespace, r.name))
     return records.map(r => r.name)
-  }
-
-  /**
-   * 'created', or 'exists' when Kafka already had the topic. A name Kafka would see as colliding with another
-   * topic ('.' and '_' are alike in its metric names) is refused up front. An unknown outcome (timeout, lost
-   * connection) is settled by asking Kafka whether the topic exists.
-   */
-  async #createInKafka (admin: KafkaAdmin, name: string, settings: TopicSettings): Promise<'created' | 'exists'> {
-    const listed = await admin.listTopics()
-    if (listed.includes(name)) return 'exists'
-    const metric = metricName(name)
-    if (listed.some(other => metricName(other) === metric)) throw collision()
-    try {
-      const created = await admin.createTopic(topicSpec(name, settings))
-      return created ? 'created' : 'exists'
-    } catch (err) {
-      const rejected = createRejection(err)
-      if (rejected) throw rejected
-      const exists = await admin.listTopics().then(ts => ts.includes(name), () => false)
-      if (exists) {
-        this.#log.warn({ err, topic: name }, 'topic create reported an error but the topic exists; keeping it')
-        return 'created'
-      }
-      throw err
-    }
-  }
-
-  /**
-   * Create after a delete: Kafka may still answer "already exists" while the old topic is being removed, so
-   * retry until it creates a new one or the deadline passes.
-   */
-  async #createAfterDelete (admin: KafkaAdmin, name: string, settings: TopicSettings, deadline: number): Promise<void> {
-    let wait = POLL_MIN_MS
-    for (;;) {
-      const created = await admin.createTopic(topicSpec(name, settings))
-        .catch((err: unknown) => {
-          throw createRejection(err) ?? err
-        })
-      if (created) return
-      if (Date.now() + wait > deadline) throw deletionTimeout(name, this.limits.TOPIC_RECREATE_TIMEOUT_MS)
-      await sleep(wait)
-      wait = Math.min(wait * 2, POLL_MAX_MS)
-    }
-  }
-
-  /**
-   * Delete `name` from Kafka if it exists and wait until Kafka no longer lists it; false when it did not
-   * exist. A deletion Kafka accepted but did not finish within TOPIC_RECREATE_TIMEOUT_MS is logged and counted
-   * as done: Kafka finishes it on its own, and keeping the metadata would leave it dangling.
-   */
-  async #deleteInKafka (admin: KafkaAdmin, name: string): Promise<boolean> {
-    const listed = await admin.listTopics()
-    if (!listed.includes(name)) return false
-    await this.#deleteTopics(admin, [name])
-    if (!await this.#waitGone(admin, [name], Date.now() + this.limits.TOPIC_RECREATE_TIMEOUT_MS)) {
-      this.#log.warn({ topic: name }, 'Kafka accepted the topic deletion but still lists the topic')
-    }
-    return true
-  }
-
-  async #deleteTopics (admin: KafkaAdmin, names: string[]): Promise<void> {
-    try {
-      await admin.deleteTopics(names)
-    } catch (err) {
-      // Gone between our listing and the delete: the outcome we wanted. Unless they are still listed: then the
-      // client asked about a topic another node deleted (#kafkaOp tries again with a new one).
-      if (kafkaErrorKind(err) !== 'UNKNOWN_TOPIC_OR_PARTITION') throw err
-      const listed = new Set(await admin.listTopics())
-      if (names.some(n => listed.has(n))) throw err
-    }
-  }
-
-  /** Poll the topic list (backing off from 50 ms to 500 ms) until none of `names` is listed, or the deadline. */
-  async #waitGone (admin: KafkaAdmin, names: string[], deadline: number): Promise<boolean> {
-    let wait = POLL_MIN_MS
-    for (;;) {
-      const listed = new Set(await admin.listTopics())
-      if (!names.some(n => listed.has(n))) return true
-      if (Date.now() + wait > deadline) return false
-      await sleep(wait)
-      wait = Math.min(wait * 2, POLL_MAX_MS)
-    }
-  }
-
-  /** Run a Kafka call; the port's errors become the contract's errors (503/50302 when no broker answers). */
-  async #kafkaOp<T> (fn: (admin: KafkaAdmin) => Promise<T>): Promise<T> {
-    let admin: KafkaAdmin | undefined
-    try {
-      admin = await this.kafka.admin()
-      return await fn(admin)
-    } catch (err) {
-      if (err instanceof ApiError) throw err
-      // "Unknown topic" from a client that still asks about a topic another node deleted (kafkajs/clients.ts,
-      // retireAdmin): once more with a new client. Every operation here starts by reading Kafka's state, so
-      // a second run continues where the first stopped.
-      if (admin !== undefined && kafkaErrorKind(err) === 'UNKNOWN_TOPIC_OR_PARTITION' && this.kafka.retireAdmin) {
-        this.kafka.retireAdmin(admin, true)
-        try {
-          return await fn(await this.kafka.admin())
-        } catch (again) {
-          if (again instanceof ApiError) throw again
-          throw toKafkaApiError(again)
-        }
-      }
-      throw toKafkaApiError(err)
-    }
   }
 
   /** Run a store call; store failures become 503 METADATA_STORE_UNAVAILABLE (details are logged, not sent). */
@@ -564,30 +444,4 @@ export class NamespaceService {
       throw err
     }
   }
-}
-
-function topicSpec (name: string, s: TopicSettings): NewTopic {
-  return { name, partitions: s.num_partitions, replicationFactor: s.replication_factor, configs: s.configs }
-}
-
-function collision (): ApiError {
-  // Never name the other topic: it may belong to another namespace.
-  return Errors.conflict("Topic name collides with an existing Kafka topic (Kafka treats '.' and '_' alike in topic names); choose another name", 'TOPIC_NAME_COLLISION')
-}
-
-/** Kafka refusing the request itself (bad settings, name collision): a client error, nothing was created. */
-function createRejection (err: unknown): ApiError | undefined {
-  const type = kafkaErrorKind(err)
-  // Our names are always valid Kafka names, so an invalid-topic answer means a collision (the broker's own
-  // message, which would say so, may not reach us).
-  if (type === 'INVALID_TOPIC_EXCEPTION') return collision()
-  if (type === 'INVALID_REPLICATION_FACTOR' || type === 'INVALID_PARTITIONS' || type === 'INVALID_CONFIG' || type === 'POLICY_VIOLATION') {
-    const message = (err as Error).message
-    return new ApiError(422, 42204, `Kafka refused the topic settings: ${message.slice(0, 300)}`, { code: 'INVALID_TOPIC_SETTINGS' })
-  }
-  return undefined
-}
-
-function deletionTimeout (name: string, ms: number): ApiError {
-  return new ApiError(503, 50302, `Kafka did not finish deleting ${name.slice(name.indexOf('.') + 1)} within ${ms} ms; retry later`, { code: 'TOPIC_DELETE_PENDING' })
 }
