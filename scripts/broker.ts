@@ -18,8 +18,6 @@ import { freePorts } from './ports.js'
 
 export const DEFAULT_KAFKA_VERSION = '3.9.1'
 const HOST = '127.0.0.1'
-
-export { freePort, freePorts } from './ports.js'
 const READY_TIMEOUT_MS = 90_000
 const STOP_GRACE_MS = 10_000
 

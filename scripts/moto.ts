@@ -10,7 +10,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { freePort, ROOT } from './broker.js'
+import { ROOT } from './broker.js'
+import { freePort } from './ports.js'
 import { ensureVenv, type Venv } from './venv.js'
 
 export const MOTO_VENV = path.join(ROOT, '.venv-moto')

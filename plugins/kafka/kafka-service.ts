@@ -84,14 +84,6 @@ export class KafkaService {
     return raceTimeout(probe, timeoutMs, () => false)
   }
 
-  async brokerCount (): Promise<number> {
-    try {
-      return await (await this.admin()).brokerCount()
-    } catch (err) {
-      throw toKafkaApiError(err)
-    }
-  }
-
   async close (): Promise<void> {
     await this.clients.close()
   }

@@ -15,7 +15,6 @@ import type { TopicSettings } from './store.js'
 /** What the service needs from plugins/kafka (KafkaService satisfies it): the admin side of the port. */
 export interface KafkaAdminSource {
   admin (): Promise<KafkaAdmin>
-  brokerCount (): Promise<number>
   /** Replace an admin client that answered "unknown topic" (KafkaService.retireAdmin); optional for fakes. */
   retireAdmin? (admin: KafkaAdmin, force?: boolean): boolean
 }

@@ -277,7 +277,7 @@ export class NamespaceService {
     return this.#nsLocks.run(namespace, async () => {
       await this.requireOwned(subject, namespace) // it may have been released while we waited
       const existing = await this.#storeOp(s => s.getTopic(namespace, topic))
-      const brokers = await this.#topics.run(() => this.kafka.brokerCount())
+      const brokers = await this.#topics.run(admin => admin.brokerCount())
       if (existing) {
         if (request) {
           const conflicts = settingsConflicts(
@@ -338,7 +338,7 @@ export class NamespaceService {
       const record = await this.#storeOp(s => s.getTopic(namespace, topic))
       if (!record) throw new ApiError(404, 40401, `Topic ${topic} not found in ${namespace}`, { code: 'TOPIC_NOT_FOUND' })
       // Check before deleting anything: the cluster may have shrunk below the stored replication factor.
-      const brokers = await this.#topics.run(() => this.kafka.brokerCount())
+      const brokers = await this.#topics.run(admin => admin.brokerCount())
       // A topic created by the existing service has no stored settings: it gets the configured defaults.
       const settings = record.inferred === true ? resolveSettings(undefined, this.limits, brokers) : record.settings
       if (settings.replication_factor > brokers) {

@@ -6,7 +6,8 @@ import { rmSync } from 'node:fs'
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs'
 import { brokers, createTopic, saslBrokers, testKafka, uniqueName, unsecuredJwt } from '../helpers/broker.js'
 import { produceWithJava } from '../helpers/java-producer.js'
-import { freePorts, privateBrokerConfig, RUN_DIR } from '../../scripts/broker.js'
+import { privateBrokerConfig, RUN_DIR } from '../../scripts/broker.js'
+import { freePorts } from '../../scripts/ports.js'
 
 function saslKafka (sasl: SASLOptions): Kafka {
   return new Kafka({

@@ -185,7 +185,7 @@ t.test('a key issued during a release never keeps the released namespace', async
   } as unknown as KafkaAdmin
   const namespaces = new NamespaceService({
     store,
-    kafka: { admin: async () => admin, brokerCount: async () => 1 },
+    kafka: { admin: async () => admin },
     limits: { TOPIC_RECREATE_TIMEOUT_MS: 1000 } as never
   })
   namespaces.observe(nodeA)

@@ -92,8 +92,7 @@ async function setup (t: Test, limits: Partial<NamespaceService['limits']> = {},
       admin: async () => {
         if (cluster.faults.includes('connect')) { cluster.faults.splice(cluster.faults.indexOf('connect'), 1); throw new KafkaError('connect ECONNREFUSED', { outage: true }) }
         return cluster.admin()
-      },
-      brokerCount: async () => cluster.brokers
+      }
     },
     limits: {
       TOPIC_DEFAULT_PARTITIONS: 1,
